@@ -1,0 +1,87 @@
+package session_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os/exec"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/transport/local"
+)
+
+// reportLatency adds p50/p99 of the per-operation samples to the benchmark.
+func reportLatency(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkExecTrivial is a trivial command through a persistent session.
+func BenchmarkExecTrivial(b *testing.B) {
+	ctx := context.Background()
+	s, err := session.New(ctx, local.New(), session.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		r, err := s.Exec(ctx, "true", session.ExecOptions{})
+		samples = append(samples, time.Since(t0))
+		if err != nil || r.ExitCode != 0 {
+			b.Fatal(err, r.ExitCode)
+		}
+	}
+	b.StopTimer()
+	reportLatency(b, samples)
+}
+
+// BenchmarkBareSentinel is the floor: a bash reading "echo N" lines from a
+// pipe and the reader waiting for each line to come back.
+func BenchmarkBareSentinel(b *testing.B) {
+	cmd := exec.Command("bash", "--noprofile", "--norc")
+	in, _ := cmd.StdinPipe()
+	outp, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { in.Close(); cmd.Wait() }()
+	r := bufio.NewReader(outp)
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		want := strconv.Itoa(i)
+		io.WriteString(in, "echo "+want+"\n")
+		line, err := r.ReadString('\n')
+		samples = append(samples, time.Since(t0))
+		if err != nil || line != want+"\n" {
+			b.Fatal(err, line)
+		}
+	}
+	b.StopTimer()
+	reportLatency(b, samples)
+}
+
+// BenchmarkForkExecBashC is the naive alternative: a new bash per command.
+func BenchmarkForkExecBashC(b *testing.B) {
+	samples := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := exec.Command("bash", "-c", "true").Run(); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(t0))
+	}
+	reportLatency(b, samples)
+}

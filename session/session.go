@@ -1,0 +1,553 @@
+// Package session turns a transport's shell process into a persistent,
+// stateful shell that returns a structured Result for every command.
+//
+// # Framing
+//
+// Each command is sent to the shell as one framed unit with a fresh random
+// nonce. The command text travels single-quoted and runs through eval, so no
+// text in it can break the frame. The shell marks the start and the end of
+// each output stream with the nonce, and reports the exit code, the working
+// directory and the exported environment after the end marker. The markers
+// are written through file descriptors saved at start-up, so a command that
+// redirects or closes its stdout or stderr cannot hide them, and the marker
+// bytes never appear literally in the frame, so a shell echoing its input
+// (set -v) cannot forge them.
+//
+// # Timeouts and recovery
+//
+// When a command outlives its timeout, the session interrupts the processes
+// the command started (SIGINT, then SIGKILL after a grace period) through the
+// transport's side channel, leaving the shell and its state alone. Only when
+// the shell itself does not come back (a builtin loop, a broken frame) is it
+// killed and a new one started with the last known working directory and
+// exported environment. The same happens when a command ends the shell
+// (exit, exec, set -e): the Result says so and the next Exec runs in the
+// re-spawned shell, unless Options.NoRespawn is set.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/execkit/execkit/transport"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultTimeout        = 10 * time.Minute
+	DefaultMaxOutputBytes = 1 << 20
+	DefaultKillGrace      = 500 * time.Millisecond
+	// MaxCommandBytes bounds the text of one command.
+	MaxCommandBytes = 1 << 20
+)
+
+// Errors returned by Session methods. Other errors wrap these or come from
+// the transport.
+var (
+	ErrClosed         = errors.New("session: closed")
+	ErrInvalidCommand = errors.New("session: invalid command")
+	ErrShellEnded     = errors.New("session: shell ended")
+)
+
+// Options configure a Session. The zero value is a bash (or sh) session in
+// the transport's default directory and environment.
+type Options struct {
+	// Shell is the shell to run: "bash", "sh" or a path. Empty means bash
+	// when the target has it, sh otherwise.
+	Shell string `json:"shell,omitempty"`
+	// Dir is the initial working directory. Empty means the target's default.
+	Dir string `json:"dir,omitempty"`
+	// Env is the initial environment ("NAME=value"). Nil means the
+	// transport's default.
+	Env []string `json:"-"`
+	// TTY runs commands with a pseudo-terminal as stdin and stdout (stderr
+	// stays separate). Reads of the terminal return end-of-file at once.
+	TTY bool `json:"tty,omitempty"`
+	// Timeout is the default per-command timeout. Zero means DefaultTimeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MaxOutputBytes is how many bytes of each stream are kept (the first and
+	// the last half). Zero means DefaultMaxOutputBytes. Output past it is
+	// drained and counted, never buffered.
+	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
+	// KillGrace is how long a timed-out command gets after SIGINT, and again
+	// after SIGKILL, before the shell itself is replaced. Zero means
+	// DefaultKillGrace.
+	KillGrace time.Duration `json:"kill_grace,omitempty"`
+	// NoRespawn makes the session report ErrShellEnded instead of starting a
+	// new shell when the shell ends.
+	NoRespawn bool `json:"no_respawn,omitempty"`
+}
+
+// ExecOptions adjust one command. The zero value uses the session's options.
+type ExecOptions struct {
+	// Timeout overrides Options.Timeout when positive.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MaxOutputBytes overrides Options.MaxOutputBytes when positive.
+	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
+}
+
+// StreamInfo reports how much of one stream was kept.
+type StreamInfo struct {
+	Bytes   int64 `json:"bytes"`   // bytes the command wrote
+	Kept    int64 `json:"kept"`    // bytes in the result
+	Dropped int64 `json:"dropped"` // bytes left out of the result
+	// DroppedAt is the offset in the kept bytes where the dropped bytes
+	// were; meaningful only when Dropped > 0.
+	DroppedAt int64 `json:"dropped_at,omitempty"`
+}
+
+// Result is the outcome of one command. A non-zero exit code is data here,
+// not an error.
+type Result struct {
+	Command  string        `json:"command"`
+	Stdout   string        `json:"stdout"`
+	Stderr   string        `json:"stderr"`
+	ExitCode int           `json:"exit_code"`
+	Duration time.Duration `json:"duration_ns"`
+	// CwdBefore and Cwd are the working directory before and after.
+	CwdBefore string `json:"cwd_before"`
+	Cwd       string `json:"cwd"`
+	// TimedOut: the command was interrupted at its timeout.
+	TimedOut bool `json:"timed_out"`
+	// Canceled: the command was interrupted because the context ended.
+	Canceled bool `json:"canceled,omitempty"`
+	// ShellEnded: the shell exited during the command (exit, exec, set -e)
+	// or had to be killed; ExitCode is then the shell's.
+	ShellEnded bool `json:"shell_ended"`
+	// Respawned: a new shell was started afterwards, with the working
+	// directory and exported environment restored.
+	Respawned bool `json:"respawned,omitempty"`
+	// Truncated: some output was dropped; see StdoutInfo and StderrInfo.
+	Truncated  bool       `json:"truncated"`
+	StdoutInfo StreamInfo `json:"stdout_info"`
+	StderrInfo StreamInfo `json:"stderr_info"`
+}
+
+// Session is a persistent shell. Exec calls are serialised; Close may be
+// called at any time, from any goroutine.
+type Session struct {
+	tr   transport.Transport
+	opts Options
+
+	mu      sync.Mutex // held by Exec and respawn
+	sh      *shell
+	cwd     string
+	env     []string // last exported environment the shell reported
+	watch   envWatch
+	fresh   bool // the shell was just started: the next command reports env
+	closing chan struct{}
+	once    sync.Once
+}
+
+// New starts a shell through tr and returns the session.
+func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxOutputBytes <= 0 {
+		opts.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if opts.KillGrace <= 0 {
+		opts.KillGrace = DefaultKillGrace
+	}
+	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{})}
+	sh, err := startShell(ctx, tr, opts, opts.Dir, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	s.sh = sh
+	s.fresh = true
+	// One empty command learns the starting directory and environment.
+	if _, err := s.Exec(ctx, ":", ExecOptions{}); err != nil {
+		sh.close()
+		return nil, fmt.Errorf("session: first command: %w", err)
+	}
+	return s, nil
+}
+
+// Cwd returns the working directory after the last command.
+func (s *Session) Cwd() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cwd
+}
+
+// Env returns the exported environment after the last command.
+func (s *Session) Env() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.env...)
+}
+
+// ShellKind returns "bash" or "sh": the dialect of the running shell.
+func (s *Session) ShellKind() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sh == nil {
+		return ""
+	}
+	return s.sh.kind
+}
+
+// Close ends the shell and every process it started. It is idempotent and
+// interrupts a running Exec, which then returns ErrClosed.
+func (s *Session) Close() error {
+	s.once.Do(func() { close(s.closing) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sh == nil {
+		return nil
+	}
+	err := s.sh.close()
+	s.sh = nil
+	return err
+}
+
+func (s *Session) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Exec runs cmd in the session's shell and returns its Result.
+//
+// The error is non-nil only when no trustworthy result exists: the command
+// is invalid (ErrInvalidCommand), the session is closed (ErrClosed), the
+// shell ended and may not be re-spawned (ErrShellEnded, with the Result
+// filled in), a new shell could not be started, or ctx ended (ctx.Err(),
+// after the command was interrupted and the session recovered; the Result
+// has Canceled set).
+func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result, error) {
+	if err := validateCommand(cmd); err != nil {
+		return Result{Command: cmd}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isClosing() {
+		return Result{Command: cmd}, ErrClosed
+	}
+	if s.sh == nil {
+		if err := s.respawnLocked(ctx); err != nil {
+			return Result{Command: cmd}, err
+		}
+	}
+	timeout := s.opts.Timeout
+	if eo.Timeout > 0 {
+		timeout = eo.Timeout
+	}
+	maxOut := s.opts.MaxOutputBytes
+	if eo.MaxOutputBytes > 0 {
+		maxOut = eo.MaxOutputBytes
+	}
+	res, st := s.run(ctx, cmd, timeout, maxOut)
+	if st.cwd != "" {
+		s.cwd = st.cwd
+	}
+	if st.env != nil {
+		s.env = st.env
+	}
+	res.Cwd = s.cwd
+	switch {
+	case s.isClosing():
+		return res, ErrClosed
+	case st.shellGone:
+		s.sh.close()
+		s.sh = nil
+		res.ShellEnded = true
+		if s.opts.NoRespawn {
+			return res, ErrShellEnded
+		}
+		if err := s.respawnLocked(context.WithoutCancel(ctx)); err != nil {
+			return res, fmt.Errorf("session: shell ended and could not be re-spawned: %w", err)
+		}
+		res.Respawned = true
+	}
+	if res.Canceled {
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+func validateCommand(cmd string) error {
+	if strings.IndexByte(cmd, 0) >= 0 {
+		return fmt.Errorf("%w: command contains a NUL byte, which no shell can take", ErrInvalidCommand)
+	}
+	if len(cmd) > MaxCommandBytes {
+		return fmt.Errorf("%w: command is %d bytes, over the %d-byte limit", ErrInvalidCommand, len(cmd), MaxCommandBytes)
+	}
+	if strings.TrimSpace(cmd) == "" {
+		return fmt.Errorf("%w: empty command", ErrInvalidCommand)
+	}
+	return nil
+}
+
+// respawnLocked starts a new shell in the last known directory with the last
+// known exported environment.
+func (s *Session) respawnLocked(ctx context.Context) error {
+	if s.isClosing() {
+		return ErrClosed
+	}
+	sh, err := startShell(ctx, s.tr, s.opts, s.cwd, s.env)
+	if err != nil {
+		return err
+	}
+	s.sh = sh
+	s.fresh = true
+	return nil
+}
+
+// runState is what one framed command reports besides its output.
+type runState struct {
+	cwd       string
+	env       []string
+	shellGone bool
+}
+
+func newNonce() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("session: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// run sends one framed command and collects its result.
+func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, maxOut int) (Result, runState) {
+	sh := s.sh
+	nonce := newNonce()
+	res := Result{Command: cmd, CwdBefore: s.cwd, ExitCode: -1}
+	out := newFrameParser(nonce, newCapBuffer(maxOut), false)
+	errp := newFrameParser(nonce, newCapBuffer(maxOut), true)
+
+	start := time.Now()
+	writeErr := make(chan error, 1)
+	withEnv := s.watch.needsEnv(cmd) || s.fresh
+	s.fresh = false
+	sh.discardPending()
+	frame := sh.dialect.frame(nonce, cmd, withEnv)
+	if len(frame) <= smallFrame {
+		// The shell is idle and reading, and the pipe holds this much.
+		_, err := io.WriteString(sh.proc.Input(), frame)
+		writeErr <- err
+	} else {
+		go func() {
+			_, err := io.WriteString(sh.proc.Input(), frame)
+			writeErr <- err
+		}()
+	}
+
+	var st runState
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	stage := 0 // 0 running, 1 after SIGINT, 2 after SIGKILL
+	ctxDone := ctx.Done()
+	interrupt := func() {
+		age := time.Since(start) + 50*time.Millisecond
+		switch stage {
+		case 0:
+			sh.proc.SignalJobs(context.Background(), transport.SIGINT, age)
+			timer.Reset(s.opts.KillGrace)
+		case 1:
+			sh.proc.SignalJobs(context.Background(), transport.SIGKILL, age)
+			timer.Reset(s.opts.KillGrace)
+		default:
+			// The shell itself is stuck: replace it.
+			st.shellGone = true
+		}
+		stage++
+	}
+	outCh, errCh := sh.out.data, sh.errs.data
+	for !(out.done && errp.done) && !st.shellGone {
+		select {
+		case c := <-outCh:
+			if c.err != nil {
+				outCh = nil
+				out.eof()
+			} else {
+				out.feed(c.b)
+			}
+			sh.out.release(c)
+		case c := <-errCh:
+			if c.err != nil {
+				errCh = nil
+				errp.eof()
+			} else {
+				errp.feed(c.b)
+			}
+			sh.errs.release(c)
+		case <-sh.proc.Done():
+			st.shellGone = true
+		case <-timer.C:
+			res.TimedOut = true
+			interrupt()
+		case <-ctxDone:
+			ctxDone = nil
+			res.Canceled = true
+			stage = 0
+			interrupt()
+		case <-s.closing:
+			st.shellGone = true
+		case err := <-writeErr:
+			if err != nil {
+				// The shell is gone or not reading; Done or the timer follows.
+				timer.Reset(0)
+				stage = 2
+			}
+		}
+	}
+	if !st.shellGone && (out.state != 2 || errp.state != 2) {
+		st.shellGone = true // both streams closed without a complete frame
+	}
+	if st.shellGone {
+		// Collect what the command printed before the shell went away.
+		if !s.isClosing() {
+			sh.drain(out, errp, 200*time.Millisecond)
+		}
+		select {
+		case <-sh.proc.Done():
+		case <-time.After(s.opts.KillGrace):
+			// Streams closed but the shell lives on: the frame is lost.
+			sh.close()
+		}
+		res.ExitCode = sh.proc.ExitCode()
+		if res.ExitCode < 0 {
+			res.ExitCode = 128 + 9
+		}
+	} else {
+		trailer := errp.trailerFields(withEnv)
+		if trailer.ok {
+			res.ExitCode = trailer.code
+			st.cwd = trailer.cwd
+			st.env = trailer.env
+		}
+	}
+	res.Duration = time.Since(start)
+	res.Stdout = string(out.body.Bytes())
+	res.Stderr = string(errp.body.Bytes())
+	res.StdoutInfo = out.body.Info()
+	res.StderrInfo = errp.body.Info()
+	res.Truncated = res.StdoutInfo.Dropped > 0 || res.StderrInfo.Dropped > 0
+	return res, st
+}
+
+// frameParser follows one output stream through one framed command: bytes
+// up to the end marker are the body, and on stderr the trailer follows.
+type frameParser struct {
+	end, trailerEnd markerScanner
+	body                   *capBuffer
+	withTrailer            bool
+	state                  int // 0 body, 1 trailer, 2 done
+	trailer                []byte
+	trailerOverflow        bool
+	nonce                  string
+	done                   bool
+}
+
+const maxTrailer = 16 << 20
+
+// smallFrame is the largest frame written without a helper goroutine: well
+// under the capacity of any pipe, so the write cannot block.
+const smallFrame = 4096
+
+func newFrameParser(nonce string, body *capBuffer, withTrailer bool) *frameParser {
+	return &frameParser{
+		end:         markerScanner{marker: []byte("\x1eE" + nonce + "\x1e")},
+		trailerEnd:  markerScanner{marker: []byte("\x1eT" + nonce + "\x1e")},
+		body:        body,
+		withTrailer: withTrailer,
+		nonce:       nonce,
+	}
+}
+
+func (f *frameParser) feed(p []byte) {
+	for len(p) > 0 && !f.done {
+		var found bool
+		switch f.state {
+		case 0:
+			found, p = f.end.scan(p, f.body.Write)
+		case 1:
+			found, p = f.trailerEnd.scan(p, f.keepTrailer)
+		}
+		if !found {
+			return
+		}
+		f.state++
+		if f.state == 1 && !f.withTrailer {
+			f.state = 2
+		}
+		f.done = f.state == 2
+	}
+}
+
+func (f *frameParser) keepTrailer(b []byte) {
+	if len(f.trailer)+len(b) > maxTrailer {
+		f.trailerOverflow = true
+		return
+	}
+	f.trailer = append(f.trailer, b...)
+}
+
+// eof ends the stream: bytes held back as a possible marker are body.
+func (f *frameParser) eof() {
+	if f.state == 0 {
+		f.end.flush(f.body.Write)
+	}
+	f.done = true
+}
+
+type trailer struct {
+	ok    bool
+	code  int
+	cwd   string
+	flags string // the shell's $- after the command
+	env   []string
+}
+
+// trailerFields splits
+// "<code>\x1eC<nonce>\x1e<cwd>\x1eF<nonce>\x1e<flags>\x1eV<nonce>\x1e<export -p>".
+func (f *frameParser) trailerFields(withEnv bool) trailer {
+	t := string(f.trailer)
+	code, rest, ok1 := strings.Cut(t, "\x1eC"+f.nonce+"\x1e")
+	cwd, rest, ok2 := strings.Cut(rest, "\x1eF"+f.nonce+"\x1e")
+	flags, envText, ok3 := strings.Cut(rest, "\x1eV"+f.nonce+"\x1e")
+	n, err := strconv.Atoi(code)
+	if !ok1 || !ok2 || !ok3 || err != nil {
+		return trailer{}
+	}
+	tr := trailer{ok: true, code: n, cwd: cwd, flags: flags}
+	if withEnv && !f.trailerOverflow {
+		if env, err := parseExportList(envText); err == nil {
+			tr.env = filterEnv(env)
+		}
+	}
+	return tr
+}
+
+// filterEnv drops the variables a shell sets for itself, which must not be
+// carried into a new one.
+func filterEnv(env []string) []string {
+	out := env[:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "SHLVL", "_", "OLDPWD", "PWD":
+			continue
+		}
+		out = append(out, kv)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}

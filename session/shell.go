@@ -1,0 +1,443 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/execkit/execkit/transport"
+)
+
+// dialect is the shell language the frame is written in.
+//
+// For bash the frame logic is stored once, in a read-only variable, and each
+// command costs one short line plus its payload: bash reads a script from a
+// pipe one byte at a time, but `read -N` takes the payload in one read. For
+// a POSIX sh the whole frame is sent with every command.
+type dialect struct {
+	kind string // "bash" or "sh"
+}
+
+var (
+	bashDialect = dialect{kind: "bash"}
+	shDialect   = dialect{kind: "sh"}
+)
+
+// shQuote quotes s as one single-quoted shell word.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Flags carried in the payload, as one octal digit.
+const (
+	flagEnv     = 1 // report the exported environment
+	flagRestore = 2 // restore stdin/stdout/stderr after the command
+	flagTraps   = 4 // clear DEBUG and RETURN traps after the command
+)
+
+// bashFuncs is the frame logic of the bash dialect, parsed once per shell
+// and made read-only so that no command can unset or redefine it.
+//
+// __ek1 takes the payload (nonce, flags, escaped command) from the shell's
+// own close-on-exec script descriptor and turns tracing back on if the
+// previous command left it on. The command is evaluated at the top level,
+// so its declare, local, return and break mean what they mean at a prompt.
+// __ek2 saves the status and the shell flags, turns tracing off, and prints
+// the end markers through the descriptors saved at start-up, so no
+// redirection or closed descriptor can hide them; the trailer on stderr
+// carries exit status, working directory, flags and, when asked, the
+// exported environment. Between commands tracing is off, so the frame line
+// itself is never traced or echoed.
+const bashFuncs = `__ek1() {
+  IFS= builtin read -rN"$1" -u255 __ekc
+  __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33}
+  case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
+  case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
+}
+__ek2() {
+  __ekr=$? __ekf=$-
+  case $__ekf in *[xv]*) builtin set +xv;; esac
+  case $__ekd in [2367]) exec 0<&60 1>&61 2>&62;; esac
+  case $__ekd in [4567]) builtin trap - DEBUG RETURN;; esac
+  builtin printf '\036E%s\036' "$__ekn" >&61
+  case $__ekd in
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn"
+      builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&62;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&62;;
+  esac
+}
+`
+
+// bootstrap saves the original descriptors (stdin at 60, stdout at 61,
+// stderr at 62, or 7/8/9 for sh, whose redirections take one digit), closes
+// the command channel's descriptor 3 (bash keeps its own close-on-exec copy,
+// which __ek1 reads), installs the frame logic and moves to dir.
+func (d dialect) bootstrap(dir string) string {
+	var s strings.Builder
+	if d.kind == "bash" {
+		s.WriteString("exec 60<&0 61>&1 62>&2 3<&-\n" + bashFuncs + "builtin readonly -f __ek1 __ek2; __ekf=$-")
+	} else {
+		s.WriteString("exec 7<&0 8>&1 9>&2 3<&-; __ekf=$-")
+	}
+	if dir != "" {
+		s.WriteString("; cd -- " + shQuote(dir) + " 2>/dev/null")
+	}
+	s.WriteString("\n")
+	return s.String()
+}
+
+var (
+	execWord = regexp.MustCompile(`\bexec\b`)
+	trapWord = regexp.MustCompile(`\btrap\b`)
+)
+
+// frameFlags says what the frame must do besides running cmd.
+func frameFlags(cmd string, withEnv bool) int {
+	f := 0
+	if withEnv {
+		f |= flagEnv
+	}
+	if execWord.MatchString(cmd) {
+		f |= flagRestore
+	}
+	if trapWord.MatchString(cmd) {
+		f |= flagTraps
+	}
+	return f
+}
+
+// frame is what runs cmd and marks its end with nonce.
+func (d dialect) frame(nonce, cmd string, withEnv bool) string {
+	flags := frameFlags(cmd, withEnv)
+	if d.kind == "bash" {
+		payload := nonce + strconv.Itoa(flags) + escapePayload(cmd)
+		return "__ek1 " + strconv.Itoa(len(payload)) + `;builtin eval "$__ekc";__ek2` + "\n" + payload
+	}
+	return d.shFrame(nonce, cmd, flags)
+}
+
+// escapePayload makes cmd pure printable ASCII for `read -N` (which counts
+// characters, not bytes) by writing backslashes, control bytes and non-ASCII
+// bytes as \xHH, which printf %b turns back.
+func escapePayload(cmd string) string {
+	clean := true
+	for i := 0; i < len(cmd); i++ {
+		if c := cmd[i]; c == '\\' || c >= 0x7f || c < 0x20 && c != '\n' && c != '\t' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return cmd
+	}
+	const hexdigits = "0123456789abcdef"
+	var b strings.Builder
+	b.Grow(len(cmd) + 16)
+	for i := 0; i < len(cmd); i++ {
+		c := cmd[i]
+		if c == '\\' || c >= 0x7f || c < 0x20 && c != '\n' && c != '\t' {
+			b.WriteString("\\x")
+			b.WriteByte(hexdigits[c>>4])
+			b.WriteByte(hexdigits[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// shFrame is the POSIX sh frame: one self-contained line per command, with
+// the same markers and trailer as the bash frame.
+func (d dialect) shFrame(nonce, cmd string, flags int) string {
+	var s strings.Builder
+	s.Grow(len(cmd) + 600)
+	s.WriteString("case $__ekf in *v*) set -v;; esac; case $__ekf in *x*) set -x;; esac; ")
+	s.WriteString("eval " + shQuote(cmd) + " </dev/null; ")
+	s.WriteString("__ekr=$? __ekf=$-; set +xv; ")
+	if flags&flagRestore != 0 {
+		s.WriteString("exec 0<&7 1>&8 2>&9; ")
+	}
+	s.WriteString("printf '\\036E%s\\036' " + nonce + " >&8; ")
+	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + "; ")
+	if flags&flagEnv != 0 {
+		s.WriteString("export -p; ")
+	}
+	s.WriteString("printf '\\036T%s\\036' " + nonce + "; } >&9\n")
+	return s.String()
+}
+
+// shell is one running shell process and the pumps draining its streams.
+type shell struct {
+	proc    transport.Process
+	dialect dialect
+	kind    string
+	tty     bool
+	out     *pump
+	errs    *pump
+}
+
+// shellArgv says what to start. With no shell named, a POSIX sh picks bash
+// when the target has it.
+func shellArgv(name string) []string {
+	switch {
+	case name == "":
+		return []string{"sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash --noprofile --norc /dev/fd/3; fi; exec sh /dev/fd/3"}
+	case path.Base(name) == "bash":
+		return []string{name, "--noprofile", "--norc", "/dev/fd/3"}
+	default:
+		return []string{name, "/dev/fd/3"}
+	}
+}
+
+const startTimeout = 15 * time.Second
+
+func startShell(ctx context.Context, tr transport.Transport, opts Options, dir string, env []string) (*shell, error) {
+	so := transport.StartOptions{Argv: shellArgv(opts.Shell), Env: env, TTY: opts.TTY}
+	if dir == opts.Dir {
+		so.Dir = dir // a re-spawn moves with cd, which may fail softly
+	}
+	proc, err := tr.Start(ctx, so)
+	if err != nil {
+		return nil, fmt.Errorf("session: start shell: %w", err)
+	}
+	sh := &shell{proc: proc, tty: opts.TTY, out: newPump(proc.Stdout()), errs: newPump(proc.Stderr())}
+	kind, err := sh.probe(ctx)
+	if err != nil {
+		sh.close()
+		return nil, err
+	}
+	sh.kind = kind
+	sh.dialect = shDialect
+	if kind == "bash" {
+		sh.dialect = bashDialect
+	}
+	if _, err := io.WriteString(proc.Input(), sh.dialect.bootstrap(dir)); err != nil {
+		sh.close()
+		return nil, fmt.Errorf("session: start shell: %w", err)
+	}
+	return sh, nil
+}
+
+// probe asks the new shell which dialect it speaks, and reports a clear error
+// with what it printed on stderr when it does not answer.
+func (sh *shell) probe(ctx context.Context) (string, error) {
+	nonce := newNonce()
+	line := `printf '\036K%s%s\036' ` + nonce + ` "${BASH_VERSION:+bash}"` + "\n"
+	go io.WriteString(sh.proc.Input(), line)
+	marker := []byte("\x1eK" + nonce)
+	var got, stderr bytes.Buffer
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case c := <-sh.out.data:
+			if c.err != nil {
+				return "", sh.startError("closed its output", &stderr)
+			}
+			got.Write(c.b)
+			sh.out.release(c)
+			if i := bytes.Index(got.Bytes(), marker); i >= 0 {
+				rest := got.Bytes()[i+len(marker):]
+				if j := bytes.IndexByte(rest, 0x1e); j >= 0 {
+					if string(rest[:j]) == "bash" {
+						return "bash", nil
+					}
+					return "sh", nil
+				}
+			}
+		case c := <-sh.errs.data:
+			if c.err == nil && stderr.Len() < 4096 {
+				stderr.Write(c.b)
+			}
+			sh.errs.release(c)
+		case <-sh.proc.Done():
+			sh.drainInto(&stderr, 100*time.Millisecond)
+			return "", sh.startError(fmt.Sprintf("exited with code %d", sh.proc.ExitCode()), &stderr)
+		case <-timer.C:
+			return "", sh.startError("did not answer within "+startTimeout.String(), &stderr)
+		case <-ctx.Done():
+			return "", fmt.Errorf("session: start shell: %w", ctx.Err())
+		}
+	}
+}
+
+func (sh *shell) startError(what string, stderr *bytes.Buffer) error {
+	msg := strings.TrimSpace(stderr.String())
+	if msg != "" {
+		return fmt.Errorf("session: shell %s at start: %s", what, msg)
+	}
+	return fmt.Errorf("session: shell %s at start", what)
+}
+
+func (sh *shell) drainInto(buf *bytes.Buffer, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case c := <-sh.errs.data:
+			if c.err != nil {
+				return
+			}
+			buf.Write(c.b)
+			sh.errs.release(c)
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// drain feeds the parsers what is still buffered or arrives within d after
+// the shell ended, stopping early once both streams reach end-of-file.
+func (sh *shell) drain(out, errp *frameParser, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	outCh, errCh := sh.out.data, sh.errs.data
+	if out.done {
+		outCh = nil
+	}
+	if errp.done {
+		errCh = nil
+	}
+	for outCh != nil || errCh != nil {
+		select {
+		case c := <-outCh:
+			if c.err != nil {
+				outCh = nil
+				out.eof()
+			} else {
+				out.feed(c.b)
+			}
+			sh.out.release(c)
+		case c := <-errCh:
+			if c.err != nil {
+				errCh = nil
+				errp.eof()
+			} else {
+				errp.feed(c.b)
+			}
+			sh.errs.release(c)
+		case <-t.C:
+			out.eof()
+			errp.eof()
+			return
+		}
+	}
+}
+
+func (sh *shell) close() error {
+	err := sh.proc.Close()
+	sh.out.stopPump()
+	sh.errs.stopPump()
+	return err
+}
+
+// pump reads one stream continuously into a small, fixed set of buffers, so
+// that a flood costs bounded memory and never blocks the writer for long.
+type pump struct {
+	data    chan chunk
+	free    chan []byte
+	stop    chan struct{}
+	stopped bool
+}
+
+type chunk struct {
+	b   []byte
+	buf []byte
+	err error
+}
+
+const (
+	pumpBuffers = 4
+	pumpBufSize = 64 << 10
+)
+
+func newPump(r io.Reader) *pump {
+	p := &pump{data: make(chan chunk, pumpBuffers), free: make(chan []byte, pumpBuffers), stop: make(chan struct{})}
+	for i := 0; i < pumpBuffers; i++ {
+		p.free <- nil // allocated on first use
+	}
+	go p.loop(r)
+	return p
+}
+
+func (p *pump) loop(r io.Reader) {
+	for {
+		var buf []byte
+		select {
+		case buf = <-p.free:
+		case <-p.stop:
+			return
+		}
+		if buf == nil {
+			buf = make([]byte, pumpBufSize)
+		}
+		n, err := r.Read(buf)
+		if n > 0 {
+			select {
+			case p.data <- chunk{b: buf[:n], buf: buf}:
+			case <-p.stop:
+				return
+			}
+		} else {
+			p.free <- buf
+		}
+		if err != nil {
+			select {
+			case p.data <- chunk{err: err}:
+			case <-p.stop:
+			}
+			return
+		}
+	}
+}
+
+func (p *pump) release(c chunk) {
+	if c.buf != nil {
+		p.free <- c.buf
+	}
+}
+
+func (p *pump) stopPump() {
+	if !p.stopped {
+		p.stopped = true
+		close(p.stop)
+	}
+}
+
+// discardPending drops output that arrived between commands (a background
+// job's, say): it belongs to no command. Output that arrives after the frame
+// is sent is the command's.
+func (sh *shell) discardPending() {
+	for {
+		select {
+		case c := <-sh.out.data:
+			if c.err != nil {
+				sh.out.requeue(c)
+				return
+			}
+			sh.out.release(c)
+		case c := <-sh.errs.data:
+			if c.err != nil {
+				sh.errs.requeue(c)
+				return
+			}
+			sh.errs.release(c)
+		default:
+			return
+		}
+	}
+}
+
+// requeue puts an end-of-stream chunk back so that the command sees it.
+func (p *pump) requeue(c chunk) {
+	select {
+	case p.data <- c:
+	default:
+	}
+}

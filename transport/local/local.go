@@ -1,0 +1,284 @@
+// Package local is the transport for shells on this machine: a child process
+// with pipes, or with a pseudo-terminal (github.com/creack/pty) for programs
+// that need one.
+//
+// The shell runs in a session of its own (setsid), so it has no controlling
+// terminal unless TTY is asked for, and everything it starts can be found
+// again through the process table for SignalJobs and Close.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/execkit/execkit/transport"
+)
+
+// Transport starts processes on the local machine. The zero value is ready
+// to use.
+type Transport struct{}
+
+// New returns a local Transport.
+func New() *Transport { return &Transport{} }
+
+// Start implements transport.Transport.
+func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (transport.Process, error) {
+	if len(opts.Argv) == 0 {
+		return nil, errors.New("local: no program to start")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	path, err := exec.LookPath(opts.Argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("local: %q: %w", opts.Argv[0], transport.ErrNoShell)
+	}
+	p := &process{done: make(chan struct{}), exitCode: -1}
+	var closers []io.Closer // parent-side ends, closed when Start fails
+	fail := func(err error) (transport.Process, error) {
+		for _, c := range closers {
+			c.Close()
+		}
+		return nil, err
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("local: pipe: %w", err))
+	}
+	closers = append(closers, inR, inW)
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("local: pipe: %w", err))
+	}
+	closers = append(closers, errR, errW)
+	enlargePipe(errR)
+
+	cmd := exec.Command(path, opts.Argv[1:]...)
+	cmd.Args[0] = opts.Argv[0]
+	cmd.Env = opts.Env
+	cmd.Dir = opts.Dir
+	cmd.ExtraFiles = []*os.File{inR}
+	cmd.Stderr = errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var childEnds []*os.File
+	if opts.TTY {
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			return fail(fmt.Errorf("local: pty: %w", err))
+		}
+		closers = append(closers, ptmx, tty)
+		rows, cols := opts.Rows, opts.Cols
+		if rows == 0 || cols == 0 {
+			rows, cols = 40, 120
+		}
+		_ = pty.Setsize(ptmx, &pty.Winsize{Rows: rows, Cols: cols})
+		configureTerminal(tty)
+		cmd.Stdin, cmd.Stdout = tty, tty
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+		p.stdout = ptyReader{ptmx}
+		p.tty = ptmx
+		childEnds = []*os.File{inR, errW, tty}
+	} else {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return fail(fmt.Errorf("local: pipe: %w", err))
+		}
+		closers = append(closers, outR, outW)
+		enlargePipe(outR)
+		cmd.Stdout = outW
+		p.stdout = outR
+		p.outR = outR
+		childEnds = []*os.File{inR, errW, outW}
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
+			return fail(fmt.Errorf("local: start %q: %w: %v", opts.Argv[0], transport.ErrNoShell, err))
+		}
+		return fail(fmt.Errorf("local: start %q: %w", opts.Argv[0], err))
+	}
+	// The child holds its own copies; ours would keep the streams open.
+	for _, f := range childEnds {
+		f.Close()
+	}
+	p.cmd = cmd
+	p.input = inW
+	p.stderr = errR
+	p.errR = errR
+	go p.wait()
+	return p, nil
+}
+
+// enlargePipe raises a pipe's capacity so that output floods move in fewer,
+// larger reads. Failure is harmless.
+func enlargePipe(f *os.File) {
+	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+}
+
+// configureTerminal turns off output post-processing (\n -> \r\n) and echo,
+// so that what a program prints arrives as it printed it, and makes input
+// non-canonical with VMIN=0: nobody types into this terminal, so a read of it
+// returns end-of-file at once instead of waiting forever (the terminal
+// counterpart of an empty stdin). A program that sets its own terminal modes
+// changes this for itself.
+func configureTerminal(tty *os.File) {
+	t, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		return
+	}
+	t.Oflag &^= unix.ONLCR
+	t.Lflag &^= unix.ECHO | unix.ECHOE | unix.ECHOK | unix.ECHONL | unix.ICANON
+	t.Cc[unix.VMIN] = 0
+	t.Cc[unix.VTIME] = 0
+	_ = unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, t)
+}
+
+// ptyReader turns the EIO a pseudo-terminal master reports once the last
+// slave is closed into io.EOF.
+type ptyReader struct{ f *os.File }
+
+func (r ptyReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if err != nil && errors.Is(err, syscall.EIO) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	input  *os.File
+	stdout io.Reader
+	stderr io.Reader
+	outR   *os.File // nil in TTY mode
+	errR   *os.File
+	tty    *os.File // pty master in TTY mode
+
+	done     chan struct{}
+	mu       sync.Mutex
+	exitCode int
+	closed   bool
+}
+
+func (p *process) wait() {
+	err := p.cmd.Wait()
+	code := -1
+	if st, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		switch {
+		case st.Exited():
+			code = st.ExitStatus()
+		case st.Signaled():
+			code = 128 + int(st.Signal())
+		}
+	} else if err == nil {
+		code = 0
+	}
+	p.mu.Lock()
+	p.exitCode = code
+	p.mu.Unlock()
+	close(p.done)
+}
+
+func (p *process) Input() io.WriteCloser { return p.input }
+func (p *process) Stdout() io.Reader      { return p.stdout }
+func (p *process) Stderr() io.Reader      { return p.stderr }
+func (p *process) Done() <-chan struct{}  { return p.done }
+
+func (p *process) ExitCode() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitCode
+}
+
+func unixSignal(s transport.Signal) (syscall.Signal, error) {
+	switch s {
+	case transport.SIGINT:
+		return syscall.SIGINT, nil
+	case transport.SIGTERM:
+		return syscall.SIGTERM, nil
+	case transport.SIGKILL:
+		return syscall.SIGKILL, nil
+	case transport.SIGHUP:
+		return syscall.SIGHUP, nil
+	}
+	return 0, fmt.Errorf("local: unknown signal %q", s)
+}
+
+// SignalJobs implements transport.Process.
+func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, maxAge time.Duration) (int, error) {
+	s, err := unixSignal(sig)
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	pids, err := jobsOf(p.cmd.Process.Pid, maxAge)
+	if err != nil {
+		return 0, fmt.Errorf("local: list processes: %w", err)
+	}
+	n := 0
+	for _, pid := range pids {
+		if syscall.Kill(pid, s) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// killTree kills every process of the shell's tree, the shell last, in a
+// bounded number of passes (a process may fork while it is being killed).
+func (p *process) killTree() {
+	shell := p.cmd.Process.Pid
+	for pass := 0; pass < 20; pass++ {
+		pids, err := jobsOf(shell, 0)
+		if err != nil || len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = syscall.Kill(-shell, syscall.SIGKILL)
+	_ = p.cmd.Process.Kill()
+}
+
+// Close implements transport.Process.
+func (p *process) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.input.Close()
+	p.killTree()
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		return errors.New("local: shell did not exit after SIGKILL")
+	}
+	// Children re-parented elsewhere may still be dying; one more sweep by
+	// session id catches those that were mid-fork.
+	p.killTree()
+	if p.outR != nil {
+		p.outR.Close()
+	}
+	p.errR.Close()
+	if p.tty != nil {
+		p.tty.Close()
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package transport moves bytes between execkit and a shell process running on
+// some target: the local machine, an SSH host or a Docker container.
+//
+// A Transport only starts processes and hands back their streams; it knows
+// nothing of commands, markers, working directories or timeouts. Those belong
+// to package session, as redirects belong to http.Client and not to the
+// RoundTripper.
+//
+// Every implementation runs the conformance suite in package transporttest.
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Transport starts shell processes on one target.
+type Transport interface {
+	// Start runs opts.Argv on the target and returns the running process.
+	//
+	// The started program sees:
+	//   - file descriptor 3: the bytes written to Process.Input (the command
+	//     channel), separate from stdin so that a command reading stdin can
+	//     never consume the next command;
+	//   - stdin: empty (/dev/null), or the terminal when opts.TTY is set;
+	//   - stdout: Process.Stdout (the terminal when opts.TTY is set);
+	//   - stderr: Process.Stderr, always a separate stream.
+	//
+	// The process has no controlling terminal unless opts.TTY is set, so a
+	// program that opens /dev/tty fails at once instead of prompting.
+	//
+	// Start returns an error, never a half-started Process, when the program
+	// cannot be started. Cancelling ctx aborts a start in progress; it has no
+	// effect on a process once Start has returned.
+	Start(ctx context.Context, opts StartOptions) (Process, error)
+}
+
+// StartOptions says what to run and how. The zero value is not runnable: Argv
+// must name a program.
+type StartOptions struct {
+	// Argv is the program and its arguments. Argv[0] is looked up in the
+	// target's PATH.
+	Argv []string
+	// Env is the complete environment, as "NAME=value" strings. Nil means
+	// the transport's default: the current environment for a local process,
+	// the server's for a remote one.
+	Env []string
+	// Dir is the initial working directory; empty means the target's default.
+	Dir string
+	// TTY gives the program a pseudo-terminal as stdin and stdout.
+	TTY bool
+	// Rows and Cols size the terminal when TTY is set; zero means 40x120.
+	Rows, Cols uint16
+}
+
+// Signal names a signal portably ("INT", "TERM", "KILL", "HUP").
+type Signal string
+
+// Signals understood by every transport.
+const (
+	SIGINT  Signal = "INT"
+	SIGTERM Signal = "TERM"
+	SIGKILL Signal = "KILL"
+	SIGHUP  Signal = "HUP"
+)
+
+// Process is a running shell process. Its methods are safe for concurrent use.
+type Process interface {
+	// Input is the command channel (file descriptor 3 of the program).
+	// Closing it gives the program end-of-file there.
+	Input() io.WriteCloser
+	// Stdout and Stderr are the program's output streams. Each must be read
+	// continuously by the caller: a stream that is not drained eventually
+	// blocks the program. They report io.EOF once every writer is gone,
+	// which may be later than the program's exit when it left children
+	// behind.
+	Stdout() io.Reader
+	Stderr() io.Reader
+	// SignalJobs sends sig to the processes the shell started, directly or
+	// not, that are at most maxAge old, never to the shell itself. This is
+	// the side channel that interrupts a command without touching the
+	// shell's state. maxAge <= 0 means every descendant regardless of age.
+	// It returns how many processes were signalled.
+	SignalJobs(ctx context.Context, sig Signal, maxAge time.Duration) (int, error)
+	// Done is closed when the program has exited.
+	Done() <-chan struct{}
+	// ExitCode reports how the program ended, once Done is closed: its exit
+	// status, or 128+n when it was killed by signal n. Before that it
+	// returns -1.
+	ExitCode() int
+	// Close kills the program and every process it started, waits for them
+	// and releases the streams. It is idempotent. After Close no process the
+	// shell started is left running on the target.
+	Close() error
+}
+
+// Errors shared by transports. Implementations wrap them with detail, so
+// callers test with errors.Is.
+var (
+	// ErrNoShell means the program could not be found on the target.
+	ErrNoShell = errors.New("transport: program not found on target")
+	// ErrUnavailable means the target itself cannot be reached.
+	ErrUnavailable = errors.New("transport: target unavailable")
+	// ErrClosed means the process was already closed.
+	ErrClosed = errors.New("transport: process closed")
+)
