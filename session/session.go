@@ -258,6 +258,11 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 		s.env = st.env
 	}
 	res.Cwd = s.cwd
+	if st.flush {
+		// The shell announces killed background jobs ("Killed ...") after
+		// its next foreground command; let that be a hidden one.
+		s.run(context.WithoutCancel(ctx), "{ command true; } 2>/dev/null", 10*time.Second, 4096)
+	}
 	switch {
 	case s.isClosing():
 		return res, ErrClosed
@@ -266,6 +271,7 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 		s.sh = nil
 		res.ShellEnded = true
 		if s.opts.NoRespawn {
+			s.once.Do(func() { close(s.closing) })
 			return res, ErrShellEnded
 		}
 		if err := s.respawnLocked(context.WithoutCancel(ctx)); err != nil {
@@ -312,6 +318,7 @@ type runState struct {
 	cwd       string
 	env       []string
 	shellGone bool
+	flush     bool // jobs were killed: let the shell report them, unseen
 }
 
 func newNonce() string {
@@ -330,6 +337,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	out := newFrameParser(nonce, newCapBuffer(maxOut), false)
 	errp := newFrameParser(nonce, newCapBuffer(maxOut), true)
 
+	mark := sh.proc.MarkJobs()
 	start := time.Now()
 	writeErr := make(chan error, 1)
 	withEnv := s.watch.needsEnv(cmd) || s.fresh
@@ -353,13 +361,12 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	stage := 0 // 0 running, 1 after SIGINT, 2 after SIGKILL
 	ctxDone := ctx.Done()
 	interrupt := func() {
-		age := time.Since(start) + 50*time.Millisecond
 		switch stage {
 		case 0:
-			sh.proc.SignalJobs(context.Background(), transport.SIGINT, age)
+			sh.proc.SignalJobs(context.Background(), transport.SIGINT, mark)
 			timer.Reset(s.opts.KillGrace)
 		case 1:
-			sh.proc.SignalJobs(context.Background(), transport.SIGKILL, age)
+			sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
 			timer.Reset(s.opts.KillGrace)
 		default:
 			// The shell itself is stuck: replace it.
@@ -409,6 +416,12 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	if !st.shellGone && (out.state != 2 || errp.state != 2) {
 		st.shellGone = true // both streams closed without a complete frame
 	}
+	if res.TimedOut || res.Canceled {
+		// Background children of the command ignore SIGINT and outlive it.
+		if n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark); n > 0 && !st.shellGone {
+			st.flush = true
+		}
+	}
 	if st.shellGone {
 		// Collect what the command printed before the shell went away.
 		if !s.isClosing() {
@@ -445,13 +458,13 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 // up to the end marker are the body, and on stderr the trailer follows.
 type frameParser struct {
 	end, trailerEnd markerScanner
-	body                   *capBuffer
-	withTrailer            bool
-	state                  int // 0 body, 1 trailer, 2 done
-	trailer                []byte
-	trailerOverflow        bool
-	nonce                  string
-	done                   bool
+	body            *capBuffer
+	withTrailer     bool
+	state           int // 0 body, 1 trailer, 2 done
+	trailer         []byte
+	trailerOverflow bool
+	nonce           string
+	done            bool
 }
 
 const maxTrailer = 16 << 20

@@ -36,9 +36,8 @@ func shQuote(s string) string {
 
 // Flags carried in the payload, as one octal digit.
 const (
-	flagEnv     = 1 // report the exported environment
-	flagRestore = 2 // restore stdin/stdout/stderr after the command
-	flagTraps   = 4 // clear DEBUG and RETURN traps after the command
+	flagEnv   = 1 // report the exported environment
+	flagTraps = 4 // clear the DEBUG trap after the command
 )
 
 // bashFuncs is the frame logic of the bash dialect, parsed once per shell
@@ -61,10 +60,9 @@ const bashFuncs = `__ek1() {
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
 }
 __ek2() {
-  __ekr=$? __ekf=$-
+  __ekr=${1-$?} __ekf=$-
   case $__ekf in *[xv]*) builtin set +xv;; esac
-  case $__ekd in [2367]) exec 0<&60 1>&61 2>&62;; esac
-  case $__ekd in [4567]) builtin trap - DEBUG RETURN;; esac
+  exec 0<&60 1>&61 2>&62
   builtin printf '\036E%s\036' "$__ekn" >&61
   case $__ekd in
   [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn"
@@ -92,19 +90,13 @@ func (d dialect) bootstrap(dir string) string {
 	return s.String()
 }
 
-var (
-	execWord = regexp.MustCompile(`\bexec\b`)
-	trapWord = regexp.MustCompile(`\btrap\b`)
-)
+var trapWord = regexp.MustCompile(`\btrap\b`)
 
 // frameFlags says what the frame must do besides running cmd.
 func frameFlags(cmd string, withEnv bool) int {
 	f := 0
 	if withEnv {
 		f |= flagEnv
-	}
-	if execWord.MatchString(cmd) {
-		f |= flagRestore
 	}
 	if trapWord.MatchString(cmd) {
 		f |= flagTraps
@@ -117,7 +109,13 @@ func (d dialect) frame(nonce, cmd string, withEnv bool) string {
 	flags := frameFlags(cmd, withEnv)
 	if d.kind == "bash" {
 		payload := nonce + strconv.Itoa(flags) + escapePayload(cmd)
-		return "__ek1 " + strconv.Itoa(len(payload)) + `;builtin eval "$__ekc";__ek2` + "\n" + payload
+		// Backslashes keep aliases away; bash saves and restores the DEBUG
+		// trap around a function call, so it is cleared at the top level.
+		end := `\__ek2`
+		if flags&flagTraps != 0 {
+			end = `__ekq=$?;\builtin trap - DEBUG;\__ek2 "$__ekq"`
+		}
+		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;\builtin eval "$__ekc";` + end + "\n" + payload
 	}
 	return d.shFrame(nonce, cmd, flags)
 }
@@ -158,11 +156,9 @@ func (d dialect) shFrame(nonce, cmd string, flags int) string {
 	var s strings.Builder
 	s.Grow(len(cmd) + 600)
 	s.WriteString("case $__ekf in *v*) set -v;; esac; case $__ekf in *x*) set -x;; esac; ")
-	s.WriteString("eval " + shQuote(cmd) + " </dev/null; ")
+	s.WriteString("eval " + shQuote(cmd) + "; ")
 	s.WriteString("__ekr=$? __ekf=$-; set +xv; ")
-	if flags&flagRestore != 0 {
-		s.WriteString("exec 0<&7 1>&8 2>&9; ")
-	}
+	s.WriteString("exec 0<&7 1>&8 2>&9; ")
 	s.WriteString("printf '\\036E%s\\036' " + nonce + " >&8; ")
 	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + "; ")
 	if flags&flagEnv != 0 {

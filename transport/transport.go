@@ -55,6 +55,19 @@ type StartOptions struct {
 	Rows, Cols uint16
 }
 
+// JobMark is a moment in the target's process history, taken by
+// Process.MarkJobs.
+type JobMark struct {
+	// Time is when the mark was taken, on this machine's clock.
+	Time time.Time
+	// LastPID is the newest process id on the target at that moment, or 0
+	// when the target cannot tell; process ids grow until they wrap.
+	LastPID int
+}
+
+// IsZero reports whether m is the zero JobMark.
+func (m JobMark) IsZero() bool { return m.Time.IsZero() }
+
 // Signal names a signal portably ("INT", "TERM", "KILL", "HUP").
 type Signal string
 
@@ -78,12 +91,16 @@ type Process interface {
 	// behind.
 	Stdout() io.Reader
 	Stderr() io.Reader
+	// MarkJobs records which processes exist now on the target, cheaply,
+	// so that a later SignalJobs can tell the processes a command started
+	// from older ones (a server an earlier command left in the background).
+	MarkJobs() JobMark
 	// SignalJobs sends sig to the processes the shell started, directly or
-	// not, that are at most maxAge old, never to the shell itself. This is
-	// the side channel that interrupts a command without touching the
-	// shell's state. maxAge <= 0 means every descendant regardless of age.
+	// not, that were started after since was taken; never to the shell
+	// itself. This is the side channel that interrupts a command without
+	// touching the shell's state. The zero JobMark means every descendant.
 	// It returns how many processes were signalled.
-	SignalJobs(ctx context.Context, sig Signal, maxAge time.Duration) (int, error)
+	SignalJobs(ctx context.Context, sig Signal, since JobMark) (int, error)
 	// Done is closed when the program has exited.
 	Done() <-chan struct{}
 	// ExitCode reports how the program ended, once Done is closed: its exit

@@ -190,9 +190,9 @@ func (p *process) wait() {
 }
 
 func (p *process) Input() io.WriteCloser { return p.input }
-func (p *process) Stdout() io.Reader      { return p.stdout }
-func (p *process) Stderr() io.Reader      { return p.stderr }
-func (p *process) Done() <-chan struct{}  { return p.done }
+func (p *process) Stdout() io.Reader     { return p.stdout }
+func (p *process) Stderr() io.Reader     { return p.stderr }
+func (p *process) Done() <-chan struct{} { return p.done }
 
 func (p *process) ExitCode() int {
 	p.mu.Lock()
@@ -214,8 +214,13 @@ func unixSignal(s transport.Signal) (syscall.Signal, error) {
 	return 0, fmt.Errorf("local: unknown signal %q", s)
 }
 
+// MarkJobs implements transport.Process.
+func (p *process) MarkJobs() transport.JobMark {
+	return transport.JobMark{Time: time.Now(), LastPID: lastPID()}
+}
+
 // SignalJobs implements transport.Process.
-func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, maxAge time.Duration) (int, error) {
+func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, since transport.JobMark) (int, error) {
 	s, err := unixSignal(sig)
 	if err != nil {
 		return 0, err
@@ -223,7 +228,7 @@ func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, maxAge t
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	pids, err := jobsOf(p.cmd.Process.Pid, maxAge)
+	pids, err := jobsOf(p.cmd.Process.Pid, since)
 	if err != nil {
 		return 0, fmt.Errorf("local: list processes: %w", err)
 	}
@@ -241,7 +246,7 @@ func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, maxAge t
 func (p *process) killTree() {
 	shell := p.cmd.Process.Pid
 	for pass := 0; pass < 20; pass++ {
-		pids, err := jobsOf(shell, 0)
+		pids, err := jobsOf(shell, transport.JobMark{})
 		if err != nil || len(pids) == 0 {
 			break
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/execkit/execkit/transport"
 )
 
 // procInfo is what the process table tells about one process.
@@ -89,11 +91,59 @@ func uptimeTicks() (uint64, bool) {
 	return uint64(ts.Sec)*clockTicks + uint64(ts.Nsec)/(1e9/clockTicks), true
 }
 
+// lastPID reads the newest process id on the system from /proc/loadavg
+// (its last field), or 0.
+func lastPID() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) < 5 {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(f[4]))
+	return n
+}
+
+// pidMax is the kernel's limit, past which process ids wrap.
+func pidMax() int {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err == nil {
+		if n, err := strconv.Atoi(string(bytes.TrimSpace(b))); err == nil {
+			return n
+		}
+	}
+	return 1 << 22
+}
+
+// newerThan reports whether a process started after mark m: clearly later
+// by its start time, or in the same clock tick with a process id issued
+// after m's (allowing for the ids wrapping around).
+func newerThan(p procInfo, m transport.JobMark, markTicks uint64, max int) bool {
+	if m.IsZero() {
+		return true
+	}
+	switch {
+	case p.startTicks > markTicks+1:
+		return true
+	case p.startTicks+1 < markTicks:
+		return false
+	case m.LastPID == 0:
+		return p.startTicks >= markTicks
+	}
+	d := p.pid - m.LastPID
+	if d < 0 {
+		d += max
+	}
+	return d > 0 && d < max/2
+}
+
 // jobsOf returns the live processes that belong to the shell with the given
 // pid: its descendants, plus anything still in its process group or session
 // (an orphaned grandchild re-parented to init keeps those). The shell itself
-// is excluded. When maxAge > 0 only processes at most that old are returned.
-func jobsOf(shell int, maxAge time.Duration) ([]int, error) {
+// is excluded, and so is every process started before since.
+func jobsOf(shell int, since transport.JobMark) ([]int, error) {
 	procs, err := readProcs()
 	if err != nil {
 		return nil, err
@@ -120,19 +170,19 @@ func jobsOf(shell int, maxAge time.Duration) ([]int, error) {
 			member[p.pid] = true
 		}
 	}
-	var minStart uint64
-	if maxAge > 0 {
-		if now, ok := uptimeTicks(); ok {
-			age := uint64(maxAge/(time.Second/clockTicks)) + 1
-			if now > age {
-				minStart = now - age
-			}
+	var markTicks uint64
+	if !since.IsZero() {
+		now, _ := uptimeTicks()
+		ago := uint64(time.Since(since.Time) / (time.Second / clockTicks))
+		if now > ago {
+			markTicks = now - ago
 		}
 	}
+	max := pidMax()
 	var out []int
 	for pid := range member {
 		p, ok := byPid[pid]
-		if !ok || p.state == 'Z' || p.startTicks < minStart {
+		if !ok || p.state == 'Z' || !newerThan(p, since, markTicks, max) {
 			continue
 		}
 		out = append(out, pid)

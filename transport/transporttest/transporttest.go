@@ -44,7 +44,7 @@ func Run(t *testing.T, tr transport.Transport, opts Options) {
 	t.Run("MissingProgram", func(t *testing.T) { testMissing(t, tr) })
 	t.Run("LargeOutput", func(t *testing.T) { testLargeOutput(t, tr) })
 	t.Run("SignalJobs", func(t *testing.T) { testSignalJobs(t, tr) })
-	t.Run("SignalJobsByAge", func(t *testing.T) { testSignalJobsByAge(t, tr) })
+	t.Run("SignalJobsSinceMark", func(t *testing.T) { testSignalJobsByAge(t, tr) })
 	t.Run("CloseKillsEverything", func(t *testing.T) { testClose(t, tr) })
 	if opts.TTY {
 		t.Run("TTY", func(t *testing.T) { testTTY(t, tr) })
@@ -230,7 +230,7 @@ func testSignalJobs(t *testing.T, tr transport.Transport) {
 	pid := r.one(`sleep 60 & echo $!`)
 	sub := r.one(`(sleep 61; :) & echo $!`)
 	ctx := context.Background()
-	n, err := r.p.SignalJobs(ctx, transport.SIGKILL, 0)
+	n, err := r.p.SignalJobs(ctx, transport.SIGKILL, transport.JobMark{})
 	if err != nil || n < 2 {
 		t.Fatalf("SignalJobs = %d, %v; want >= 2 processes", n, err)
 	}
@@ -239,7 +239,7 @@ func testSignalJobs(t *testing.T, tr transport.Transport) {
 	if got := r.one("echo still-here"); got != "still-here" {
 		t.Errorf("shell after SignalJobs: %q", got)
 	}
-	if _, err := r.p.SignalJobs(ctx, "BOGUS", 0); err == nil {
+	if _, err := r.p.SignalJobs(ctx, "BOGUS", transport.JobMark{}); err == nil {
 		t.Error("SignalJobs accepted an unknown signal")
 	}
 }
@@ -247,14 +247,15 @@ func testSignalJobs(t *testing.T, tr transport.Transport) {
 func testSignalJobsByAge(t *testing.T, tr transport.Transport) {
 	r := startREPL(t, tr, transport.StartOptions{})
 	old := r.one(`sleep 60 & echo $!`)
-	time.Sleep(1500 * time.Millisecond)
+	// No pause: a mark must separate jobs started a moment apart.
+	mark := r.p.MarkJobs()
 	young := r.one(`sleep 61 & echo $!`)
-	if _, err := r.p.SignalJobs(context.Background(), transport.SIGKILL, 700*time.Millisecond); err != nil {
+	if _, err := r.p.SignalJobs(context.Background(), transport.SIGKILL, mark); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return !alive(r, young) }, "the young job to die")
 	if !alive(r, old) {
-		t.Error("SignalJobs with maxAge killed a job older than maxAge")
+		t.Error("SignalJobs killed a job started before the mark")
 	}
 }
 

@@ -1,0 +1,486 @@
+// Package sessiontest is the behaviour suite for session.Session that every
+// transport runs: state persistence, exact streams and exit codes, timeout
+// recovery with no surviving processes, output bounds, and a corpus of
+// hostile commands that must not break the framing.
+//
+// Surviving processes are looked for through a session on the same target,
+// by scanning /proc there, so the suite needs a Linux target.
+package sessiontest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/execkit/execkit/session"
+)
+
+// Factory opens a new session on the target under test with opts. It
+// registers the session's Close with t.Cleanup.
+type Factory func(t *testing.T, opts session.Options) *session.Session
+
+// Options describe the target.
+type Options struct {
+	// Shell is passed to every session ("bash" or "sh").
+	Shell string
+	// TTY: the transport supports Options.TTY.
+	TTY bool
+	// TempDir is a writable directory on the target.
+	TempDir string
+}
+
+func (o Options) bash() bool { return o.Shell != "sh" }
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Factory, o Options) {
+	if o.TempDir == "" {
+		o.TempDir = "/tmp"
+	}
+	t.Run("State", func(t *testing.T) { testState(t, open, o) })
+	t.Run("ExitCodes", func(t *testing.T) { testExitCodes(t, open, o) })
+	t.Run("Corpus", func(t *testing.T) { RunCorpus(t, open, o) })
+	t.Run("Timeout", func(t *testing.T) { testTimeout(t, open, o) })
+	t.Run("BuiltinLoopTimeout", func(t *testing.T) { testBuiltinLoop(t, open, o) })
+	t.Run("Cancel", func(t *testing.T) { testCancel(t, open, o) })
+	t.Run("RespawnRestoresState", func(t *testing.T) { testRespawn(t, open, o) })
+	t.Run("NoRespawn", func(t *testing.T) { testNoRespawn(t, open, o) })
+	t.Run("CloseLeavesNoOrphans", func(t *testing.T) { testCloseOrphans(t, open, o) })
+	t.Run("Flood", func(t *testing.T) { testFlood(t, open, o) })
+	t.Run("InvalidCommands", func(t *testing.T) { testInvalid(t, open, o) })
+	if o.bash() {
+		t.Run("FrameSabotageRecovers", func(t *testing.T) { testSabotage(t, open, o) })
+	}
+}
+
+// Exec runs cmd and fails the test on a Go error.
+func Exec(t *testing.T, s *session.Session, cmd string, eo session.ExecOptions) session.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := s.Exec(ctx, cmd, eo)
+	if err != nil {
+		t.Fatalf("Exec(%q): %v", cmd, err)
+	}
+	return r
+}
+
+func expect(t *testing.T, r session.Result, stdout, stderr string, code int) {
+	t.Helper()
+	if r.Stdout != stdout || r.Stderr != stderr || r.ExitCode != code {
+		t.Errorf("%q: got stdout=%q stderr=%q code=%d; want %q %q %d", r.Command, r.Stdout, r.Stderr, r.ExitCode, stdout, stderr, code)
+	}
+}
+
+func testState(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	Exec(t, s, "cd "+o.TempDir, session.ExecOptions{})
+	r := Exec(t, s, "pwd", session.ExecOptions{})
+	expect(t, r, o.TempDir+"\n", "", 0)
+	if r.Cwd != o.TempDir || r.CwdBefore != o.TempDir {
+		t.Errorf("cwd = %q (before %q), want %q", r.Cwd, r.CwdBefore, o.TempDir)
+	}
+	Exec(t, s, "export EK_VAR='a b'; EK_LOCAL=loc; ekf() { echo \"fn:$1\"; }", session.ExecOptions{})
+	expect(t, Exec(t, s, `echo "$EK_VAR|$EK_LOCAL"; ekf x`, session.ExecOptions{}), "a b|loc\nfn:x\n", "", 0)
+	expect(t, Exec(t, s, "echo out; echo err >&2; echo out2", session.ExecOptions{}), "out\nout2\n", "err\n", 0)
+	expect(t, Exec(t, s, "(exit 3)", session.ExecOptions{}), "", "", 3)
+	if got := s.Cwd(); got != o.TempDir {
+		t.Errorf("Session.Cwd = %q", got)
+	}
+	found := false
+	for _, kv := range s.Env() {
+		found = found || kv == "EK_VAR=a b"
+	}
+	if !found {
+		t.Errorf("Session.Env lacks EK_VAR: %q", s.Env())
+	}
+}
+
+func testExitCodes(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	for code := 0; code <= 255; code++ {
+		r := Exec(t, s, "(exit "+strconv.Itoa(code)+")", session.ExecOptions{})
+		if r.ExitCode != code || r.ShellEnded {
+			t.Fatalf("(exit %d): code %d, shell ended %v", code, r.ExitCode, r.ShellEnded)
+		}
+	}
+	r := Exec(t, s, "sh -c 'exit 77'", session.ExecOptions{})
+	expect(t, r, "", "", 77)
+}
+
+// Survivors counts processes on the target whose command line is exactly
+// cmdline (arguments joined by spaces), using a separate session.
+func Survivors(t *testing.T, open Factory, o Options, cmdline string) int {
+	t.Helper()
+	s := open(t, session.Options{Shell: o.Shell})
+	// The pattern never matches the command doing the search.
+	script := `n=0; for f in /proc/[0-9]*/cmdline; do c=$(tr '\000' ' ' <"$f" 2>/dev/null); ` +
+		`[ "$c" = ` + shellQuote(cmdline+" ") + ` ] && n=$((n+1)); done; echo $n`
+	r := Exec(t, s, script, session.ExecOptions{})
+	n, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+	if err != nil {
+		t.Fatalf("survivor scan printed %q (stderr %q)", r.Stdout, r.Stderr)
+	}
+	return n
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// waitNoSurvivors allows processes a moment to be reaped after SIGKILL.
+func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) {
+	t.Helper()
+	for _, c := range cmdlines {
+		n := 0
+		for i := 0; i < 20; i++ {
+			if n = Survivors(t, open, o, c); n == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n != 0 {
+			t.Errorf("%d process(es) %q survived", n, c)
+		}
+	}
+}
+
+func testTimeout(t *testing.T, open Factory, o Options) {
+	cases := []struct {
+		name, cmd string
+		procs     []string
+	}{
+		{"foreground", "sleep 1001", []string{"sleep 1001"}},
+		{"pipeline", "sleep 1002 | sleep 1003 | cat", []string{"sleep 1002", "sleep 1003"}},
+		{"subshell", "(sleep 1004; echo never)", []string{"sleep 1004"}},
+		{"background child", "sleep 1005 & sleep 1006", []string{"sleep 1005", "sleep 1006"}},
+		{"waited background", "sleep 1007 & wait $!", []string{"sleep 1007"}},
+		{"nested shell", "sh -c 'sleep 1008; echo never'", []string{"sleep 1008"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t, session.Options{Shell: o.Shell})
+			Exec(t, s, "cd "+o.TempDir+"; export EK_T=kept", session.ExecOptions{})
+			keep := Exec(t, s, "sleep 1099 & echo started", session.ExecOptions{})
+			if keep.Stdout != "started\n" {
+				t.Fatalf("background job before the timeout: %q", keep.Stdout)
+			}
+			start := time.Now()
+			r := Exec(t, s, c.cmd, session.ExecOptions{Timeout: time.Second})
+			took := time.Since(start)
+			if !r.TimedOut {
+				t.Errorf("TimedOut = false after %v", took)
+			}
+			if took > 3*time.Second {
+				t.Errorf("took %v to return, want < 3s", took)
+			}
+			if strings.Contains(r.Stdout, "never") {
+				t.Errorf("the command went on after the timeout: %q", r.Stdout)
+			}
+			after := Exec(t, s, `echo "$PWD $EK_T"`, session.ExecOptions{})
+			expect(t, after, o.TempDir+" kept\n", "", 0)
+			waitNoSurvivors(t, open, o, c.procs...)
+			// A job started before the timed-out command is not its to kill.
+			if n := Survivors(t, open, o, "sleep 1099"); n != 1 {
+				t.Errorf("the earlier background job: %d running, want 1", n)
+			}
+			Exec(t, s, "kill %1 2>/dev/null || pkill -f 'sleep 1099' || true", session.ExecOptions{})
+		})
+	}
+}
+
+func testBuiltinLoop(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	Exec(t, s, "cd "+o.TempDir+"; export EK_L='x y'", session.ExecOptions{})
+	start := time.Now()
+	r := Exec(t, s, "while :; do :; done", session.ExecOptions{Timeout: time.Second})
+	if !r.TimedOut || !r.ShellEnded || !r.Respawned {
+		t.Errorf("builtin loop: timed out %v, shell ended %v, respawned %v", r.TimedOut, r.ShellEnded, r.Respawned)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("builtin loop took %v to recover", took)
+	}
+	expect(t, Exec(t, s, `echo "$PWD|$EK_L"`, session.ExecOptions{}), o.TempDir+"|x y\n", "", 0)
+}
+
+func testCancel(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	r, err := s.Exec(ctx, "sleep 1010", session.ExecOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) || !r.Canceled {
+		t.Errorf("cancelled Exec: err %v, canceled %v", err, r.Canceled)
+	}
+	expect(t, Exec(t, s, "echo fine", session.ExecOptions{}), "fine\n", "", 0)
+	waitNoSurvivors(t, open, o, "sleep 1010")
+}
+
+func testRespawn(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	tricky := "line1\nline2 \"q\" 'sq' $dollar `tick` \\back héllo \x01\t"
+	Exec(t, s, "cd "+o.TempDir+"; export EK_R="+shellQuote(tricky)+"; export EK_GONE=1", session.ExecOptions{})
+	Exec(t, s, "unset EK_GONE", session.ExecOptions{})
+	r := Exec(t, s, "exit 9", session.ExecOptions{})
+	if !r.ShellEnded || !r.Respawned || r.ExitCode != 9 {
+		t.Fatalf("exit 9: ended %v respawned %v code %d", r.ShellEnded, r.Respawned, r.ExitCode)
+	}
+	got := Exec(t, s, `printf '%s|%s|%s' "$EK_R" "${EK_GONE-unset}" "$PWD"`, session.ExecOptions{})
+	if want := tricky + "|unset|" + o.TempDir; got.Stdout != want {
+		t.Errorf("after respawn: %q, want %q", got.Stdout, want)
+	}
+}
+
+func testNoRespawn(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell, NoRespawn: true})
+	r, err := s.Exec(context.Background(), "exit 4", session.ExecOptions{})
+	if !errors.Is(err, session.ErrShellEnded) || r.ExitCode != 4 || !r.ShellEnded {
+		t.Fatalf("exit with NoRespawn: %v code %d ended %v", err, r.ExitCode, r.ShellEnded)
+	}
+	if _, err := s.Exec(context.Background(), "echo x", session.ExecOptions{}); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Exec after the shell ended with NoRespawn: %v, want ErrClosed", err)
+	}
+}
+
+func testCloseOrphans(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	Exec(t, s, "sleep 1011 & (sleep 1012 &) ; sleep 1013 >/dev/null 2>&1 </dev/null &", session.ExecOptions{})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Exec(context.Background(), "true", session.ExecOptions{}); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Exec after Close: %v", err)
+	}
+	waitNoSurvivors(t, open, o, "sleep 1011", "sleep 1012", "sleep 1013")
+}
+
+func testFlood(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell, MaxOutputBytes: 1 << 20})
+	const total = 2 << 30
+	r := Exec(t, s, "head -c "+strconv.Itoa(total)+" /dev/zero; echo tail-marker", session.ExecOptions{})
+	si := r.StdoutInfo
+	if si.Bytes != total+12 || si.Kept != 1<<20 || si.Dropped != total+12-(1<<20) || !r.Truncated || si.DroppedAt != 1<<19 {
+		t.Errorf("flood: %+v truncated %v", si, r.Truncated)
+	}
+	if len(r.Stdout) != 1<<20 || !strings.HasSuffix(r.Stdout, "tail-marker\n") || r.ExitCode != 0 {
+		t.Errorf("flood result: %d bytes, code %d, ends %q", len(r.Stdout), r.ExitCode, r.Stdout[len(r.Stdout)-20:])
+	}
+	y := Exec(t, s, "yes", session.ExecOptions{Timeout: 2 * time.Second})
+	if !y.TimedOut || y.StdoutInfo.Kept != 1<<20 || y.StdoutInfo.Bytes != y.StdoutInfo.Kept+y.StdoutInfo.Dropped || y.StdoutInfo.Bytes < 10<<20 {
+		t.Errorf("yes: timed out %v, %+v", y.TimedOut, y.StdoutInfo)
+	}
+	expect(t, Exec(t, s, "echo usable", session.ExecOptions{}), "usable\n", "", 0)
+	e := Exec(t, s, "head -c 3000000 /dev/zero >&2", session.ExecOptions{MaxOutputBytes: 1000})
+	if e.StderrInfo.Bytes != 3000000 || e.StderrInfo.Kept != 1000 || len(e.Stderr) != 1000 {
+		t.Errorf("stderr flood: %+v", e.StderrInfo)
+	}
+}
+
+func testInvalid(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	for _, cmd := range []string{"", "   \n", "echo a\x00b", strings.Repeat("x", session.MaxCommandBytes+1)} {
+		if _, err := s.Exec(context.Background(), cmd, session.ExecOptions{}); !errors.Is(err, session.ErrInvalidCommand) {
+			t.Errorf("Exec(%.20q): %v, want ErrInvalidCommand", cmd, err)
+		}
+	}
+	expect(t, Exec(t, s, "echo ok", session.ExecOptions{}), "ok\n", "", 0)
+}
+
+// testSabotage: a command that shadows `builtin` or closes the saved
+// descriptors breaks the next frame; the session must notice at the timeout
+// and come back with a new shell.
+func testSabotage(t *testing.T, open Factory, o Options) {
+	for _, cmd := range []string{"builtin() { :; }", "exec 61>&- 62>&-", "readonly __ekc __ekn"} {
+		s := open(t, session.Options{Shell: o.Shell, Timeout: 2 * time.Second, KillGrace: 200 * time.Millisecond})
+		Exec(t, s, "export EK_S=still", session.ExecOptions{})
+		Exec(t, s, cmd, session.ExecOptions{})
+		var r session.Result
+		for i := 0; i < 3; i++ {
+			r = Exec(t, s, `echo "$EK_S"`, session.ExecOptions{})
+			if r.Stdout == "still\n" {
+				break
+			}
+		}
+		if r.Stdout != "still\n" {
+			t.Errorf("after %q the session did not recover: %+v", cmd, r)
+		}
+	}
+}
+
+// Case is one hostile command and what must come of it.
+type Case struct {
+	Name string
+	Cmd  string
+	// Want checks the result; nil means only that the session survives.
+	Want     func(t *testing.T, r session.Result)
+	BashOnly bool
+	TTY      bool
+	Opts     session.ExecOptions
+}
+
+func exact(stdout, stderr string, code int) func(*testing.T, session.Result) {
+	return func(t *testing.T, r session.Result) {
+		t.Helper()
+		expect(t, r, stdout, stderr, code)
+	}
+}
+
+func ended(code int) func(*testing.T, session.Result) {
+	return func(t *testing.T, r session.Result) {
+		t.Helper()
+		if !r.ShellEnded || !r.Respawned || r.ExitCode != code {
+			t.Errorf("%q: shell ended %v, respawned %v, code %d; want ended with %d", r.Command, r.ShellEnded, r.Respawned, r.ExitCode, code)
+		}
+	}
+}
+
+func endedOr(stdout string, code int) func(*testing.T, session.Result) {
+	return func(t *testing.T, r session.Result) {
+		t.Helper()
+		if r.ShellEnded {
+			return
+		}
+		expect(t, r, stdout, r.Stderr, code)
+	}
+}
+
+func fakeNonce() string { return strings.Repeat("ab", 16) }
+
+// Corpus is the hostile framing corpus.
+func Corpus() []Case {
+	big := strings.Repeat("a", 10_000_000)
+	return []Case{
+		{Name: "fake end marker", Cmd: `printf '\036E` + fakeNonce() + `\036'`, Want: exact("\x1eE"+fakeNonce()+"\x1e", "", 0)},
+		{Name: "fake trailer on stderr", Cmd: `printf '\036E` + fakeNonce() + `\0360\036C` + fakeNonce() + `\036/\036T` + fakeNonce() + `\036' >&2`, Want: exact("", "\x1eE"+fakeNonce()+"\x1e0\x1eC"+fakeNonce()+"\x1e/\x1eT"+fakeNonce()+"\x1e", 0)},
+		{Name: "marker bytes in a loop", Cmd: `for i in 1 2 3; do printf '\036E\036T\036\036'; done`, Want: exact(strings.Repeat("\x1eE\x1eT\x1e\x1e", 3), "", 0)},
+		{Name: "no trailing newline", Cmd: `printf 'no newline'; printf 'err no newline' >&2`, Want: exact("no newline", "err no newline", 0)},
+		{Name: "NUL bytes", Cmd: `printf 'a\000b\000'`, Want: exact("a\x00b\x00", "", 0)},
+		{Name: "carriage returns", Cmd: `printf 'a\rb\r\nc\r'`, Want: exact("a\rb\r\nc\r", "", 0)},
+		{Name: "escape sequences", Cmd: `printf '\033[31mred\033[0m\033]0;title\007\033P+q\033\\'`, Want: exact("\x1b[31mred\x1b[0m\x1b]0;title\x07\x1bP+q\x1b\\", "", 0)},
+		{Name: "invalid UTF-8", Cmd: `printf '\377\376\303('`, Want: exact("\xff\xfe\xc3(", "", 0)},
+		{Name: "unicode", Cmd: `echo 'héllo 日本 🙂'`, Want: exact("héllo 日本 🙂\n", "", 0)},
+		{Name: "10 MB on one line", Cmd: `head -c 10000000 /dev/zero | tr '\000' a`, Opts: session.ExecOptions{MaxOutputBytes: 16 << 20}, Want: exact(big, "", 0)},
+		{Name: "exec >/dev/null", Cmd: `exec >/dev/null; echo hidden; echo visible >&2`, Want: exact("", "visible\n", 0)},
+		{Name: "exec 2>&1", Cmd: `exec 2>&1; echo to-err >&2`, Want: exact("to-err\n", "", 0)},
+		{Name: "close stdout", Cmd: `exec 1>&-; echo x 2>/dev/null; echo closed >&2`, Want: exact("", "closed\n", 0)},
+		{Name: "sneaky exec via eval", Cmd: `eval "ex""ec >/dev/null"; echo gone`, Want: exact("", "", 0)},
+		{Name: "exit", Cmd: `exit`, Want: ended(0)},
+		{Name: "exit 42", Cmd: `echo before; exit 42`, Want: func(t *testing.T, r session.Result) {
+			ended(42)(t, r)
+			if r.Stdout != "before\n" {
+				t.Errorf("output before exit: %q", r.Stdout)
+			}
+		}},
+		{Name: "exec bash", Cmd: `exec bash`, Want: endedOr("", 0)},
+		{Name: "exec sh", Cmd: `exec sh`, Want: endedOr("", 0)},
+		{Name: "kill the shell", Cmd: `kill -9 $$`, Want: ended(137)},
+		{Name: "set -e; false", Cmd: `set -e; false; echo not-reached`, Want: ended(1)},
+		{Name: "set -u with unset variable", Cmd: `set -u; echo "$EK_UNDEFINED_VAR"`, Want: endedOr("", 1)},
+		{Name: "DEBUG trap", Cmd: `trap 'echo x' DEBUG`, Want: func(t *testing.T, r session.Result) {
+			// The trap is live until the end of this command, so it may fire.
+			if strings.Trim(r.Stdout, "x\n") != "" || r.ExitCode != 0 {
+				t.Errorf("DEBUG trap: %+v", r)
+			}
+		}, BashOnly: true},
+		{Name: "ERR trap", Cmd: `trap 'echo err-trap' ERR; false`, Want: func(t *testing.T, r session.Result) {
+			if r.ExitCode != 1 || !strings.Contains(r.Stdout, "err-trap") {
+				t.Errorf("ERR trap: %+v", r)
+			}
+		}, BashOnly: true},
+		{Name: "EXIT trap then exit", Cmd: `trap 'echo bye' EXIT; exit 3`, Want: func(t *testing.T, r session.Result) {
+			ended(3)(t, r)
+			if r.Stdout != "bye\n" {
+				t.Errorf("EXIT trap output: %q", r.Stdout)
+			}
+		}},
+		{Name: "PROMPT_COMMAND", Cmd: `PROMPT_COMMAND='echo pc'; PS1='$(echo ps1) '; PS4='$(echo ps4) '`, Want: exact("", "", 0)},
+		{Name: "unset -f internals", Cmd: `unset -f __ek1 __ek2 2>/dev/null; echo done`, Want: exact("done\n", "", 0), BashOnly: true},
+		{Name: "redefine internals", Cmd: `__ek2() { :; } 2>/dev/null; echo done`, Want: endedOr("done\n", 0), BashOnly: true},
+		{Name: "unset -f everything", Cmd: `for f in $(compgen -A function); do unset -f "$f" 2>/dev/null; done; echo done`, Want: exact("done\n", "", 0), BashOnly: true},
+		{Name: "shadow printf and eval", Cmd: `printf() { echo hacked; }; eval() { echo hacked; }; echo:() { :; }; echo set`, Want: exact("set\n", "", 0), BashOnly: true},
+		{Name: "aliases", Cmd: `shopt -s expand_aliases; alias printf=false builtin=false read=false; echo aliased`, Want: exact("aliased\n", "", 0), BashOnly: true},
+		{Name: "IFS changed", Cmd: `IFS=x; echo a b`, Want: exact("a b\n", "", 0)},
+		{Name: "set -x", Cmd: `set -x; echo traced; set +x`, Want: func(t *testing.T, r session.Result) {
+			if r.Stdout != "traced\n" || r.ExitCode != 0 || !strings.Contains(r.Stderr, "echo traced") {
+				t.Errorf("set -x: %+v", r)
+			}
+		}},
+		{Name: "set -v", Cmd: `set -v; echo verbose; set +v`, Want: func(t *testing.T, r session.Result) {
+			if r.Stdout != "verbose\n" || r.ExitCode != 0 {
+				t.Errorf("set -v: %+v", r)
+			}
+		}},
+		{Name: "cat with no input", Cmd: `cat; echo "rc=$?"`, Want: exact("rc=0\n", "", 0), Opts: session.ExecOptions{Timeout: 10 * time.Second}},
+		{Name: "read with no input", Cmd: `read x`, Want: exact("", "", 1), Opts: session.ExecOptions{Timeout: 10 * time.Second}},
+		{Name: "password-style prompt", Cmd: `head -c1 </dev/tty 2>/dev/null; echo "rc=$?"`, Want: func(t *testing.T, r session.Result) {
+			if r.TimedOut || !strings.HasPrefix(r.Stdout, "rc=") {
+				t.Errorf("a read of /dev/tty: %+v", r)
+			}
+		}, Opts: session.ExecOptions{Timeout: 10 * time.Second}},
+		{Name: "background job", Cmd: `sleep 100 & echo bg`, Want: exact("bg\n", "", 0), Opts: session.ExecOptions{Timeout: 10 * time.Second}},
+		{Name: "background job holding output", Cmd: `(sleep 100; echo late) & echo now`, Want: exact("now\n", "", 0), Opts: session.ExecOptions{Timeout: 10 * time.Second}},
+		{Name: "syntax error", Cmd: `if then fi`, Want: func(t *testing.T, r session.Result) {
+			if r.ShellEnded {
+				return // POSIX shells may exit on a syntax error in eval
+			}
+			if r.ExitCode != 2 || !strings.Contains(r.Stderr, "syntax") {
+				t.Errorf("syntax error: %+v", r)
+			}
+		}},
+		{Name: "unterminated quote", Cmd: `echo "unterminated`, Want: func(t *testing.T, r session.Result) {
+			if !r.ShellEnded && r.ExitCode != 2 {
+				t.Errorf("unterminated quote: %+v", r)
+			}
+		}},
+		{Name: "quotes and backslashes", Cmd: `printf '%s|' 'it'"'"'s' "\\back" \$HOME '\n'`, Want: exact("it's|\\back|$HOME|\\n|", "", 0)},
+		{Name: "here-document", Cmd: "cat <<'EOF'\nline1\n$notexpanded\nEOF", Want: exact("line1\n$notexpanded\n", "", 0)},
+		{Name: "return at top level", Cmd: `return 5; echo after`, Want: func(t *testing.T, r session.Result) {
+			if r.ShellEnded {
+				return
+			}
+			if !strings.Contains(r.Stdout, "after") {
+				t.Errorf("return at top level: %+v", r)
+			}
+		}},
+		{Name: "break at top level", Cmd: `break 2>/dev/null; echo after`, Want: exact("after\n", "", 0)},
+		{Name: "long command", Cmd: `: ` + strings.Repeat("word ", 40000) + `; echo long`, Want: exact("long\n", "", 0)},
+		{Name: "cd to nowhere", Cmd: `cd /nonexistent-execkit-dir 2>/dev/null || echo "failed"`, Want: exact("failed\n", "", 0)},
+		{Name: "stty -echo", Cmd: `stty -echo; echo silent`, Want: exact("silent\n", "", 0), TTY: true},
+		{Name: "terminal check", Cmd: `[ -t 1 ] && echo tty`, Want: exact("tty\n", "", 0), TTY: true},
+		{Name: "read from terminal", Cmd: `read x; echo "rc=$?"`, Want: exact("rc=1\n", "", 0), TTY: true, Opts: session.ExecOptions{Timeout: 10 * time.Second}},
+	}
+}
+
+// RunCorpus runs every Case in a fresh session and checks that the next
+// command in that session still works.
+func RunCorpus(t *testing.T, open Factory, o Options) {
+	n := 0
+	for _, c := range Corpus() {
+		if c.BashOnly && !o.bash() || c.TTY && !o.TTY {
+			continue
+		}
+		n++
+		c := c
+		t.Run(c.Name, func(t *testing.T) {
+			s := open(t, session.Options{Shell: o.Shell, TTY: c.TTY, Timeout: 30 * time.Second})
+			Exec(t, s, "cd "+o.TempDir, session.ExecOptions{})
+			r := Exec(t, s, c.Cmd, c.Opts)
+			if r.TimedOut {
+				t.Errorf("%q timed out", c.Cmd)
+			}
+			if c.Want != nil {
+				c.Want(t, r)
+			}
+			for i := 0; i < 2; i++ {
+				next := Exec(t, s, fmt.Sprintf("echo next-%d; echo err-%d >&2; pwd", i, i), session.ExecOptions{})
+				expect(t, next, fmt.Sprintf("next-%d\n%s\n", i, o.TempDir), fmt.Sprintf("err-%d\n", i), 0)
+			}
+		})
+	}
+	if n < 30 {
+		t.Errorf("only %d corpus cases ran", n)
+	}
+}
