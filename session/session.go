@@ -111,7 +111,9 @@ type Result struct {
 	Stdout   string        `json:"stdout"`
 	Stderr   string        `json:"stderr"`
 	ExitCode int           `json:"exit_code"`
-	Duration time.Duration `json:"duration_ns"`
+	Duration time.Duration `json:"-"`
+	// DurationMS is Duration in milliseconds, for JSON readers.
+	DurationMS float64 `json:"duration_ms"`
 	// CwdBefore and Cwd are the working directory before and after.
 	CwdBefore string `json:"cwd_before"`
 	Cwd       string `json:"cwd"`
@@ -446,6 +448,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 		}
 	}
 	res.Duration = time.Since(start)
+	res.DurationMS = float64(res.Duration.Microseconds()) / 1000
 	res.Stdout = string(out.body.Bytes())
 	res.Stderr = string(errp.body.Bytes())
 	res.StdoutInfo = out.body.Info()

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/transport/local"
+)
+
+// sessionFlags are the options shared by exec and shell; each maps onto a
+// session.Options field.
+func sessionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "cwd", Usage: "initial working directory"},
+		&cli.DurationFlag{Name: "timeout", Value: session.DefaultTimeout, Usage: "per-command timeout"},
+		&cli.StringFlag{Name: "shell", Usage: `shell to run: "bash", "sh" or a path (default: bash, else sh)`},
+		&cli.BoolFlag{Name: "tty", Usage: "give commands a pseudo-terminal as stdin/stdout"},
+		&cli.IntFlag{Name: "max-output", Value: session.DefaultMaxOutputBytes, Usage: "bytes of each stream to keep (first and last half)"},
+	}
+}
+
+func sessionOptions(c *cli.Context) (session.Options, error) {
+	o := session.Options{
+		Dir:            c.String("cwd"),
+		Timeout:        c.Duration("timeout"),
+		Shell:          c.String("shell"),
+		TTY:            c.Bool("tty"),
+		MaxOutputBytes: c.Int("max-output"),
+	}
+	if o.Timeout <= 0 {
+		return o, usagef("--timeout must be positive, got %s", o.Timeout)
+	}
+	if o.MaxOutputBytes <= 0 {
+		return o, usagef("--max-output must be positive, got %d", o.MaxOutputBytes)
+	}
+	if o.Dir != "" {
+		if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
+			return o, usagef("--cwd %s: not a directory", o.Dir)
+		}
+	}
+	return o, nil
+}
+
+// signalContext is cancelled by SIGINT/SIGTERM, so that an interrupted
+// execkit interrupts the command and closes the session cleanly.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run one command in a fresh local session",
+		ArgsUsage: "COMMAND...",
+		Description: "Runs COMMAND (the arguments joined by spaces, parsed by the shell) and exits\n" +
+			"with its exit status. --json prints the structured result instead.",
+		Flags: append(sessionFlags(), &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}),
+		Action: func(c *cli.Context) error {
+			cmd, err := joinArgs(c)
+			if err != nil {
+				return err
+			}
+			opts, err := sessionOptions(c)
+			if err != nil {
+				return err
+			}
+			// One command: a shell that exits has simply finished.
+			opts.NoRespawn = true
+			ctx, stop := signalContext()
+			defer stop()
+			s, err := session.New(ctx, local.New(), opts)
+			if err != nil {
+				return execError{err}
+			}
+			defer s.Close()
+			r, err := s.Exec(ctx, cmd, session.ExecOptions{})
+			if errors.Is(err, session.ErrShellEnded) {
+				r.ShellEnded, err = false, nil
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				if errors.Is(err, session.ErrInvalidCommand) {
+					return usageError{err.Error()}
+				}
+				return execError{err}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return execError{err}
+				}
+			} else {
+				io.WriteString(c.App.Writer, r.Stdout)
+				io.WriteString(c.App.ErrWriter, r.Stderr)
+				notices(c.App.ErrWriter, r)
+			}
+			return resultStatus(r)
+		},
+	}
+}
+
+// resultStatus turns a result into the exit status to pass through.
+func resultStatus(r session.Result) error {
+	switch {
+	case r.TimedOut:
+		return exitStatus{ExitTimeout}
+	case r.ExitCode != 0:
+		return exitStatus{r.ExitCode}
+	}
+	return nil
+}
+
+// notices tells a person what the result does not show by itself.
+func notices(w io.Writer, r session.Result) {
+	for _, s := range []struct {
+		name string
+		info session.StreamInfo
+	}{{"stdout", r.StdoutInfo}, {"stderr", r.StderrInfo}} {
+		if s.info.Dropped > 0 {
+			fmt.Fprintf(w, "execkit: %s truncated: %d of %d bytes dropped at offset %d\n", s.name, s.info.Dropped, s.info.Bytes, s.info.DroppedAt)
+		}
+	}
+	if r.TimedOut {
+		fmt.Fprintf(w, "execkit: timed out after %s\n", r.Duration.Round(time.Millisecond))
+	}
+	if r.ShellEnded {
+		what := "a new shell was started with the working directory and exported variables"
+		if !r.Respawned {
+			what = "the session is closed"
+		}
+		fmt.Fprintf(w, "execkit: the shell ended (status %d); %s\n", r.ExitCode, what)
+	}
+}
+
+func shellCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "shell",
+		Usage: "an interactive prompt: each line is one framed command",
+		Description: "Reads command lines from stdin and runs each in one persistent session,\n" +
+			"showing its output and then its exit code and duration. Ends at end of input,\n" +
+			"or when the shell itself exits (exit, exec, set -e), with that status.",
+		Flags: sessionFlags(),
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("shell takes no arguments")
+			}
+			opts, err := sessionOptions(c)
+			if err != nil {
+				return err
+			}
+			opts.NoRespawn = true
+			ctx, stop := signalContext()
+			defer stop()
+			s, err := session.New(ctx, local.New(), opts)
+			if err != nil {
+				return execError{err}
+			}
+			defer s.Close()
+			return shellLoop(ctx, c, s)
+		},
+	}
+}
+
+func shellLoop(ctx context.Context, c *cli.Context, s *session.Session) error {
+	in := bufio.NewReader(c.App.Reader)
+	out, errw := c.App.Writer, c.App.ErrWriter
+	interactive := false
+	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		interactive = true
+	}
+	last := 0
+	for {
+		if interactive {
+			fmt.Fprintf(errw, "%s $ ", s.Cwd())
+		}
+		line, err := in.ReadString('\n')
+		cmd := strings.TrimRight(line, "\r\n")
+		if strings.TrimSpace(cmd) != "" {
+			r, xerr := s.Exec(ctx, cmd, session.ExecOptions{})
+			switch {
+			case errors.Is(xerr, session.ErrShellEnded):
+				io.WriteString(out, r.Stdout)
+				io.WriteString(errw, r.Stderr)
+				return exitStatus{r.ExitCode}
+			case errors.Is(xerr, context.Canceled):
+				return exitStatus{130}
+			case errors.Is(xerr, session.ErrInvalidCommand):
+				fmt.Fprintln(errw, "execkit:", xerr)
+				continue
+			case xerr != nil:
+				return execError{xerr}
+			}
+			io.WriteString(out, r.Stdout)
+			io.WriteString(errw, r.Stderr)
+			notices(errw, r)
+			last = r.ExitCode
+			fmt.Fprintf(errw, "[exit %d · %s · %s]\n", r.ExitCode, r.Duration.Round(10*time.Microsecond), r.Cwd)
+		}
+		if err != nil {
+			if interactive {
+				fmt.Fprintln(errw)
+			}
+			if last != 0 {
+				return exitStatus{last}
+			}
+			return nil
+		}
+	}
+}

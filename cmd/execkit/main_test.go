@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"execkit": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the txtar scripts in testdata/script. Run with
+// -testwork to keep their work directories.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+}
+
+// TestExitCodes pins the exit code of each kind of outcome.
+func TestExitCodes(t *testing.T) {
+	cases := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"execkit", "exec", "true"}, ExitOK},
+		{[]string{"execkit", "exec", "exit 7"}, 7},
+		{[]string{"execkit", "exec", "(exit 123)"}, 123},
+		{[]string{"execkit", "exec", "kill -TERM $$"}, 128 + 15},
+		{[]string{"execkit", "exec", "--timeout", "300ms", "sleep 30"}, ExitTimeout},
+		{[]string{"execkit", "exec"}, ExitUsage},
+		{[]string{"execkit", "exec", "--timeout", "-1s", "true"}, ExitUsage},
+		{[]string{"execkit", "exec", "--cwd", "/nonexistent-execkit", "true"}, ExitUsage},
+		{[]string{"execkit", "exec", "--no-such-flag", "true"}, ExitUsage},
+		{[]string{"execkit", "exec", "--shell", "/nonexistent/shell", "true"}, ExitExecKit},
+		{[]string{"execkit", "exec", "echo\x00"}, ExitUsage},
+		{[]string{"execkit", "nope"}, ExitUsage},
+		{[]string{"execkit", "version"}, ExitOK},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		if got := run(c.args, strings.NewReader(""), &out, &errb); got != c.want {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", c.args, got, c.want, errb.String())
+		}
+	}
+}
+
+// TestExecJSONShape pins the field names of `exec --json`.
+func TestExecJSONShape(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"execkit", "exec", "--json", "--max-output", "10", "echo 0123456789abcdef; echo e >&2; exit 3"}, strings.NewReader(""), &out, &errb)
+	if code != 3 {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"command", "stdout", "stderr", "exit_code", "duration_ms", "cwd_before", "cwd", "timed_out", "shell_ended", "truncated", "stdout_info", "stderr_info"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, out.String())
+		}
+	}
+	si, _ := m["stdout_info"].(map[string]any)
+	if m["stdout"] != "01234cdef\n" || m["truncated"] != true || si["dropped"] != float64(7) || si["bytes"] != float64(17) || si["dropped_at"] != float64(5) {
+		t.Errorf("truncation in JSON: stdout %q, info %v", m["stdout"], si)
+	}
+	if m["exit_code"] != float64(3) || m["stderr"] != "e\n" {
+		t.Errorf("JSON: %s", out.String())
+	}
+}
