@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"testing"
@@ -84,4 +85,49 @@ func BenchmarkForkExecBashC(b *testing.B) {
 		samples = append(samples, time.Since(t0))
 	}
 	reportLatency(b, samples)
+}
+
+// BenchmarkFlood pushes 1 GiB of output through a session with the default
+// 1 MiB cap per stream and reports throughput and the peak Go heap seen
+// while it ran (target: under 64 MiB).
+func BenchmarkFlood(b *testing.B) {
+	ctx := context.Background()
+	s, err := session.New(ctx, local.New(), session.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const total = 1 << 30
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak {
+				peak = ms.HeapAlloc
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := s.Exec(ctx, "head -c "+strconv.Itoa(total)+" /dev/zero", session.ExecOptions{})
+		if err != nil || r.StdoutInfo.Bytes != total || r.StdoutInfo.Kept != session.DefaultMaxOutputBytes {
+			b.Fatal(err, r.StdoutInfo)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -91,19 +92,36 @@ func uptimeTicks() (uint64, bool) {
 	return uint64(ts.Sec)*clockTicks + uint64(ts.Nsec)/(1e9/clockTicks), true
 }
 
+// loadavg stays open: a pread of it is one system call, where opening it
+// again for every command costs far more.
+var loadavg struct {
+	sync.Mutex
+	f *os.File
+}
+
 // lastPID reads the newest process id on the system from /proc/loadavg
 // (its last field), or 0.
 func lastPID() int {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
+	loadavg.Lock()
+	defer loadavg.Unlock()
+	if loadavg.f == nil {
+		f, err := os.Open("/proc/loadavg")
+		if err != nil {
+			return 0
+		}
+		loadavg.f = f
+	}
+	var buf [128]byte
+	n, err := loadavg.f.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
 		return 0
 	}
-	f := bytes.Fields(b)
+	f := bytes.Fields(buf[:n])
 	if len(f) < 5 {
 		return 0
 	}
-	n, _ := strconv.Atoi(string(f[4]))
-	return n
+	pid, _ := strconv.Atoi(string(f[4]))
+	return pid
 }
 
 // pidMax is the kernel's limit, past which process ids wrap.

@@ -1,0 +1,51 @@
+# execkit — run `make` for the list of targets.
+GO      ?= go
+BIN     ?= bin/execkit
+PKGS    ?= ./...
+BENCH   ?= .
+FUZZTIME ?= 20s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/execkit
+	$(GO) build -o $(BIN) ./cmd/execkit
+
+.PHONY: deps
+deps: ## install what the tests need (root + apt), or say what is missing
+	@sh .ci/install-deps
+
+.PHONY: test
+test: deps lint ## install test needs, then vet and run every test with the race detector
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: test-race
+test-race: ## run the tests with the race detector, without installing anything
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: bench
+bench: ## run the benchmarks (figures go in docs/performance.md)
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2000x ./session/
+	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME
+	$(GO) test -run '^$$' -fuzz FuzzParseExportList -fuzztime $(FUZZTIME) ./session/
+	$(GO) test -run '^$$' -fuzz FuzzMarkerScanner -fuzztime $(FUZZTIME) ./session/
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+.PHONY: demo
+demo: build ## a scripted local session: state, split streams, exit codes, timeout recovery
+	$(BIN) shell --timeout 2s < fixtures/demo/session.txt; echo "execkit shell exited with status $$?"
+
+.PHONY: ci
+ci: ## what CI runs (.ci/run)
+	bash .ci/run
