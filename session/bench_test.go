@@ -131,3 +131,56 @@ func BenchmarkFlood(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }
+
+// BenchmarkLatencyRatios measures the three ways to run a trivial command
+// round by round, interleaved, so that a busy machine slows all three alike,
+// and reports each p50 and the ratios the targets are stated in.
+func BenchmarkLatencyRatios(b *testing.B) {
+	ctx := context.Background()
+	s, err := session.New(ctx, local.New(), session.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	bare := exec.Command("bash", "--noprofile", "--norc")
+	in, _ := bare.StdinPipe()
+	outp, _ := bare.StdoutPipe()
+	if err := bare.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { in.Close(); bare.Wait() }()
+	br := bufio.NewReader(outp)
+	var sess, sent, fork []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if r, err := s.Exec(ctx, "true", session.ExecOptions{}); err != nil || r.ExitCode != 0 {
+			b.Fatal(err)
+		}
+		sess = append(sess, time.Since(t0))
+		t0 = time.Now()
+		io.WriteString(in, "echo "+strconv.Itoa(i)+"\n")
+		if _, err := br.ReadString('\n'); err != nil {
+			b.Fatal(err)
+		}
+		sent = append(sent, time.Since(t0))
+		if i%10 == 0 { // fork/exec is slow; sample it every tenth round
+			t0 = time.Now()
+			if err := exec.Command("bash", "-c", "true").Run(); err != nil {
+				b.Fatal(err)
+			}
+			fork = append(fork, time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	p50 := func(d []time.Duration) float64 {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return float64(d[len(d)/2].Microseconds())
+	}
+	ps, pb, pf := p50(sess), p50(sent), p50(fork)
+	b.ReportMetric(ps, "session-p50-µs")
+	b.ReportMetric(pb, "sentinel-p50-µs")
+	b.ReportMetric(pf, "forkexec-p50-µs")
+	b.ReportMetric(ps/pb, "session/sentinel")
+	b.ReportMetric(pf/ps, "forkexec/session")
+}
