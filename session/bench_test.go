@@ -50,28 +50,36 @@ func BenchmarkExecTrivial(b *testing.B) {
 // BenchmarkBareSentinel is the floor: a bash reading "echo N" lines from a
 // pipe and the reader waiting for each line to come back.
 func BenchmarkBareSentinel(b *testing.B) {
+	echo := startSentinel(b)
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		echo(i)
+		samples = append(samples, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, samples)
+}
+
+// startSentinel starts the bare sentinel: a bash reading "echo N" lines from
+// a pipe. The function it returns does one round trip.
+func startSentinel(b *testing.B) func(i int) {
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	in, _ := cmd.StdinPipe()
 	outp, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { in.Close(); cmd.Wait() }()
+	b.Cleanup(func() { in.Close(); cmd.Wait() })
 	r := bufio.NewReader(outp)
-	samples := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
+	return func(i int) {
 		want := strconv.Itoa(i)
 		io.WriteString(in, "echo "+want+"\n")
-		line, err := r.ReadString('\n')
-		samples = append(samples, time.Since(t0))
-		if err != nil || line != want+"\n" {
+		if line, err := r.ReadString('\n'); err != nil || line != want+"\n" {
 			b.Fatal(err, line)
 		}
 	}
-	b.StopTimer()
-	reportLatency(b, samples)
 }
 
 // BenchmarkForkExecBashC is the naive alternative: a new bash per command.
@@ -142,14 +150,7 @@ func BenchmarkLatencyRatios(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	bare := exec.Command("bash", "--noprofile", "--norc")
-	in, _ := bare.StdinPipe()
-	outp, _ := bare.StdoutPipe()
-	if err := bare.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { in.Close(); bare.Wait() }()
-	br := bufio.NewReader(outp)
+	echo := startSentinel(b)
 	var sess, sent, fork []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -159,10 +160,7 @@ func BenchmarkLatencyRatios(b *testing.B) {
 		}
 		sess = append(sess, time.Since(t0))
 		t0 = time.Now()
-		io.WriteString(in, "echo "+strconv.Itoa(i)+"\n")
-		if _, err := br.ReadString('\n'); err != nil {
-			b.Fatal(err)
-		}
+		echo(i)
 		sent = append(sent, time.Since(t0))
 		if i%10 == 0 { // fork/exec is slow; sample it every tenth round
 			t0 = time.Now()

@@ -54,6 +54,22 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 	return o, nil
 }
 
+// openSession starts the local session the flags describe. A shell that
+// exits ends it: for exec the command has simply finished, for shell the
+// person typed exit.
+func openSession(ctx context.Context, c *cli.Context) (*session.Session, error) {
+	opts, err := sessionOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	opts.NoRespawn = true
+	s, err := session.New(ctx, local.New(), opts)
+	if err != nil {
+		return nil, execError{err}
+	}
+	return s, nil
+}
+
 // signalContext is cancelled by SIGINT/SIGTERM, so that an interrupted
 // execkit interrupts the command and closes the session cleanly.
 func signalContext() (context.Context, context.CancelFunc) {
@@ -73,17 +89,11 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			opts, err := sessionOptions(c)
-			if err != nil {
-				return err
-			}
-			// One command: a shell that exits has simply finished.
-			opts.NoRespawn = true
 			ctx, stop := signalContext()
 			defer stop()
-			s, err := session.New(ctx, local.New(), opts)
+			s, err := openSession(ctx, c)
 			if err != nil {
-				return execError{err}
+				return err
 			}
 			defer s.Close()
 			r, err := s.Exec(ctx, cmd, session.ExecOptions{})
@@ -157,16 +167,11 @@ func shellCommand() *cli.Command {
 			if c.Args().Present() {
 				return usagef("shell takes no arguments")
 			}
-			opts, err := sessionOptions(c)
-			if err != nil {
-				return err
-			}
-			opts.NoRespawn = true
 			ctx, stop := signalContext()
 			defer stop()
-			s, err := session.New(ctx, local.New(), opts)
+			s, err := openSession(ctx, c)
 			if err != nil {
-				return execError{err}
+				return err
 			}
 			defer s.Close()
 			return shellLoop(ctx, c, s)
