@@ -25,14 +25,20 @@ func reportLatency(b *testing.B, samples []time.Duration) {
 	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
 }
 
-// BenchmarkExecTrivial is a trivial command through a persistent session.
-func BenchmarkExecTrivial(b *testing.B) {
-	ctx := context.Background()
-	s, err := session.New(ctx, local.New(), session.Options{})
+// benchSession opens a default local session, closed when b ends.
+func benchSession(b *testing.B) *session.Session {
+	s, err := session.New(context.Background(), local.New(), session.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkExecTrivial is a trivial command through a persistent session.
+func BenchmarkExecTrivial(b *testing.B) {
+	ctx := context.Background()
+	s := benchSession(b)
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -100,11 +106,7 @@ func BenchmarkForkExecBashC(b *testing.B) {
 // while it ran (target: under 64 MiB).
 func BenchmarkFlood(b *testing.B) {
 	ctx := context.Background()
-	s, err := session.New(ctx, local.New(), session.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchSession(b)
 	const total = 1 << 30
 	var peak uint64
 	stop := make(chan struct{})
@@ -145,11 +147,7 @@ func BenchmarkFlood(b *testing.B) {
 // and reports each p50 and the ratios the targets are stated in.
 func BenchmarkLatencyRatios(b *testing.B) {
 	ctx := context.Background()
-	s, err := session.New(ctx, local.New(), session.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchSession(b)
 	echo := startSentinel(b)
 	var sess, sent, fork []time.Duration
 	b.ResetTimer()

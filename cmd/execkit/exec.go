@@ -54,20 +54,24 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 	return o, nil
 }
 
-// openSession starts the local session the flags describe. A shell that
-// exits ends it: for exec the command has simply finished, for shell the
-// person typed exit.
-func openSession(ctx context.Context, c *cli.Context) (*session.Session, error) {
+// withSession runs fn with the local session the flags describe, under a
+// context that SIGINT/SIGTERM cancel, and closes the session afterwards. A
+// shell that exits ends the session: for exec the command has simply
+// finished, for shell the person typed exit.
+func withSession(c *cli.Context, fn func(context.Context, *session.Session) error) error {
 	opts, err := sessionOptions(c)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	opts.NoRespawn = true
+	ctx, stop := signalContext()
+	defer stop()
 	s, err := session.New(ctx, local.New(), opts)
 	if err != nil {
-		return nil, execError{err}
+		return execError{err}
 	}
-	return s, nil
+	defer s.Close()
+	return fn(ctx, s)
 }
 
 // signalContext is cancelled by SIGINT/SIGTERM, so that an interrupted
@@ -89,35 +93,30 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
-			s, err := openSession(ctx, c)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			r, err := s.Exec(ctx, cmd, session.ExecOptions{})
-			if errors.Is(err, session.ErrShellEnded) {
-				r.ShellEnded, err = false, nil
-			}
-			if err != nil && !errors.Is(err, context.Canceled) {
-				if errors.Is(err, session.ErrInvalidCommand) {
-					return usageError{err.Error()}
+			return withSession(c, func(ctx context.Context, s *session.Session) error {
+				r, err := s.Exec(ctx, cmd, session.ExecOptions{})
+				if errors.Is(err, session.ErrShellEnded) {
+					r.ShellEnded, err = false, nil
 				}
-				return execError{err}
-			}
-			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
+				if err != nil && !errors.Is(err, context.Canceled) {
+					if errors.Is(err, session.ErrInvalidCommand) {
+						return usageError{err.Error()}
+					}
 					return execError{err}
 				}
-			} else {
-				io.WriteString(c.App.Writer, r.Stdout)
-				io.WriteString(c.App.ErrWriter, r.Stderr)
-				notices(c.App.ErrWriter, r)
-			}
-			return resultStatus(r)
+				if c.Bool("json") {
+					enc := json.NewEncoder(c.App.Writer)
+					enc.SetIndent("", "  ")
+					if err := enc.Encode(r); err != nil {
+						return execError{err}
+					}
+				} else {
+					io.WriteString(c.App.Writer, r.Stdout)
+					io.WriteString(c.App.ErrWriter, r.Stderr)
+					notices(c.App.ErrWriter, r)
+				}
+				return resultStatus(r)
+			})
 		},
 	}
 }
@@ -167,14 +166,9 @@ func shellCommand() *cli.Command {
 			if c.Args().Present() {
 				return usagef("shell takes no arguments")
 			}
-			ctx, stop := signalContext()
-			defer stop()
-			s, err := openSession(ctx, c)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return shellLoop(ctx, c, s)
+			return withSession(c, func(ctx context.Context, s *session.Session) error {
+				return shellLoop(ctx, c, s)
+			})
 		},
 	}
 }
