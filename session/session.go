@@ -344,7 +344,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	writeErr := make(chan error, 1)
 	withEnv := s.watch.needsEnv(cmd) || s.fresh
 	s.fresh = false
-	sh.discardPending()
+	sh.src.discard()
 	frame := sh.dialect.frame(nonce, cmd, withEnv)
 	if len(frame) <= smallFrame {
 		// The shell is idle and reading, and the pipe holds this much.
@@ -358,60 +358,60 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	}
 
 	var st runState
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	stage := 0 // 0 running, 1 after SIGINT, 2 after SIGKILL
+	next := start.Add(timeout) // when the next stage of interruption is due
+	stage := 0                 // 0 running, 1 after SIGINT, 2 after SIGKILL
 	ctxDone := ctx.Done()
 	interrupt := func() {
 		switch stage {
 		case 0:
 			sh.proc.SignalJobs(context.Background(), transport.SIGINT, mark)
-			timer.Reset(s.opts.KillGrace)
 		case 1:
 			sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
-			timer.Reset(s.opts.KillGrace)
 		default:
 			// The shell itself is stuck: replace it.
 			st.shellGone = true
 		}
+		next = time.Now().Add(s.opts.KillGrace)
 		stage++
 	}
-	outCh, errCh := sh.out.data, sh.errs.data
+	parsers := [2]*frameParser{out, errp}
+	checked := start
 	for !(out.done && errp.done) && !st.shellGone {
+		now := time.Now()
+		wait := next.Sub(now)
+		if wait > pollSlice {
+			wait = pollSlice
+		}
+		if wait > 0 {
+			if i, data, eof, ok := sh.src.next(wait); ok {
+				feed(parsers[i], data, eof)
+				// While output flows, look at the clock and the signals
+				// below once a slice, not once a chunk.
+				if now.Sub(checked) < pollSlice {
+					continue
+				}
+			}
+		}
+		checked = now
 		select {
-		case c := <-outCh:
-			if c.err != nil {
-				outCh = nil
-				out.eof()
-			} else {
-				out.feed(c.b)
-			}
-			sh.out.release(c)
-		case c := <-errCh:
-			if c.err != nil {
-				errCh = nil
-				errp.eof()
-			} else {
-				errp.feed(c.b)
-			}
-			sh.errs.release(c)
 		case <-sh.proc.Done():
 			st.shellGone = true
-		case <-timer.C:
-			res.TimedOut = true
-			interrupt()
+		case <-s.closing:
+			st.shellGone = true
 		case <-ctxDone:
 			ctxDone = nil
 			res.Canceled = true
 			stage = 0
 			interrupt()
-		case <-s.closing:
-			st.shellGone = true
 		case err := <-writeErr:
 			if err != nil {
-				// The shell is gone or not reading; Done or the timer follows.
-				timer.Reset(0)
-				stage = 2
+				// The shell is gone or not reading: go straight to replacing it.
+				stage, next = 2, time.Now()
+			}
+		default:
+			if !time.Now().Before(next) {
+				res.TimedOut = !res.Canceled
+				interrupt()
 			}
 		}
 	}

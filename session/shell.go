@@ -47,12 +47,13 @@ const (
 // own close-on-exec script descriptor and turns tracing back on if the
 // previous command left it on. The command is evaluated at the top level,
 // so its declare, local, return and break mean what they mean at a prompt.
-// __ek2 saves the status and the shell flags, turns tracing off, and prints
-// the end markers through the descriptors saved at start-up, so no
-// redirection or closed descriptor can hide them; the trailer on stderr
-// carries exit status, working directory, flags and, when asked, the
-// exported environment. Between commands tracing is off, so the frame line
-// itself is never traced or echoed.
+// __ek2 saves the status and the shell flags, turns tracing off, restores
+// the descriptors saved at start-up, so no redirection the command made can
+// hide the end markers, and prints them: first the trailer on stderr (exit
+// status, working directory, flags and, when asked, the exported
+// environment), then the stdout marker, so that when the reader sees the
+// end of stdout the end of stderr is already waiting. Between commands
+// tracing is off, so the frame line itself is never traced or echoed.
 const bashFuncs = `__ek1() {
   IFS= builtin read -rN"$1" -u255 __ekc
   __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33}
@@ -63,12 +64,12 @@ __ek2() {
   __ekr=${1-$?} __ekf=$-
   case $__ekf in *[xv]*) builtin set +xv;; esac
   exec 0<&60 1>&61 2>&62
-  builtin printf '\036E%s\036' "$__ekn" >&61
   case $__ekd in
   [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn"
-      builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&62;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&62;;
+      builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2;;
   esac
+  builtin printf '\036E%s\036' "$__ekn"
 }
 `
 
@@ -174,8 +175,7 @@ type shell struct {
 	dialect dialect
 	kind    string
 	tty     bool
-	out     *pump
-	errs    *pump
+	src     outputSource
 }
 
 // shellArgv says what to start. With no shell named, a POSIX sh picks bash
@@ -193,6 +193,10 @@ func shellArgv(name string) []string {
 
 const startTimeout = 15 * time.Second
 
+// pollSlice bounds each wait for output, so that the process ending, the
+// context, Close and the timeout stages are noticed in time.
+const pollSlice = 50 * time.Millisecond
+
 func startShell(ctx context.Context, tr transport.Transport, opts Options, dir string, env []string) (*shell, error) {
 	so := transport.StartOptions{Argv: shellArgv(opts.Shell), Env: env, TTY: opts.TTY}
 	if dir == opts.Dir {
@@ -202,7 +206,7 @@ func startShell(ctx context.Context, tr transport.Transport, opts Options, dir s
 	if err != nil {
 		return nil, fmt.Errorf("session: start shell: %w", err)
 	}
-	sh := &shell{proc: proc, tty: opts.TTY, out: newPump(proc.Stdout()), errs: newPump(proc.Stderr())}
+	sh := &shell{proc: proc, tty: opts.TTY, src: newSource(proc.Stdout(), proc.Stderr())}
 	kind, err := sh.probe(ctx)
 	if err != nil {
 		sh.close()
@@ -228,39 +232,43 @@ func (sh *shell) probe(ctx context.Context) (string, error) {
 	go io.WriteString(sh.proc.Input(), line)
 	marker := []byte("\x1eK" + nonce)
 	var got, stderr bytes.Buffer
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	for {
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
 		select {
-		case c := <-sh.out.data:
-			if c.err != nil {
-				return "", sh.startError("closed its output", &stderr)
+		case <-ctx.Done():
+			return "", fmt.Errorf("session: start shell: %w", ctx.Err())
+		default:
+		}
+		i, data, eof, ok := sh.src.next(pollSlice)
+		switch {
+		case !ok:
+			select {
+			case <-sh.proc.Done():
+				sh.drainInto(&stderr, 100*time.Millisecond)
+				return "", sh.startError(fmt.Sprintf("exited with code %d", sh.proc.ExitCode()), &stderr)
+			default:
 			}
-			got.Write(c.b)
-			sh.out.release(c)
-			if i := bytes.Index(got.Bytes(), marker); i >= 0 {
-				rest := got.Bytes()[i+len(marker):]
-				if j := bytes.IndexByte(rest, 0x1e); j >= 0 {
-					if string(rest[:j]) == "bash" {
+		case i == 1:
+			if !eof && stderr.Len() < 4096 {
+				stderr.Write(data)
+			}
+		case eof:
+			sh.drainInto(&stderr, 100*time.Millisecond)
+			return "", sh.startError("closed its output", &stderr)
+		default:
+			got.Write(data)
+			if j := bytes.Index(got.Bytes(), marker); j >= 0 {
+				rest := got.Bytes()[j+len(marker):]
+				if k := bytes.IndexByte(rest, 0x1e); k >= 0 {
+					if string(rest[:k]) == "bash" {
 						return "bash", nil
 					}
 					return "sh", nil
 				}
 			}
-		case c := <-sh.errs.data:
-			if c.err == nil && stderr.Len() < 4096 {
-				stderr.Write(c.b)
-			}
-			sh.errs.release(c)
-		case <-sh.proc.Done():
-			sh.drainInto(&stderr, 100*time.Millisecond)
-			return "", sh.startError(fmt.Sprintf("exited with code %d", sh.proc.ExitCode()), &stderr)
-		case <-timer.C:
-			return "", sh.startError("did not answer within "+startTimeout.String(), &stderr)
-		case <-ctx.Done():
-			return "", fmt.Errorf("session: start shell: %w", ctx.Err())
 		}
 	}
+	return "", sh.startError("did not answer within "+startTimeout.String(), &stderr)
 }
 
 func (sh *shell) startError(what string, stderr *bytes.Buffer) error {
@@ -272,18 +280,14 @@ func (sh *shell) startError(what string, stderr *bytes.Buffer) error {
 }
 
 func (sh *shell) drainInto(buf *bytes.Buffer, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		select {
-		case c := <-sh.errs.data:
-			if c.err != nil {
-				return
-			}
-			buf.Write(c.b)
-			sh.errs.release(c)
-		case <-t.C:
+	deadline := time.Now().Add(d)
+	for left := d; left > 0; left = time.Until(deadline) {
+		i, data, eof, ok := sh.src.next(left)
+		if !ok || i == 1 && eof {
 			return
+		}
+		if i == 1 {
+			buf.Write(data)
 		}
 	}
 }
@@ -291,149 +295,31 @@ func (sh *shell) drainInto(buf *bytes.Buffer, d time.Duration) {
 // drain feeds the parsers what is still buffered or arrives within d after
 // the shell ended, stopping early once both streams reach end-of-file.
 func (sh *shell) drain(out, errp *frameParser, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	outCh, errCh := sh.out.data, sh.errs.data
-	if out.done {
-		outCh = nil
-	}
-	if errp.done {
-		errCh = nil
-	}
-	for outCh != nil || errCh != nil {
-		select {
-		case c := <-outCh:
-			if c.err != nil {
-				outCh = nil
-				out.eof()
-			} else {
-				out.feed(c.b)
-			}
-			sh.out.release(c)
-		case c := <-errCh:
-			if c.err != nil {
-				errCh = nil
-				errp.eof()
-			} else {
-				errp.feed(c.b)
-			}
-			sh.errs.release(c)
-		case <-t.C:
-			out.eof()
-			errp.eof()
-			return
+	deadline := time.Now().Add(d)
+	for left := d; !(out.done && errp.done); left = time.Until(deadline) {
+		if left <= 0 {
+			break
 		}
+		i, data, eof, ok := sh.src.next(left)
+		if ok {
+			feed([2]*frameParser{out, errp}[i], data, eof)
+		}
+	}
+	out.eof()
+	errp.eof()
+}
+
+// feed passes one arrival to a stream's parser.
+func feed(p *frameParser, data []byte, eof bool) {
+	if eof {
+		p.eof()
+	} else if !p.done {
+		p.feed(data)
 	}
 }
 
 func (sh *shell) close() error {
 	err := sh.proc.Close()
-	sh.out.stopPump()
-	sh.errs.stopPump()
+	sh.src.stop()
 	return err
-}
-
-// pump reads one stream continuously into a small, fixed set of buffers, so
-// that a flood costs bounded memory and never blocks the writer for long.
-type pump struct {
-	data    chan chunk
-	free    chan []byte
-	stop    chan struct{}
-	stopped bool
-}
-
-type chunk struct {
-	b   []byte
-	buf []byte
-	err error
-}
-
-const (
-	pumpBuffers = 4
-	pumpBufSize = 64 << 10
-)
-
-func newPump(r io.Reader) *pump {
-	p := &pump{data: make(chan chunk, pumpBuffers), free: make(chan []byte, pumpBuffers), stop: make(chan struct{})}
-	for i := 0; i < pumpBuffers; i++ {
-		p.free <- nil // allocated on first use
-	}
-	go p.loop(r)
-	return p
-}
-
-func (p *pump) loop(r io.Reader) {
-	for {
-		var buf []byte
-		select {
-		case buf = <-p.free:
-		case <-p.stop:
-			return
-		}
-		if buf == nil {
-			buf = make([]byte, pumpBufSize)
-		}
-		n, err := r.Read(buf)
-		if n > 0 {
-			select {
-			case p.data <- chunk{b: buf[:n], buf: buf}:
-			case <-p.stop:
-				return
-			}
-		} else {
-			p.free <- buf
-		}
-		if err != nil {
-			select {
-			case p.data <- chunk{err: err}:
-			case <-p.stop:
-			}
-			return
-		}
-	}
-}
-
-func (p *pump) release(c chunk) {
-	if c.buf != nil {
-		p.free <- c.buf
-	}
-}
-
-func (p *pump) stopPump() {
-	if !p.stopped {
-		p.stopped = true
-		close(p.stop)
-	}
-}
-
-// discardPending drops output that arrived between commands (a background
-// job's, say): it belongs to no command. Output that arrives after the frame
-// is sent is the command's.
-func (sh *shell) discardPending() {
-	for {
-		select {
-		case c := <-sh.out.data:
-			if c.err != nil {
-				sh.out.requeue(c)
-				return
-			}
-			sh.out.release(c)
-		case c := <-sh.errs.data:
-			if c.err != nil {
-				sh.errs.requeue(c)
-				return
-			}
-			sh.errs.release(c)
-		default:
-			return
-		}
-	}
-}
-
-// requeue puts an end-of-stream chunk back so that the command sees it.
-func (p *pump) requeue(c chunk) {
-	select {
-	case p.data <- c:
-	default:
-	}
 }

@@ -122,7 +122,10 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 // enlargePipe raises a pipe's capacity so that output floods move in fewer,
 // larger reads. Failure is harmless.
 func enlargePipe(f *os.File) {
-	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	// Not f.Fd(): that would put the file in blocking mode.
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
+	}
 }
 
 // configureTerminal turns off output post-processing (\n -> \r\n) and echo,
@@ -146,6 +149,9 @@ func configureTerminal(tty *os.File) {
 // ptyReader turns the EIO a pseudo-terminal master reports once the last
 // slave is closed into io.EOF.
 type ptyReader struct{ f *os.File }
+
+// SyscallConn exposes the terminal's descriptor, so that a reader can poll it.
+func (r ptyReader) SyscallConn() (syscall.RawConn, error) { return r.f.SyscallConn() }
 
 func (r ptyReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
