@@ -31,6 +31,7 @@ test-race: ## run the tests with the race detector, without installing anything
 bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2000x ./session/
 	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
+	$(GO) test -run '^$$' -bench . -benchtime 1000x ./journal/
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME

@@ -29,6 +29,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/transport"
 )
 
@@ -55,6 +57,9 @@ var (
 	ErrClosed         = errors.New("session: closed")
 	ErrInvalidCommand = errors.New("session: invalid command")
 	ErrShellEnded     = errors.New("session: shell ended")
+	// ErrJournal means the journal could not record a command; a command
+	// whose intent could not be recorded did not run.
+	ErrJournal = errors.New("session: journal")
 )
 
 // Options configure a Session. The zero value is a bash (or sh) session in
@@ -84,6 +89,12 @@ type Options struct {
 	// NoRespawn makes the session report ErrShellEnded instead of starting a
 	// new shell when the shell ends.
 	NoRespawn bool `json:"no_respawn,omitempty"`
+	// ID names the session in the journal; empty means a random one.
+	ID string `json:"id,omitempty"`
+	// Journal, when set, records every Exec: the intent before the command
+	// runs (if that fails the command does not run) and the completion
+	// before the result is returned.
+	Journal *journal.Journal `json:"-"`
 }
 
 // ExecOptions adjust one command. The zero value uses the session's options.
@@ -127,6 +138,8 @@ type Result struct {
 	// Respawned: a new shell was started afterwards, with the working
 	// directory and exported environment restored.
 	Respawned bool `json:"respawned,omitempty"`
+	// Entry is the command's journal entry, when the session has a journal.
+	Entry uint64 `json:"entry,omitempty"`
 	// Truncated: some output was dropped; see StdoutInfo and StderrInfo.
 	Truncated  bool       `json:"truncated"`
 	StdoutInfo StreamInfo `json:"stdout_info"`
@@ -144,6 +157,7 @@ type Session struct {
 	cwd     string
 	env     []string // last exported environment the shell reported
 	watch   envWatch
+	id      string
 	fresh   bool // the shell was just started: the next command reports env
 	closing chan struct{}
 	once    sync.Once
@@ -160,7 +174,10 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	if opts.KillGrace <= 0 {
 		opts.KillGrace = DefaultKillGrace
 	}
-	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{})}
+	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{}), id: opts.ID}
+	if s.id == "" {
+		s.id = newNonce()[:12]
+	}
 	sh, err := startShell(ctx, tr, opts, opts.Dir, opts.Env)
 	if err != nil {
 		return nil, err
@@ -168,11 +185,33 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	s.sh = sh
 	s.fresh = true
 	// One empty command learns the starting directory and environment.
-	if _, err := s.Exec(ctx, ":", ExecOptions{}); err != nil {
+	s.mu.Lock()
+	_, err = s.execLocked(ctx, ":", ExecOptions{})
+	s.mu.Unlock()
+	if err != nil {
 		sh.close()
 		return nil, fmt.Errorf("session: first command: %w", err)
 	}
+	if opts.Journal != nil {
+		kind, target := describe(tr)
+		conf, _ := json.Marshal(opts)
+		if err := opts.Journal.AddSession(journal.Session{ID: s.id, Transport: kind, Target: target, Options: conf}); err != nil {
+			sh.close()
+			return nil, fmt.Errorf("%w: %v", ErrJournal, err)
+		}
+	}
 	return s, nil
+}
+
+// ID returns the session's id, as recorded in the journal.
+func (s *Session) ID() string { return s.id }
+
+// describe names a transport's kind and target for the journal.
+func describe(tr transport.Transport) (kind, target string) {
+	if d, ok := tr.(interface{ Describe() (string, string) }); ok {
+		return d.Describe()
+	}
+	return fmt.Sprintf("%T", tr), ""
 }
 
 // Cwd returns the working directory after the last command.
@@ -239,6 +278,45 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 	if s.isClosing() {
 		return Result{Command: cmd}, ErrClosed
 	}
+	j := s.opts.Journal
+	if j == nil {
+		return s.execLocked(ctx, cmd, eo)
+	}
+	// The intent is durable before the command runs; without it the command
+	// does not run at all.
+	seq, err := j.Intent(journal.Intent{Session: s.id, Command: cmd, CwdBefore: s.cwd, Decision: journal.Decision{Allowed: true}})
+	if err != nil {
+		return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrJournal, err)
+	}
+	res, xerr := s.execLocked(ctx, cmd, eo)
+	res.Entry = seq
+	// And the result is returned only once its completion is durable.
+	if err := j.Complete(seq, completion(res)); err != nil {
+		return res, fmt.Errorf("%w: the command ran but its result was not recorded: %v", ErrJournal, err)
+	}
+	return res, xerr
+}
+
+// completion is the journal's record of a result.
+func completion(r Result) journal.Completion {
+	st := journal.StatusOK
+	switch {
+	case r.TimedOut || r.Canceled:
+		st = journal.StatusTimedOut
+	case r.ShellEnded:
+		st = journal.StatusShellEnded
+	case r.ExitCode != 0:
+		st = journal.StatusFailed
+	}
+	return journal.Completion{
+		Status: st, Stdout: r.Stdout, Stderr: r.Stderr, ExitCode: r.ExitCode, Cwd: r.Cwd,
+		DurationMS: r.DurationMS, TimedOut: r.TimedOut, ShellEnded: r.ShellEnded, Respawned: r.Respawned,
+		Stdout_: journal.StreamInfo(r.StdoutInfo), Stderr_: journal.StreamInfo(r.StderrInfo),
+	}
+}
+
+// execLocked runs cmd with s.mu held.
+func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (Result, error) {
 	if s.sh == nil {
 		if err := s.respawnLocked(ctx); err != nil {
 			return Result{Command: cmd}, err

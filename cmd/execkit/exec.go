@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/transport/local"
 )
@@ -29,6 +30,7 @@ func sessionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shell", Usage: `shell to run: "bash", "sh" or a path (default: bash, else sh)`},
 		&cli.BoolFlag{Name: "tty", Usage: "give commands a pseudo-terminal as stdin/stdout"},
 		&cli.IntFlag{Name: "max-output", Value: session.DefaultMaxOutputBytes, Usage: "bytes of each stream to keep (first and last half)"},
+		&cli.StringFlag{Name: "journal", Usage: "record every command in this journal file (created if missing)"},
 	}
 }
 
@@ -64,6 +66,14 @@ func withSession(c *cli.Context, fn func(context.Context, *session.Session) erro
 		return err
 	}
 	opts.NoRespawn = true
+	if path := c.String("journal"); path != "" {
+		j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}})
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		opts.Journal = j
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	s, err := session.New(ctx, local.New(), opts)

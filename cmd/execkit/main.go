@@ -43,6 +43,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			execCommand(),
 			shellCommand(),
+			logCommand(),
+			showCommand(),
+			verifyCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -31,6 +31,12 @@ type Transport struct{}
 // New returns a local Transport.
 func New() *Transport { return &Transport{} }
 
+// Describe names the transport and its target for journals.
+func (t *Transport) Describe() (kind, target string) {
+	host, _ := os.Hostname()
+	return "local", host
+}
+
 // Start implements transport.Transport.
 func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (transport.Process, error) {
 	if len(opts.Argv) == 0 {

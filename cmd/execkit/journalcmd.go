@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/execkit/execkit/journal"
+)
+
+// journalArg returns the journal path argument, and the rest.
+func journalArg(c *cli.Context, rest int) (string, []string, error) {
+	if c.NArg() != 1+rest {
+		for _, a := range c.Args().Slice() {
+			if strings.HasPrefix(a, "-") {
+				return "", nil, usagef("%s: flags go before %s: execkit %s [flags] %s", c.Command.Name, c.Command.ArgsUsage, c.Command.Name, c.Command.ArgsUsage)
+			}
+		}
+		return "", nil, usagef("%s: usage: execkit %s [flags] %s", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+	}
+	return c.Args().First(), c.Args().Tail(), nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func logCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "log",
+		Usage:     "list the commands a journal recorded",
+		ArgsUsage: "JOURNAL",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "session", Usage: "only this session"},
+			&cli.StringFlag{Name: "status", Usage: "only this status: ok, failed, blocked, timed_out, interrupted, shell_ended"},
+			&cli.StringFlag{Name: "grep", Usage: "only entries whose command or output contains this text"},
+			&cli.BoolFlag{Name: "json", Usage: "print the entries as a JSON array"},
+		},
+		Action: func(c *cli.Context) error {
+			path, _, err := journalArg(c, 0)
+			if err != nil {
+				return err
+			}
+			f := journal.Filter{Session: c.String("session"), Status: journal.Status(c.String("status")), Text: c.String("grep")}
+			return journal.Read(path, func(r *journal.Reader) error {
+				es, err := r.Entries(f)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					if es == nil {
+						es = []journal.Entry{}
+					}
+					return printJSON(c.App.Writer, es)
+				}
+				tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "SEQ\tSESSION\tSTATUS\tEXIT\tDURATION\tCWD\tCOMMAND")
+				for _, e := range es {
+					exit, dur, cwd := "-", "-", e.CwdBefore
+					if cp := e.Completion; cp != nil {
+						exit = strconv.Itoa(cp.ExitCode)
+						dur = fmt.Sprintf("%.1fms", cp.DurationMS)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Session, e.Status, exit, dur, cwd, oneLine(e.Command, 70))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}
+
+// oneLine shows a command on one line of at most n characters.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ⏎ ")), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func showCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "show one recorded command with its output",
+		ArgsUsage: "JOURNAL SEQ",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the entry as JSON"}},
+		Action: func(c *cli.Context) error {
+			path, rest, err := journalArg(c, 1)
+			if err != nil {
+				return err
+			}
+			seq, err := strconv.ParseUint(rest[0], 10, 64)
+			if err != nil || seq == 0 {
+				return usagef("show: %q is not an entry number", rest[0])
+			}
+			return journal.Read(path, func(r *journal.Reader) error {
+				e, err := r.Entry(seq)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(c.App.Writer, e)
+				}
+				w := c.App.Writer
+				fmt.Fprintf(w, "entry    %d\nsession  %s\nstatus   %s\ntime     %s\ncwd      %s\ncommand  %s\n", e.Seq, e.Session, e.Status, e.Time.Format(time.RFC3339Nano), e.CwdBefore, e.Command)
+				if cp := e.Completion; cp != nil {
+					fmt.Fprintf(w, "exit     %d\nduration %.3fms\ncwd now  %s\n", cp.ExitCode, cp.DurationMS, cp.Cwd)
+					fmt.Fprintf(w, "--- stdout (%d bytes, %d dropped)\n%s", cp.Stdout_.Bytes, cp.Stdout_.Dropped, cp.Stdout)
+					fmt.Fprintf(w, "\n--- stderr (%d bytes, %d dropped)\n%s", cp.Stderr_.Bytes, cp.Stderr_.Dropped, cp.Stderr)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// verifyFailed is a journal that did not pass verify.
+type verifyFailed struct{ rep journal.Report }
+
+func (v verifyFailed) Error() string {
+	msg := fmt.Sprintf("verify: %d problem(s)", len(v.rep.Problems))
+	if v.rep.FirstBad > 0 {
+		msg += fmt.Sprintf(", first bad record %d", v.rep.FirstBad)
+	}
+	return msg + ": " + strings.Join(v.rep.Problems, "; ")
+}
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check a journal's structure and hash chain",
+		ArgsUsage: "JOURNAL",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "head", Usage: "the chain head printed when the run was sealed, kept elsewhere"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			path, _, err := journalArg(c, 0)
+			if err != nil {
+				return err
+			}
+			return journal.Read(path, func(r *journal.Reader) error {
+				rep := r.Verify(c.String("head"))
+				if c.Bool("json") {
+					printJSON(c.App.Writer, rep)
+				} else if rep.OK {
+					sealed := "not sealed"
+					if rep.Sealed {
+						sealed = "sealed"
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %d records, %d entries, %s, head %s\n", rep.Records, rep.Entries, sealed, rep.Head)
+				}
+				if !rep.OK {
+					return verifyFailed{rep}
+				}
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,403 @@
+package journal
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketRecords  = []byte("records")
+	bucketEntries  = []byte("entries")
+	bucketSessions = []byte("sessions")
+	keyFormat      = []byte("format")
+	keyVersion     = []byte("version")
+	keyRun         = []byte("run")
+	keySeal        = []byte("seal")
+)
+
+// Options configure Open. The zero value (or nil) means the defaults.
+type Options struct {
+	// LockTimeout is how long Open waits for another writer to let go of
+	// the file. Zero means 1 second.
+	LockTimeout time.Duration
+	// Run describes the run when Open creates the file. Empty fields are
+	// filled in (ID, Host, Started, Format).
+	Run Run
+}
+
+// Journal appends to one journal file. Its methods are safe for concurrent
+// use; every method that records something returns only once the record is
+// committed and synced to disk.
+type Journal struct {
+	db      *bolt.DB
+	path    string
+	pidPath string
+	run     Run
+	reqs    chan *request
+	done    chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	err    error // sticky: after a failed commit nothing more is recorded
+}
+
+type request struct {
+	apply func(*bolt.Tx, *chain) error
+	reply chan error
+}
+
+// chain is the writer's view of the head of the hash chain.
+type chain struct {
+	n    uint64
+	head string
+}
+
+// Open opens the journal at path for appending, creating it when it does
+// not exist. A file another process is writing makes Open fail with
+// ErrInUse, naming that process. A sealed journal cannot be appended to
+// (ErrSealed).
+func Open(path string, opts *Options) (*Journal, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, inUse(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := &Journal{db: db, path: path, pidPath: path + ".pid", reqs: make(chan *request, 256), done: make(chan struct{})}
+	var ch chain
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return j.create(tx, opts.Run, &ch)
+		}
+		if err := checkFormat(meta); err != nil {
+			return err
+		}
+		if meta.Get(keySeal) != nil {
+			return fmt.Errorf("%w: %s was sealed at the end of its run; start a new journal", ErrSealed, path)
+		}
+		if err := json.Unmarshal(meta.Get(keyRun), &j.run); err != nil {
+			return fmt.Errorf("%w: run metadata: %v", ErrNotJournal, err)
+		}
+		return loadChain(tx, &ch)
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	os.WriteFile(j.pidPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	go j.writer(ch)
+	return j, nil
+}
+
+func inUse(path string) error {
+	if b, err := os.ReadFile(path + ".pid"); err == nil {
+		return fmt.Errorf("%w: %s is being written by pid %s", ErrInUse, path, strings.TrimSpace(string(b)))
+	}
+	return fmt.Errorf("%w: %s is locked by another process", ErrInUse, path)
+}
+
+func checkFormat(meta *bolt.Bucket) error {
+	if string(meta.Get(keyFormat)) != Format {
+		return ErrNotJournal
+	}
+	v, err := strconv.Atoi(string(meta.Get(keyVersion)))
+	if err != nil {
+		return fmt.Errorf("%w: bad format version %q", ErrNotJournal, meta.Get(keyVersion))
+	}
+	if v > Version {
+		return fmt.Errorf("%w: format version %d, this execkit reads up to %d; upgrade execkit to read it", ErrNewerFormat, v, Version)
+	}
+	if v < 1 {
+		return fmt.Errorf("%w: format version %d predates the first released format", ErrNotJournal, v)
+	}
+	return nil
+}
+
+func (j *Journal) create(tx *bolt.Tx, run Run, ch *chain) error {
+	meta, err := tx.CreateBucket(bucketMeta)
+	if err != nil {
+		return err
+	}
+	for _, b := range [][]byte{bucketRecords, bucketEntries, bucketSessions} {
+		if _, err := tx.CreateBucket(b); err != nil {
+			return err
+		}
+	}
+	if run.ID == "" {
+		run.ID = newID()
+	}
+	if run.Host == "" {
+		run.Host, _ = os.Hostname()
+	}
+	if run.Started.IsZero() {
+		run.Started = time.Now().UTC()
+	}
+	run.Format = Version
+	j.run = run
+	data, _ := json.Marshal(run)
+	meta.Put(keyFormat, []byte(Format))
+	meta.Put(keyVersion, []byte(strconv.Itoa(Version)))
+	meta.Put(keyRun, data)
+	return appendRecord(tx, ch, kindRun, 0, data)
+}
+
+func loadChain(tx *bolt.Tx, ch *chain) error {
+	k, v := tx.Bucket(bucketRecords).Cursor().Last()
+	if k == nil {
+		return nil
+	}
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return fmt.Errorf("%w: last record: %v", ErrNotJournal, err)
+	}
+	ch.n, ch.head = r.Seq, r.Hash
+	return nil
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func u64(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}
+
+// hashRecord computes a record's hash: SHA-256 over the previous hash and
+// the record's JSON with its own hash left empty.
+func hashRecord(r record) string {
+	r.Hash = ""
+	b, _ := json.Marshal(r)
+	h := sha256.New()
+	h.Write([]byte(r.Prev))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func appendRecord(tx *bolt.Tx, ch *chain, kind string, entry uint64, data []byte) error {
+	r := record{Seq: ch.n + 1, Kind: kind, Entry: entry, Time: time.Now().UTC(), Data: data, Prev: ch.head}
+	r.Hash = hashRecord(r)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRecords).Put(u64(r.Seq), b); err != nil {
+		return err
+	}
+	ch.n, ch.head = r.Seq, r.Hash
+	return nil
+}
+
+// writer commits waiting requests together: one transaction, one fsync.
+func (j *Journal) writer(ch chain) {
+	defer close(j.done)
+	for first := range j.reqs {
+		batch := []*request{first}
+	collect:
+		for len(batch) < 1024 {
+			select {
+			case r, ok := <-j.reqs:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		saved := ch
+		err := j.db.Update(func(tx *bolt.Tx) error {
+			for _, r := range batch {
+				if err := r.apply(tx, &ch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			ch = saved
+			err = fmt.Errorf("journal: commit to %s failed, nothing more will be recorded: %w", j.path, err)
+			j.mu.Lock()
+			j.err = err
+			j.mu.Unlock()
+		}
+		for _, r := range batch {
+			r.reply <- err
+		}
+	}
+}
+
+// do queues one change and waits for its commit.
+func (j *Journal) do(apply func(*bolt.Tx, *chain) error) error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return ErrClosed
+	}
+	if j.err != nil {
+		err := j.err
+		j.mu.Unlock()
+		return err
+	}
+	r := &request{apply: apply, reply: make(chan error, 1)}
+	j.reqs <- r
+	j.mu.Unlock()
+	return <-r.reply
+}
+
+// Run returns the run's metadata.
+func (j *Journal) Run() Run { return j.run }
+
+// Path returns the file's path.
+func (j *Journal) Path() string { return j.path }
+
+// AddSession records a session of the run.
+func (j *Journal) AddSession(s Session) error {
+	if s.ID == "" {
+		return errors.New("journal: session without an id")
+	}
+	if s.Started.IsZero() {
+		s.Started = time.Now().UTC()
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return j.do(func(tx *bolt.Tx, ch *chain) error {
+		if err := tx.Bucket(bucketSessions).Put([]byte(s.ID), data); err != nil {
+			return err
+		}
+		return appendRecord(tx, ch, kindSession, 0, data)
+	})
+}
+
+// Intent records that a command is about to run and returns its entry
+// number. When it fails the command must not run.
+func (j *Journal) Intent(in Intent) (uint64, error) {
+	if in.Time.IsZero() {
+		in.Time = time.Now().UTC()
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return 0, err
+	}
+	var seq uint64
+	err = j.do(func(tx *bolt.Tx, ch *chain) error {
+		b := tx.Bucket(bucketEntries)
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		status := StatusRunning
+		if !in.Decision.Allowed {
+			status = StatusBlocked
+		}
+		e, _ := json.Marshal(Entry{Seq: n, Status: status, Intent: in})
+		if err := b.Put(u64(n), e); err != nil {
+			return err
+		}
+		seq = n
+		return appendRecord(tx, ch, kindIntent, n, data)
+	})
+	return seq, err
+}
+
+// Complete records how entry seq ended.
+func (j *Journal) Complete(seq uint64, c Completion) error {
+	if c.Time.IsZero() {
+		c.Time = time.Now().UTC()
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return j.do(func(tx *bolt.Tx, ch *chain) error {
+		b := tx.Bucket(bucketEntries)
+		raw := b.Get(u64(seq))
+		if raw == nil {
+			return fmt.Errorf("%w: %d", ErrNoEntry, seq)
+		}
+		var e Entry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		if e.Completion != nil {
+			return fmt.Errorf("journal: entry %d is already complete", seq)
+		}
+		e.Completion = &c
+		e.Status = c.Status
+		out, _ := json.Marshal(e)
+		if err := b.Put(u64(seq), out); err != nil {
+			return err
+		}
+		return appendRecord(tx, ch, kindCompletion, seq, data)
+	})
+}
+
+// Seal ends the run: no more records can be added, and the head of the
+// chain is returned (and stored) so that it can be kept elsewhere.
+func (j *Journal) Seal() (Seal, error) {
+	var s Seal
+	err := j.do(func(tx *bolt.Tx, ch *chain) error {
+		s = Seal{Records: ch.n + 1, Time: time.Now().UTC()}
+		if err := appendRecord(tx, ch, kindSeal, 0, []byte("{}")); err != nil {
+			return err
+		}
+		s.Head = ch.head
+		data, _ := json.Marshal(s)
+		return tx.Bucket(bucketMeta).Put(keySeal, data)
+	})
+	if err == nil {
+		j.mu.Lock()
+		j.err = fmt.Errorf("%w: %s", ErrSealed, j.path)
+		j.mu.Unlock()
+	}
+	return s, err
+}
+
+// Close stops the writer after the records already queued and closes the
+// file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	close(j.reqs)
+	j.mu.Unlock()
+	<-j.done
+	os.Remove(j.pidPath)
+	return j.db.Close()
+}
+
+// View runs fn with a Reader over the journal as committed so far; it is
+// how a process shows the journal it is writing.
+func (j *Journal) View(fn func(*Reader) error) error {
+	return j.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, live: true}) })
+}

@@ -1,0 +1,371 @@
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTemp(t *testing.T) (*Journal, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run.db")
+	j, err := Open(path, &Options{Run: Run{Version: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j, path
+}
+
+func record3(t *testing.T, j *Journal) {
+	t.Helper()
+	if err := j.AddSession(Session{ID: "s1", Transport: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, cmd := range []string{"echo one", "false", "sleep 9"} {
+		seq, err := j.Intent(Intent{Session: "s1", Command: cmd, Decision: Decision{Allowed: true}})
+		if err != nil || seq != uint64(i+1) {
+			t.Fatalf("intent %d: seq %d, %v", i, seq, err)
+		}
+		if i == 2 {
+			break // left running: a crash here leaves an intent alone
+		}
+		st, code := StatusOK, 0
+		if cmd == "false" {
+			st, code = StatusFailed, 1
+		}
+		if err := j.Complete(seq, Completion{Status: st, ExitCode: code, Stdout: cmd + "\n"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func verify(t *testing.T, path, head string) Report {
+	t.Helper()
+	var rep Report
+	if err := Read(path, func(r *Reader) error { rep = r.Verify(head); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestTwoPhaseAndInterrupted(t *testing.T) {
+	j, path := openTemp(t)
+	record3(t, j)
+	j.View(func(r *Reader) error {
+		e, _ := r.Entry(3)
+		if e.Status != StatusRunning {
+			t.Errorf("live view of an unfinished entry: %s", e.Status)
+		}
+		return nil
+	})
+	j.Close()
+	err := Read(path, func(r *Reader) error {
+		es, err := r.Entries(Filter{})
+		if err != nil {
+			return err
+		}
+		want := []Status{StatusOK, StatusFailed, StatusInterrupted}
+		for i, e := range es {
+			if e.Status != want[i] {
+				t.Errorf("entry %d: %s, want %s", e.Seq, e.Status, want[i])
+			}
+		}
+		if f, _ := r.Entries(Filter{Status: StatusFailed}); len(f) != 1 || f[0].Command != "false" {
+			t.Errorf("status filter: %+v", f)
+		}
+		if f, _ := r.Entries(Filter{Text: "one"}); len(f) != 1 {
+			t.Errorf("text filter: %+v", f)
+		}
+		if f, _ := r.Entries(Filter{Session: "other"}); len(f) != 0 {
+			t.Errorf("session filter: %+v", f)
+		}
+		if _, err := r.Entry(99); !errors.Is(err, ErrNoEntry) {
+			t.Errorf("Entry(99): %v", err)
+		}
+		ss, _ := r.Sessions()
+		if len(ss) != 1 || ss[0].Transport != "local" {
+			t.Errorf("sessions: %+v", ss)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(t, path, ""); !rep.OK || rep.Records != 7 || rep.Entries != 3 || rep.Sealed {
+		t.Errorf("verify: %+v", rep)
+	}
+	// Appending goes on where it stopped.
+	j2, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := j2.Intent(Intent{Session: "s1", Command: "more", Decision: Decision{Allowed: true}}); err != nil || seq != 4 {
+		t.Fatalf("append after reopen: %d %v", seq, err)
+	}
+	j2.Close()
+	if rep := verify(t, path, ""); !rep.OK || rep.Records != 8 {
+		t.Errorf("verify after reopen: %+v", rep)
+	}
+}
+
+func TestConcurrentSessions(t *testing.T) {
+	j, path := openTemp(t)
+	const sessions, each = 64, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, sessions)
+	for s := 0; s < sessions; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			id := fmt.Sprintf("s%d", s)
+			if err := j.AddSession(Session{ID: id, Transport: "local"}); err != nil {
+				errs <- err
+				return
+			}
+			for i := 0; i < each; i++ {
+				seq, err := j.Intent(Intent{Session: id, Command: fmt.Sprintf("echo %d", i), Decision: Decision{Allowed: true}})
+				if err == nil {
+					err = j.Complete(seq, Completion{Status: StatusOK, Stdout: fmt.Sprintf("%d\n", i)})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	j.Close()
+	rep := verify(t, path, "")
+	if !rep.OK || rep.Entries != sessions*each || rep.Records != 1+sessions+2*sessions*each {
+		t.Errorf("verify: %+v", rep)
+	}
+}
+
+func TestSeal(t *testing.T) {
+	j, path := openTemp(t)
+	record3(t, j)
+	s, err := j.Seal()
+	if err != nil || s.Head == "" || s.Records != 8 {
+		t.Fatalf("seal: %+v %v", s, err)
+	}
+	if _, err := j.Intent(Intent{Command: "x"}); !errors.Is(err, ErrSealed) {
+		t.Errorf("intent after seal: %v", err)
+	}
+	j.Close()
+	if _, err := Open(path, nil); !errors.Is(err, ErrSealed) {
+		t.Errorf("Open of a sealed journal: %v", err)
+	}
+	if rep := verify(t, path, s.Head); !rep.OK || !rep.Sealed || rep.Head != s.Head {
+		t.Errorf("verify sealed: %+v", rep)
+	}
+	if rep := verify(t, path, strings.Repeat("0", 64)); rep.OK {
+		t.Error("verify accepted a wrong expected head")
+	}
+}
+
+func TestInUse(t *testing.T) {
+	j, path := openTemp(t)
+	_ = j
+	_, err := Open(path, &Options{LockTimeout: 50_000_000})
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Errorf("second writer: %v", err)
+	}
+	err = Read(path, func(*Reader) error { return nil })
+	if !errors.Is(err, ErrInUse) {
+		t.Errorf("reader of a live journal: %v", err)
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	j, _ := openTemp(t)
+	boom := errors.New("disk full")
+	if err := j.do(func(*bolt.Tx, *chain) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing commit: %v", err)
+	}
+	if _, err := j.Intent(Intent{Command: "after", Decision: Decision{Allowed: true}}); !errors.Is(err, boom) {
+		t.Errorf("a journal that failed to commit must refuse what follows: %v", err)
+	}
+}
+
+// tamper runs fn on the raw bbolt file.
+func tamper(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rechain recomputes every hash from record `from` on, as a forger would.
+func rechain(tx *bolt.Tx, from uint64) {
+	b := tx.Bucket(bucketRecords)
+	var prev string
+	if from > 1 {
+		var r record
+		json.Unmarshal(b.Get(u64(from-1)), &r)
+		prev = r.Hash
+	}
+	for n := from; b.Get(u64(n)) != nil; n++ {
+		var r record
+		json.Unmarshal(b.Get(u64(n)), &r)
+		r.Prev = prev
+		r.Hash = hashRecord(r)
+		v, _ := json.Marshal(r)
+		b.Put(u64(n), v)
+		prev = r.Hash
+	}
+}
+
+func TestTamperingDetected(t *testing.T) {
+	cases := []struct {
+		name     string
+		fn       func(tx *bolt.Tx) error
+		firstBad uint64
+	}{
+		{"byte flip in a value", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketRecords)
+			v := append([]byte(nil), b.Get(u64(4))...)
+			i := strings.Index(string(v), "echo one")
+			v[i] = 'E'
+			return b.Put(u64(4), v)
+		}, 4},
+		{"deleted record", func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Delete(u64(5)) }, 5},
+		{"swapped records", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketRecords)
+			a, c := append([]byte(nil), b.Get(u64(3))...), append([]byte(nil), b.Get(u64(5))...)
+			b.Put(u64(3), c)
+			return b.Put(u64(5), a)
+		}, 3},
+		{"edited entry view only", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketEntries)
+			return b.Put(u64(2), []byte(strings.Replace(string(b.Get(u64(2))), `"exit_code":1`, `"exit_code":0`, 1)))
+		}, 0},
+		{"re-chained edit without the sealed head", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketRecords)
+			var r record
+			json.Unmarshal(b.Get(u64(4)), &r)
+			r.Data = json.RawMessage(strings.Replace(string(r.Data), "echo one", "echo two", 1))
+			v, _ := json.Marshal(r)
+			b.Put(u64(4), v)
+			rechain(tx, 4)
+			e := tx.Bucket(bucketEntries)
+			return e.Put(u64(1), []byte(strings.Replace(string(e.Get(u64(1))), "echo one", "echo two", 1)))
+		}, 8},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j, path := openTemp(t)
+			record3(t, j)
+			if _, err := j.Seal(); err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			tamper(t, path, c.fn)
+			rep := verify(t, path, "")
+			if rep.OK || rep.FirstBad != c.firstBad {
+				t.Errorf("verify: ok %v first bad %d (want %d): %q", rep.OK, rep.FirstBad, c.firstBad, rep.Problems)
+			}
+		})
+	}
+	// A forger who also rewrites the seal is caught by the head kept elsewhere.
+	j, path := openTemp(t)
+	record3(t, j)
+	seal, _ := j.Seal()
+	j.Close()
+	tamper(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords)
+		var r record
+		json.Unmarshal(b.Get(u64(2)), &r)
+		r.Data = json.RawMessage(strings.Replace(string(r.Data), "local", "ssh", 1))
+		v, _ := json.Marshal(r)
+		b.Put(u64(2), v)
+		rechain(tx, 2)
+		tx.Bucket(bucketSessions).Put([]byte("s1"), r.Data)
+		var last record
+		_, lv := b.Cursor().Last()
+		json.Unmarshal(lv, &last)
+		s, _ := json.Marshal(Seal{Records: last.Seq, Head: last.Hash, Time: seal.Time})
+		return tx.Bucket(bucketMeta).Put(keySeal, s)
+	})
+	if rep := verify(t, path, ""); !rep.OK {
+		t.Fatalf("the complete forgery should pass without an outside head: %q", rep.Problems)
+	}
+	if rep := verify(t, path, seal.Head); rep.OK {
+		t.Error("a complete forgery passed against the head kept at seal time")
+	}
+}
+
+func TestFormatFixtures(t *testing.T) {
+	dir := filepath.Join("..", "fixtures", "journals")
+	if os.Getenv("EXECKIT_UPDATE_FIXTURES") != "" {
+		writeFixtures(t, dir)
+	}
+	err := Read(filepath.Join(dir, "v1.db"), func(r *Reader) error {
+		es, err := r.Entries(Filter{})
+		if err != nil || len(es) != 3 || es[0].Command != "echo one" {
+			t.Errorf("v1 fixture: %+v %v", es, err)
+		}
+		if rep := r.Verify(""); !rep.OK {
+			t.Errorf("v1 fixture verify: %q", rep.Problems)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("v1 fixture: %v", err)
+	}
+	err = Read(filepath.Join(dir, "v99.db"), func(*Reader) error { return nil })
+	if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "upgrade execkit") {
+		t.Errorf("v99 fixture: %v", err)
+	}
+	if _, err := Open(copyFile(t, filepath.Join(dir, "v99.db")), nil); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("appending to a v99 journal: %v", err)
+	}
+	err = Read(filepath.Join(dir, "v0.db"), func(*Reader) error { return nil })
+	if !errors.Is(err, ErrNotJournal) || !strings.Contains(err.Error(), "version 0") {
+		t.Errorf("v0 fixture: %v", err)
+	}
+}
+
+func copyFile(t *testing.T, src string) string {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	os.WriteFile(dst, b, 0o600)
+	return dst
+}
+
+// writeFixtures regenerates fixtures/journals (EXECKIT_UPDATE_FIXTURES=1).
+func writeFixtures(t *testing.T, dir string) {
+	os.MkdirAll(dir, 0o755)
+	for _, v := range []string{"0", "1", "99"} {
+		path := filepath.Join(dir, "v"+v+".db")
+		os.Remove(path)
+		j, err := Open(path, &Options{Run: Run{ID: "fixture", Version: "fixture", Host: "fixture"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		record3(t, j)
+		j.Close()
+		os.Remove(path + ".pid")
+		tamper(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte(v)) })
+	}
+}

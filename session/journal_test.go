@@ -1,0 +1,94 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/session"
+)
+
+func TestJournalRecordsEveryExec(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.db")
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openLocal(t, session.Options{Journal: j, ID: "main", Timeout: 10 * time.Second})
+	ctx := context.Background()
+	cmds := []struct {
+		cmd  string
+		opts session.ExecOptions
+		want journal.Status
+	}{
+		{"cd " + dir + " && echo hi", session.ExecOptions{}, journal.StatusOK},
+		{"echo err >&2; exit 3", session.ExecOptions{}, journal.StatusShellEnded},
+		{"(exit 4)", session.ExecOptions{}, journal.StatusFailed},
+		{"sleep 30", session.ExecOptions{Timeout: 300 * time.Millisecond}, journal.StatusTimedOut},
+	}
+	for i, c := range cmds {
+		r, err := s.Exec(ctx, c.cmd, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Entry != uint64(i+1) {
+			t.Errorf("%q: entry %d, want %d", c.cmd, r.Entry, i+1)
+		}
+	}
+	s.Close()
+	j.Close()
+	err = journal.Read(path, func(r *journal.Reader) error {
+		es, err := r.Entries(journal.Filter{})
+		if err != nil {
+			return err
+		}
+		if len(es) != len(cmds) {
+			t.Fatalf("%d entries, want %d", len(es), len(cmds))
+		}
+		for i, e := range es {
+			if e.Status != cmds[i].want || e.Command != cmds[i].cmd || e.Session != "main" {
+				t.Errorf("entry %d: %s %q in %s, want %s", e.Seq, e.Status, e.Command, e.Session, cmds[i].want)
+			}
+		}
+		if c := es[0].Completion; c.Stdout != "hi\n" || c.Cwd != dir {
+			t.Errorf("entry 1 completion: %+v", c)
+		}
+		if c := es[1].Completion; c.Stderr != "err\n" || c.ExitCode != 3 || es[1].CwdBefore != dir {
+			t.Errorf("entry 2: %+v", es[1])
+		}
+		ss, _ := r.Sessions()
+		if len(ss) != 1 || ss[0].ID != "main" || ss[0].Transport != "local" {
+			t.Errorf("sessions: %+v", ss)
+		}
+		if rep := r.Verify(""); !rep.OK {
+			t.Errorf("verify: %q", rep.Problems)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJournalFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(filepath.Join(dir, "run.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openLocal(t, session.Options{Journal: j})
+	j.Close() // the journal is gone: nothing may run unrecorded
+	marker := filepath.Join(dir, "ran")
+	_, err = s.Exec(context.Background(), "touch "+marker, session.ExecOptions{})
+	if !errors.Is(err, session.ErrJournal) {
+		t.Fatalf("Exec with a closed journal: %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the command ran although its intent was not recorded")
+	}
+}
