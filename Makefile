@@ -33,6 +33,10 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./journal/
 
+.PHONY: durability
+durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)
+	$(GO) test -tags integration -run 'TestKill9$$' -count=1 -v ./journal/
+
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzParseExportList -fuzztime $(FUZZTIME) ./session/
