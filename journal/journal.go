@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -49,9 +50,10 @@ type Journal struct {
 	reqs    chan *request
 	done    chan struct{}
 
-	mu     sync.Mutex
-	closed bool
-	err    error // sticky: after a failed commit nothing more is recorded
+	mu      sync.Mutex
+	closed  bool
+	err     error         // sticky: after a failed commit nothing more is recorded
+	changed chan struct{} // closed and replaced after every commit
 }
 
 type request struct {
@@ -84,7 +86,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{db: db, path: path, pidPath: path + ".pid", reqs: make(chan *request, 256), done: make(chan struct{})}
+	j := &Journal{db: db, path: path, pidPath: path + ".pid", reqs: make(chan *request, 256), done: make(chan struct{}), changed: make(chan struct{})}
 	var ch chain
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -249,6 +251,10 @@ func (j *Journal) writer(ch chain) {
 		for _, r := range batch {
 			r.reply <- err
 		}
+		j.mu.Lock()
+		close(j.changed)
+		j.changed = make(chan struct{})
+		j.mu.Unlock()
 	}
 }
 
@@ -392,6 +398,10 @@ func (j *Journal) Close() error {
 	close(j.reqs)
 	j.mu.Unlock()
 	<-j.done
+	j.mu.Lock()
+	close(j.changed) // wakes followers, which then see the journal closed
+	j.changed = make(chan struct{})
+	j.mu.Unlock()
 	os.Remove(j.pidPath)
 	return j.db.Close()
 }
@@ -400,4 +410,56 @@ func (j *Journal) Close() error {
 // how a process shows the journal it is writing.
 func (j *Journal) View(fn func(*Reader) error) error {
 	return j.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, live: true}) })
+}
+
+// Follow calls fn with every entry as its intent and then its completion
+// are committed, starting after record `after` (0: from the start), until
+// ctx ends, the journal is closed, or fn returns an error. It returns the
+// number of the last record it delivered, from which a later Follow can go
+// on.
+func (j *Journal) Follow(ctx context.Context, after uint64, fn func(Entry) error) (uint64, error) {
+	for {
+		j.mu.Lock()
+		changed, closed := j.changed, j.closed
+		j.mu.Unlock()
+		err := j.View(func(r *Reader) error {
+			c := r.tx.Bucket(bucketRecords).Cursor()
+			for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+				var rec record
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return err
+				}
+				after = rec.Seq
+				if rec.Kind != kindIntent && rec.Kind != kindCompletion {
+					continue
+				}
+				e, err := r.Entry(rec.Entry)
+				if err != nil {
+					return err
+				}
+				if rec.Kind == kindIntent && e.Completion != nil {
+					// Delivered as it was then: the completion follows.
+					e.Completion, e.Status = nil, StatusRunning
+					if !e.Decision.Allowed {
+						e.Status = StatusBlocked
+					}
+				}
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return after, err
+		}
+		if closed {
+			return after, ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return after, ctx.Err()
+		case <-changed:
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -367,5 +369,42 @@ func writeFixtures(t *testing.T, dir string) {
 		j.Close()
 		os.Remove(path + ".pid")
 		tamper(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte(v)) })
+	}
+}
+
+func TestFollow(t *testing.T) {
+	j, _ := openTemp(t)
+	got := make(chan Entry, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := j.Follow(ctx, 0, func(e Entry) error { got <- e; return nil })
+		done <- err
+	}()
+	seq, _ := j.Intent(Intent{Session: "s", Command: "one", Decision: Decision{Allowed: true}})
+	want := func(status Status) {
+		t.Helper()
+		select {
+		case e := <-got:
+			if e.Seq != seq || e.Status != status {
+				t.Errorf("followed entry %d %s, want %d %s", e.Seq, e.Status, seq, status)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no entry followed (want %s)", status)
+		}
+	}
+	want(StatusRunning)
+	j.Complete(seq, Completion{Status: StatusOK})
+	want(StatusOK)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Follow after cancel: %v", err)
+	}
+	// A late follower replays from the start, each record once.
+	var n int
+	last, err := j.Follow(func() context.Context { c, f := context.WithCancel(context.Background()); f(); return c }(), 0, func(Entry) error { n++; return nil })
+	if n != 2 || last != 3 || !errors.Is(err, context.Canceled) {
+		t.Errorf("replay: %d entries, last record %d, %v", n, last, err)
 	}
 }

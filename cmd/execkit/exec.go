@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,9 +114,7 @@ func execCommand() *cli.Command {
 					return execError{err}
 				}
 				if c.Bool("json") {
-					enc := json.NewEncoder(c.App.Writer)
-					enc.SetIndent("", "  ")
-					if err := enc.Encode(r); err != nil {
+					if err := printJSON(c.App.Writer, r); err != nil {
 						return execError{err}
 					}
 				} else {

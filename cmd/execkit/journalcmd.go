@@ -30,6 +30,7 @@ func journalArg(c *cli.Context, rest int) (string, []string, error) {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
@@ -162,6 +163,52 @@ func verifyCommand() *cli.Command {
 					return verifyFailed{rep}
 				}
 				return nil
+			})
+		},
+	}
+}
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write a journal as JSON lines, Markdown or an asciicast v2 recording",
+		ArgsUsage: "JOURNAL",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "jsonl", Usage: "jsonl, md or asciicast"},
+			&cli.StringFlag{Name: "session", Usage: "only this session"},
+		},
+		Action: func(c *cli.Context) error {
+			path, _, err := journalArg(c, 0)
+			if err != nil {
+				return err
+			}
+			format := c.String("format")
+			switch format {
+			case "jsonl", "md", "asciicast":
+			default:
+				return usagef("export: unknown format %q (jsonl, md or asciicast)", format)
+			}
+			return journal.Read(path, func(r *journal.Reader) error {
+				es, err := r.Entries(journal.Filter{Session: c.String("session")})
+				if err != nil {
+					return err
+				}
+				run, err := r.Run()
+				if err != nil {
+					return err
+				}
+				w := c.App.Writer
+				switch format {
+				case "md":
+					ss, err := r.Sessions()
+					if err != nil {
+						return err
+					}
+					return journal.ExportMarkdown(w, run, ss, es)
+				case "asciicast":
+					return journal.ExportAsciicast(w, run, es)
+				}
+				return journal.ExportJSONL(w, es)
 			})
 		},
 	}

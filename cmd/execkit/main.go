@@ -46,6 +46,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			logCommand(),
 			showCommand(),
 			verifyCommand(),
+			exportCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {
