@@ -1,0 +1,116 @@
+package safety
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/execkit/execkit/safety/safetytest"
+)
+
+func TestRedactionCorpus(t *testing.T) {
+	r := NewRedactor(nil)
+	pos := safetytest.Corpus()
+	kinds := map[string]bool{}
+	caught := 0
+	for _, p := range pos {
+		kinds[p.Kind] = true
+		got := r.Redact(p.Line)
+		if strings.Contains(got, p.Secret) || !strings.Contains(got, "[REDACTED:") {
+			t.Errorf("%s not redacted in %q: %q", p.Kind, p.Line, got)
+			continue
+		}
+		caught++
+	}
+	recall := float64(caught) / float64(len(pos))
+	t.Logf("%d positives across %d kinds, recall %.2f%%", len(pos), len(kinds), 100*recall)
+	if len(pos) < 300 || len(kinds) < 40 || recall < 0.99 {
+		t.Errorf("corpus %d positives, %d kinds, recall %.4f", len(pos), len(kinds), recall)
+	}
+	neg := safetytest.Negatives()
+	kept := 0
+	for _, n := range neg {
+		if got := r.Redact(n); got == n {
+			kept++
+		} else {
+			t.Logf("negative changed: %q -> %q", n, got)
+		}
+	}
+	rate := float64(kept) / float64(len(neg))
+	t.Logf("%d negatives, %.2f%% survive", len(neg), 100*rate)
+	if len(neg) < 100 || rate < 0.95 {
+		t.Errorf("negatives: %d, survival %.4f", len(neg), rate)
+	}
+}
+
+// TestRedactionEverySplit writes each positive in two pieces, cut at every
+// byte offset.
+func TestRedactionEverySplit(t *testing.T) {
+	r := NewRedactor(nil)
+	for _, p := range safetytest.Corpus() {
+		for cut := 0; cut <= len(p.Line); cut++ {
+			var out bytes.Buffer
+			s := r.Stream(&out)
+			s.Write([]byte(p.Line[:cut]))
+			s.Write([]byte(p.Line[cut:]))
+			s.Close()
+			if strings.Contains(out.String(), p.Secret) {
+				t.Fatalf("%s survives a cut at %d: %q", p.Kind, cut, out.String())
+			}
+		}
+	}
+}
+
+func TestRedactionKeepsTextAround(t *testing.T) {
+	r := NewRedactor([]Secret{{Name: "DEPLOY", Value: "s3cr3t-deploy-value"}})
+	in := "before ghp_" + strings.Repeat("a", 36) + " middle s3cr3t-deploy-value after"
+	want := "before [REDACTED:github-token] middle [REDACTED:secret:DEPLOY] after"
+	if got := r.Redact(in); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	pem := "x\n-----BEGIN RSA PRIVATE KEY-----\nAAAA\nBBBB\n-----END RSA PRIVATE KEY-----\ny"
+	if got := r.Redact(pem); got != "x\n[REDACTED:private-key]\ny" {
+		t.Errorf("pem: %q", got)
+	}
+	if got := r.Redact("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB (cut off"); got != "[REDACTED:private-key]" {
+		t.Errorf("unterminated pem: %q", got)
+	}
+	if got := r.Redact("no secrets here\n"); got != "no secrets here\n" {
+		t.Errorf("plain text changed: %q", got)
+	}
+	// Never an "allow" marker: text claiming to be safe is still scrubbed.
+	if got := r.Redact("# gitleaks:allow pragma: allowlist secret ghp_" + strings.Repeat("b", 36)); strings.Contains(got, strings.Repeat("b", 36)) {
+		t.Errorf("an allow marker suppressed redaction: %q", got)
+	}
+}
+
+func TestSecretEnv(t *testing.T) {
+	got := SecretEnv([]string{"GITHUB_TOKEN=abcdefgh123", "PATH=/usr/bin:/bin", "DB_PASSWORD=hunter22hunter", "SHORT_TOKEN=abc", "KUBECONFIG_FILE=/x", "MY_API_KEY=zzzzzzzzzz"})
+	if len(got) != 3 || got[0].Name != "GITHUB_TOKEN" || got[2].Name != "MY_API_KEY" {
+		t.Errorf("SecretEnv: %+v", got)
+	}
+}
+
+func FuzzRedactor(f *testing.F) {
+	for _, p := range safetytest.Corpus()[:40] {
+		f.Add(p.Line, 3)
+	}
+	r := NewRedactor([]Secret{{Name: "X", Value: "literal-secret"}})
+	f.Fuzz(func(t *testing.T, s string, cut int) {
+		if cut < 0 || cut > len(s) {
+			return
+		}
+		whole := r.Redact(s)
+		var out bytes.Buffer
+		st := r.Stream(&out)
+		st.Write([]byte(s[:cut]))
+		st.Write([]byte(s[cut:]))
+		st.Close()
+		if out.String() != whole {
+			t.Fatalf("split at %d changes the result: %q vs %q", cut, out.String(), whole)
+		}
+		if strings.Contains(whole, "literal-secret") {
+			t.Fatalf("literal secret survived: %q", whole)
+		}
+	})
+}

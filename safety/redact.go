@@ -1,0 +1,430 @@
+// Package safety stands between an agent and the host. This file holds the
+// Redactor: a streaming secret scrubber that output and commands pass
+// through before anything is returned or stored. The command policy,
+// terminal-escape sanitising and output budgets are still to come.
+package safety
+
+import (
+	"bytes"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// detector finds one kind of credential. A match can only start where one
+// of its anchors starts (anchors are compared without regard to ASCII case
+// when fold is set); re is matched against the text from there, and the
+// span of submatch group is replaced.
+type detector struct {
+	kind     string
+	anchors  []string
+	fold     bool
+	re       *regexp.Regexp
+	group    int
+	boundary bool // the byte before the anchor must not be a letter or digit
+}
+
+// maxMatch bounds how long a match may be; the stream holds back this much.
+const maxMatch = 4096
+
+func d(kind string, anchors []string, re string) detector {
+	return detector{kind: kind, anchors: anchors, re: regexp.MustCompile("^(?:" + re + ")"), boundary: true}
+}
+
+func dg(kind string, anchors []string, re string) detector {
+	return detector{kind: kind, anchors: anchors, fold: true, re: regexp.MustCompile("^(?i:" + re + ")"), group: 1}
+}
+
+// builtins are the detectors for common credential families. The formats
+// are the providers' published token shapes.
+var builtins = []detector{
+	d("aws-access-key-id", []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"}, `A[KSGIRN][A-Z]A[0-9A-Z]{16}`),
+	dg("aws-secret-access-key", []string{"aws_secret_access_key", "aws_secret_key", "secretaccesskey"}, `(?:aws_secret_access_key|aws_secret_key|secretaccesskey)["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})`),
+	d("github-token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, `gh[pousr]_[A-Za-z0-9]{36,255}`),
+	d("github-fine-grained-token", []string{"github_pat_"}, `github_pat_[A-Za-z0-9_]{82}`),
+	d("gitlab-token", []string{"glpat-", "glrt-", "gldt-", "glptt-", "glsoat-"}, `gl(?:pat|rt|dt|ptt|soat)-[A-Za-z0-9_-]{20,64}`),
+	d("slack-token", []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"}, `xox[bpasre]-[0-9A-Za-z-]{10,250}`),
+	d("slack-webhook", []string{"https://hooks.slack.com/"}, `https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_+-]{20,200}`),
+	d("stripe-key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"}, `(?:[sr]k_(?:live|test)|whsec)_[0-9A-Za-z]{24,247}`),
+	d("anthropic-api-key", []string{"sk-ant-"}, `sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,120}`),
+	d("openai-api-key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"}, `sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,200}|[A-Za-z0-9]{48})`),
+	d("google-api-key", []string{"AIza"}, `AIza[0-9A-Za-z_-]{35}`),
+	d("google-oauth-secret", []string{"GOCSPX-"}, `GOCSPX-[A-Za-z0-9_-]{28}`),
+	d("jwt", []string{"eyJ"}, `eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`),
+	d("npm-token", []string{"npm_"}, `npm_[A-Za-z0-9]{36}`),
+	d("pypi-token", []string{"pypi-AgE"}, `pypi-AgE[A-Za-z0-9_-]{50,1000}`),
+	d("dockerhub-token", []string{"dckr_pat_"}, `dckr_pat_[A-Za-z0-9_-]{27}`),
+	d("sendgrid-api-key", []string{"SG."}, `SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}`),
+	d("twilio-api-key", []string{"SK"}, `SK[0-9a-f]{32}`),
+	d("mailgun-api-key", []string{"key-"}, `key-[0-9a-f]{32}`),
+	d("huggingface-token", []string{"hf_"}, `hf_[A-Za-z]{34}`),
+	d("digitalocean-token", []string{"dop_v1_", "doo_v1_", "dor_v1_"}, `do[por]_v1_[a-f0-9]{64}`),
+	d("shopify-token", []string{"shpat_", "shpss_", "shpca_", "shppa_"}, `shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}`),
+	d("discord-webhook", []string{"https://discord.com/api/webhooks/", "https://discordapp.com/api/webhooks/"}, `https://discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,80}`),
+	d("telegram-bot-token", []string{"bot"}, `bot[0-9]{8,10}:AA[0-9A-Za-z_-]{33}`),
+	dg("azure-storage-key", []string{"accountkey="}, `accountkey=([A-Za-z0-9+/]{86}==)`),
+	d("square-token", []string{"sq0atp-", "sq0csp-", "EAAA"}, `(?:sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43}|EAAA[A-Za-z0-9_-]{60})`),
+	d("linear-api-key", []string{"lin_api_"}, `lin_api_[A-Za-z0-9]{40}`),
+	d("vault-token", []string{"hvs.", "hvb."}, `hv[sb]\.[A-Za-z0-9_-]{24,200}`),
+	d("doppler-token", []string{"dp.pt.", "dp.st.", "dp.sa."}, `dp\.(?:pt|st|sa)\.[A-Za-z0-9]{40,44}`),
+	d("databricks-token", []string{"dapi"}, `dapi[a-f0-9]{32}(?:-\d)?`),
+	d("grafana-token", []string{"glc_", "glsa_"}, `(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})`),
+	d("atlassian-api-token", []string{"ATATT3"}, `ATATT3[A-Za-z0-9_=-]{180,200}`),
+	d("age-secret-key", []string{"AGE-SECRET-KEY-1"}, `AGE-SECRET-KEY-1[0-9A-Z]{58}`),
+	d("pulumi-token", []string{"pul-"}, `pul-[a-f0-9]{40}`),
+	d("postman-api-key", []string{"PMAK-"}, `PMAK-[a-f0-9]{24}-[a-f0-9]{34}`),
+	d("newrelic-key", []string{"NRAK-", "NRII-"}, `NR(?:AK|II)-[A-Z0-9]{27,32}`),
+	d("heroku-api-key", []string{"HRKU-"}, `HRKU-[A-Za-z0-9_-]{60}`),
+	d("mailchimp-api-key", []string{"-us"}, `-us[0-9]{1,2}`), // placeholder, replaced in init
+	d("sentry-token", []string{"sntrys_", "sntryu_"}, `sntry[su]_[A-Za-z0-9+/=_]{40,200}`),
+	d("planetscale-token", []string{"pscale_tkn_", "pscale_pw_"}, `pscale_(?:tkn|pw)_[A-Za-z0-9_.-]{32,64}`),
+	dg("url-password", []string{"://"}, `://[^\s:/@'"]{1,128}:([^\s/@'"]{1,256})@`),
+	dg("authorization-header", []string{"authorization"}, `authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest|bot)?\s*([A-Za-z0-9._~+/=:-]{8,1000})`),
+	dg("bearer-token", []string{"bearer "}, `bearer\s+([A-Za-z0-9._~+/=-]{16,1000})`),
+	dg("password-assignment", []string{"password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key", "access_token", "auth_token", "client_secret", "private_key"},
+		`(?:[a-z0-9_.-]*)(?:password|passwd|pwd|secret|api_key|apikey|api-key|access_token|auth_token|client_secret|private_key)[a-z0-9_]*["']?\s*(?:[:=]|=>)\s*["']?([^\s"'&;,<>{}()]{4,512})`),
+}
+
+func init() {
+	// A Mailchimp key is 32 hex digits then -usNN: anchored on the hex is
+	// too costly, so it is found from the "-us" suffix and checked back.
+	for i := range builtins {
+		if builtins[i].kind == "mailchimp-api-key" {
+			builtins[i].re = nil
+		}
+	}
+}
+
+var mailchimp = regexp.MustCompile(`[0-9a-f]{32}-us[0-9]{1,2}$`)
+
+// placeholder values that are documentation, not secrets.
+var placeholderWords = []string{"example", "xxxxxxxx", "changeme", "redacted", "placeholder", "your_", "your-", "<", "${", "$(", "****"}
+
+func isPlaceholder(s []byte) bool {
+	l := bytes.ToLower(s)
+	for _, w := range placeholderWords {
+		if bytes.Contains(l, []byte(w)) {
+			return true
+		}
+	}
+	if len(s) > 0 && s[0] == '$' {
+		return true // a variable reference
+	}
+	return false
+}
+
+// Secret is a literal value the operator names, or the value of a secret-
+// looking environment variable.
+type Secret struct {
+	Name  string
+	Value string
+}
+
+// Redactor replaces credentials with [REDACTED:kind]. The zero value is not
+// usable; build one with NewRedactor. A Redactor is immutable and safe for
+// concurrent use; each stream gets its own Stream.
+type Redactor struct {
+	dets []detector
+	hit  [1 << 16]uint16 // byte pair (ASCII case folded) -> 1 + index in refs
+	refs [][]anchorRef
+	lits []Secret
+}
+
+type anchorRef struct {
+	det    int // index in dets, or -1-literal index
+	anchor string
+}
+
+// NewRedactor builds a redactor with the built-in detectors plus the given
+// literal secrets (values shorter than 6 bytes are ignored: too likely to
+// occur by chance).
+func NewRedactor(secrets []Secret) *Redactor {
+	r := &Redactor{dets: builtins}
+	for i, det := range r.dets {
+		for _, a := range det.anchors {
+			r.add(a, anchorRef{det: i, anchor: a})
+		}
+	}
+	for _, s := range secrets {
+		if len(s.Value) < 6 {
+			continue
+		}
+		r.lits = append(r.lits, s)
+		r.add(s.Value, anchorRef{det: -len(r.lits), anchor: s.Value})
+	}
+	return r
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 32
+	}
+	return c
+}
+
+func pair(a, b byte) int { return int(lower(a))<<8 | int(lower(b)) }
+
+func (r *Redactor) add(anchor string, ref anchorRef) {
+	k := pair(anchor[0], anchor[1])
+	if r.hit[k] == 0 {
+		r.refs = append(r.refs, nil)
+		r.hit[k] = uint16(len(r.refs))
+	}
+	r.refs[r.hit[k]-1] = append(r.refs[r.hit[k]-1], ref)
+}
+
+// SecretEnv picks the environment variables whose names look like they hold
+// secrets (…TOKEN, …SECRET, …PASSWORD, …API_KEY, …_KEY, …CREDENTIALS) and
+// returns their values as secrets.
+func SecretEnv(env []string) []Secret {
+	var out []Secret
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || len(val) < 8 {
+			continue
+		}
+		u := strings.ToUpper(name)
+		for _, w := range []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "_KEY", "CREDENTIAL", "AUTH"} {
+			if strings.Contains(u, w) && !strings.HasSuffix(u, "_FILE") && !strings.HasSuffix(u, "_PATH") {
+				out = append(out, Secret{Name: name, Value: val})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// afterEscape reports whether a terminal escape sequence (CSI, such as a
+// colour) ends just before i: text is matched as if escapes were stripped.
+func afterEscape(b []byte, i int) bool {
+	j := i - 1
+	if j < 0 || b[j] < 0x40 || b[j] > 0x7e {
+		return false
+	}
+	for j--; j >= 0 && j >= i-32; j-- {
+		c := b[j]
+		switch {
+		case c == '[':
+			return j > 0 && b[j-1] == 0x1b
+		case c >= 0x20 && c <= 0x3f:
+			continue
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func isWord(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+type span struct {
+	start, end int
+	kind       string
+	pem        bool // a private key: everything up to its END line
+}
+
+// find returns the first match starting at or after from whose start is
+// before limit, or ok=false.
+func (r *Redactor) find(b []byte, from, limit int) (span, bool) {
+	for i := from; i+1 < len(b) && i < limit; i++ {
+		h := r.hit[pair(b[i], b[i+1])]
+		if h == 0 {
+			if b[i] != '-' {
+				continue
+			}
+		} else {
+			for _, ref := range r.refs[h-1] {
+				if s, ok := r.try(b, i, ref); ok {
+					return s, true
+				}
+			}
+		}
+		if b[i] == '-' && i+10 <= len(b) && bytes.HasPrefix(b[i:], []byte("-----BEGIN")) {
+			if m := pemBegin.Find(b[i:min(len(b), i+100)]); m != nil {
+				return span{start: i, end: i + len(m), kind: "private-key", pem: true}, true
+			}
+		}
+	}
+	return span{}, false
+}
+
+var pemBegin = regexp.MustCompile(`^-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
+var pemEnd = regexp.MustCompile(`-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
+
+func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
+	a := ref.anchor
+	if len(b)-i < len(a) {
+		return span{}, false
+	}
+	if ref.det < 0 {
+		if string(b[i:i+len(a)]) == a {
+			return span{start: i, end: i + len(a), kind: "secret:" + r.lits[-ref.det-1].Name}, true
+		}
+		return span{}, false
+	}
+	det := &r.dets[ref.det]
+	if det.fold {
+		if !bytes.EqualFold(b[i:i+len(a)], []byte(a)) {
+			return span{}, false
+		}
+	} else if string(b[i:i+len(a)]) != a {
+		return span{}, false
+	}
+	if det.kind == "mailchimp-api-key" {
+		if i < 32 {
+			return span{}, false
+		}
+		end := i + 3
+		for end < len(b) && end < i+5 && b[end] >= '0' && b[end] <= '9' {
+			end++
+		}
+		if m := mailchimp.Find(b[i-32 : end]); m != nil && (i-32 == 0 || !isWord(b[i-33]) || afterEscape(b, i-32)) {
+			return span{start: i - 32, end: end, kind: det.kind}, true
+		}
+		return span{}, false
+	}
+	if det.boundary && i > 0 && isWord(b[i-1]) && !afterEscape(b, i) {
+		return span{}, false
+	}
+	w := b[i:min(len(b), i+maxMatch)]
+	m := det.re.FindSubmatchIndex(w)
+	if m == nil {
+		return span{}, false
+	}
+	s, e := m[2*det.group], m[2*det.group+1]
+	if s < 0 {
+		return span{}, false
+	}
+	if det.group == 0 && e < len(w) && isWord(w[e]) && det.kind != "jwt" {
+		// The token runs on: a longer random string that only starts like one.
+		if det.kind != "github-token" && det.kind != "stripe-key" {
+			return span{}, false
+		}
+	}
+	if isPlaceholder(w[s:e]) {
+		return span{}, false
+	}
+	return span{start: i + s, end: i + e, kind: det.kind}, true
+}
+
+// Redact returns s with every credential replaced.
+func (r *Redactor) Redact(s string) string {
+	var out bytes.Buffer
+	st := r.Stream(&out)
+	st.Write([]byte(s))
+	st.Close()
+	return out.String()
+}
+
+// Writer receives redacted bytes.
+type Writer interface{ Write(p []byte) }
+
+type bufWriter struct{ b *bytes.Buffer }
+
+func (w bufWriter) Write(p []byte) { w.b.Write(p) }
+
+// Stream redacts one stream written in pieces of any size: a secret split
+// across writes is still found. It holds back the last few KiB until more
+// arrives or Close. Not safe for concurrent use.
+type Stream struct {
+	r     *Redactor
+	out   Writer
+	buf   []byte
+	inPEM bool
+	kinds map[string]int
+}
+
+// Stream starts redacting a stream into out (a *bytes.Buffer or a Writer).
+func (r *Redactor) Stream(out any) *Stream {
+	var w Writer
+	switch o := out.(type) {
+	case *bytes.Buffer:
+		w = bufWriter{o}
+	case Writer:
+		w = o
+	default:
+		panic("safety: Stream needs a *bytes.Buffer or a Writer")
+	}
+	return &Stream{r: r, out: w, kinds: map[string]int{}}
+}
+
+// Write redacts p, passing on what can no longer be part of a secret.
+func (s *Stream) Write(p []byte) (int, error) {
+	s.buf = append(s.buf, p...)
+	s.process(false)
+	return len(p), nil
+}
+
+// Close passes on the rest. Inside an unterminated private key the rest is
+// dropped.
+func (s *Stream) Close() error {
+	s.process(true)
+	return nil
+}
+
+// Found reports how many of each kind were redacted so far.
+func (s *Stream) Found() map[string]int { return s.kinds }
+
+func (s *Stream) process(final bool) {
+	b := s.buf
+	pos := 0
+	limit := len(b) - maxMatch
+	if final {
+		limit = len(b)
+	}
+	for {
+		if s.inPEM {
+			if m := pemEnd.FindIndex(b[pos:]); m != nil {
+				pos += m[1]
+				s.inPEM = false
+				continue
+			}
+			if final {
+				pos = len(b)
+			} else if keep := len(b) - 100; keep > pos {
+				pos = keep // drop key material, keep what may begin the END line
+			}
+			break
+		}
+		if pos >= limit {
+			break
+		}
+		sp, ok := s.r.find(b, pos, limit)
+		if !ok {
+			s.out.Write(b[pos:max(pos, limit)])
+			pos = max(pos, limit)
+			break
+		}
+		if !final && sp.end >= len(b) {
+			// The match touches the end: it may go on in the next write.
+			s.out.Write(b[pos:sp.start])
+			pos = sp.start
+			break
+		}
+		s.out.Write(b[pos:sp.start])
+		s.out.Write([]byte("[REDACTED:" + sp.kind + "]"))
+		s.kinds[sp.kind]++
+		pos = sp.end
+		if sp.pem {
+			s.inPEM = true
+		}
+	}
+	if final && pos < len(b) && !s.inPEM {
+		s.out.Write(b[pos:])
+		pos = len(b)
+	}
+	s.buf = append(s.buf[:0], b[pos:]...)
+}
+
+// Kinds lists the kinds of credential the built-in detectors know.
+func Kinds() []string {
+	var out []string
+	for _, d := range builtins {
+		out = append(out, d.kind)
+	}
+	out = append(out, "private-key")
+	sort.Strings(out)
+	return out
+}
