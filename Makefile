@@ -32,6 +32,7 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2000x ./session/
 	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./journal/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/
 
 .PHONY: durability
 durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)
@@ -41,6 +42,7 @@ durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzParseExportList -fuzztime $(FUZZTIME) ./session/
 	$(GO) test -run '^$$' -fuzz FuzzMarkerScanner -fuzztime $(FUZZTIME) ./session/
+	$(GO) test -run '^$$' -fuzz FuzzRedactor -fuzztime $(FUZZTIME) ./safety/
 
 .PHONY: lint
 lint: ## gofmt and go vet

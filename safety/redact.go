@@ -81,8 +81,8 @@ var builtins = []detector{
 	dg("url-password", []string{"://"}, `://[^\s:/@'"]{1,128}:([^\s/@'"]{1,256})@`),
 	dg("authorization-header", []string{"authorization"}, `authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest|bot)?\s*([A-Za-z0-9._~+/=:-]{8,1000})`),
 	dg("bearer-token", []string{"bearer "}, `bearer\s+([A-Za-z0-9._~+/=-]{16,1000})`),
-	dg("password-assignment", []string{"password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key", "access_token", "auth_token", "client_secret", "private_key"},
-		`(?:[a-z0-9_.-]*)(?:password|passwd|pwd|secret|api_key|apikey|api-key|access_token|auth_token|client_secret|private_key)[a-z0-9_]*["']?\s*(?:[:=]|=>)\s*["']?([^\s"'&;,<>{}()]{4,512})`),
+	dg("password-assignment", []string{"password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_token", "auth_token", "client_secret", "private_key"},
+		`(?:password|passwd|pwd|secret|token|api_key|apikey|api-key|access_token|auth_token|client_secret|private_key)[a-z0-9_]*["']?\s*(?:[:=]|=>)\s*["']?([^\s"'&;,<>{}()]{6,512})`),
 }
 
 func init() {
@@ -306,6 +306,25 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 	if isPlaceholder(w[s:e]) {
 		return span{}, false
 	}
+	if det.group > 0 && (w[e-1] == ':' || e < len(w) && w[e] == ':') {
+		return span{}, false // a label ("TOKEN=Authorization: ..."), not a value
+	}
+	if det.kind == "password-assignment" && bytes.HasPrefix(w[s:], []byte("-----BEGIN")) {
+		return span{}, false // a private key: redacted whole, from BEGIN to END
+	}
+	if det.kind == "password-assignment" && e-s >= 2 {
+		// The value is where a more specific credential starts: leave it to
+		// that detector ("TOKEN=aws_secret_access_key = ...").
+		if h := r.hit[pair(w[s], w[s+1])]; h != 0 {
+			for _, ref := range r.refs[h-1] {
+				if ref.det >= 0 && r.dets[ref.det].kind != det.kind {
+					if _, ok := r.try(b, i+s, ref); ok {
+						return span{}, false
+					}
+				}
+			}
+		}
+	}
 	return span{start: i + s, end: i + e, kind: det.kind}, true
 }
 
@@ -313,6 +332,18 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 func (r *Redactor) Redact(s string) string {
 	var out bytes.Buffer
 	st := r.Stream(&out)
+	st.Write([]byte(s))
+	st.Close()
+	return out.String()
+}
+
+// RedactCommand is Redact for a command line that will be stored: a named
+// secret becomes the placeholder ${secret:NAME}, which a replay fills in
+// again from the environment; other credentials become [REDACTED:kind].
+func (r *Redactor) RedactCommand(s string) string {
+	var out bytes.Buffer
+	st := r.Stream(&out)
+	st.placeholders = true
 	st.Write([]byte(s))
 	st.Close()
 	return out.String()
@@ -332,8 +363,9 @@ type Stream struct {
 	r     *Redactor
 	out   Writer
 	buf   []byte
-	inPEM bool
-	kinds map[string]int
+	inPEM        bool
+	placeholders bool
+	kinds        map[string]int
 }
 
 // Stream starts redacting a stream into out (a *bytes.Buffer or a Writer).
@@ -404,7 +436,11 @@ func (s *Stream) process(final bool) {
 			break
 		}
 		s.out.Write(b[pos:sp.start])
-		s.out.Write([]byte("[REDACTED:" + sp.kind + "]"))
+		if name, ok := strings.CutPrefix(sp.kind, "secret:"); ok && s.placeholders {
+			s.out.Write([]byte("${secret:" + name + "}"))
+		} else {
+			s.out.Write([]byte("[REDACTED:" + sp.kind + "]"))
+		}
 		s.kinds[sp.kind]++
 		pos = sp.end
 		if sp.pem {

@@ -1,14 +1,18 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
+	"github.com/execkit/execkit/safety/safetytest"
 	"github.com/execkit/execkit/session"
 )
 
@@ -91,4 +95,52 @@ func TestJournalFailsClosed(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the command ran although its intent was not recorded")
 	}
+}
+
+// TestJournalHoldsNoSecret prints every credential of the redaction corpus
+// through a journaled session, in the command and on both streams, then
+// searches the journal file's raw bytes for each secret.
+func TestJournalHoldsNoSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.db")
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openLocal(t, session.Options{Journal: j})
+	ctx := context.Background()
+	pos := safetytest.Corpus()
+	for _, p := range pos {
+		q := "'" + strings.ReplaceAll(p.Line, "'", `'\''`) + "'"
+		r, err := s.Exec(ctx, "printf '%s\\n' "+q+"; printf '%s\\n' "+q+" >&2", session.ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(r.Stdout, p.Secret) || strings.Contains(r.Stderr, p.Secret) {
+			t.Errorf("%s returned to the caller: %q", p.Kind, r.Stdout)
+		}
+	}
+	// A secret the agent puts in the environment is known from then on.
+	const envSecret = "zq7-env-secret-value-81x"
+	s.Exec(ctx, "export DEPLOY_TOKEN="+envSecret, session.ExecOptions{})
+	r, _ := s.Exec(ctx, `echo "$DEPLOY_TOKEN"`, session.ExecOptions{})
+	if r.Stdout != "[REDACTED:secret:DEPLOY_TOKEN]\n" {
+		t.Errorf("environment secret printed as %q", r.Stdout)
+	}
+	s.Close()
+	j.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks := 0
+	for _, p := range pos {
+		if bytes.Contains(raw, []byte(p.Secret)) {
+			leaks++
+			t.Errorf("%s found in the journal file", p.Kind)
+		}
+	}
+	if bytes.Contains(raw, []byte(envSecret)) {
+		t.Error("the environment secret is in the journal file")
+	}
+	t.Logf("%d secrets of %d kinds printed; %d found in the journal's %d bytes", len(pos), len(safety.Kinds()), leaks, len(raw))
 }

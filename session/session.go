@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/transport"
 )
 
@@ -89,6 +90,14 @@ type Options struct {
 	// NoRespawn makes the session report ErrShellEnded instead of starting a
 	// new shell when the shell ends.
 	NoRespawn bool `json:"no_respawn,omitempty"`
+	// Secrets are literal values the operator names: they are redacted from
+	// output ([REDACTED:secret:NAME]) and stored in commands as
+	// ${secret:NAME}. Values of the session's secret-looking environment
+	// variables (…TOKEN, …PASSWORD, …) are added automatically.
+	Secrets []safety.Secret `json:"-"`
+	// NoRedact turns secret redaction off. Output is then returned and
+	// stored as printed.
+	NoRedact bool `json:"no_redact,omitempty"`
 	// ID names the session in the journal; empty means a random one.
 	ID string `json:"id,omitempty"`
 	// Journal, when set, records every Exec: the intent before the command
@@ -158,6 +167,8 @@ type Session struct {
 	env     []string // last exported environment the shell reported
 	watch   envWatch
 	id      string
+	red     *safety.Redactor // nil with NoRedact
+	redKey  string           // the secrets red was built with
 	fresh   bool // the shell was just started: the next command reports env
 	closing chan struct{}
 	once    sync.Once
@@ -184,6 +195,7 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	}
 	s.sh = sh
 	s.fresh = true
+	s.updateRedactor()
 	// One empty command learns the starting directory and environment.
 	s.mu.Lock()
 	_, err = s.execLocked(ctx, ":", ExecOptions{})
@@ -201,6 +213,23 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 		}
 	}
 	return s, nil
+}
+
+// updateRedactor builds the redactor again when the secrets it must know
+// (the operator's and the environment's) changed.
+func (s *Session) updateRedactor() {
+	if s.opts.NoRedact {
+		return
+	}
+	secrets := append(append([]safety.Secret(nil), s.opts.Secrets...), safety.SecretEnv(s.env)...)
+	var key strings.Builder
+	for _, sec := range secrets {
+		key.WriteString(sec.Name + "\x00" + sec.Value + "\x00")
+	}
+	if s.red != nil && key.String() == s.redKey {
+		return
+	}
+	s.red, s.redKey = safety.NewRedactor(secrets), key.String()
 }
 
 // ID returns the session's id, as recorded in the journal.
@@ -284,7 +313,11 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 	}
 	// The intent is durable before the command runs; without it the command
 	// does not run at all.
-	seq, err := j.Intent(journal.Intent{Session: s.id, Command: cmd, CwdBefore: s.cwd, Decision: journal.Decision{Allowed: true}})
+	stored := cmd
+	if s.red != nil {
+		stored = s.red.RedactCommand(cmd)
+	}
+	seq, err := j.Intent(journal.Intent{Session: s.id, Command: stored, CwdBefore: s.cwd, Decision: journal.Decision{Allowed: true}})
 	if err != nil {
 		return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrJournal, err)
 	}
@@ -336,6 +369,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 	}
 	if st.env != nil {
 		s.env = st.env
+		s.updateRedactor()
 	}
 	res.Cwd = s.cwd
 	if st.flush {
@@ -414,8 +448,8 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	sh := s.sh
 	nonce := newNonce()
 	res := Result{Command: cmd, CwdBefore: s.cwd, ExitCode: -1}
-	out := newFrameParser(nonce, newCapBuffer(maxOut), false)
-	errp := newFrameParser(nonce, newCapBuffer(maxOut), true)
+	out := newFrameParser(nonce, newCapBuffer(maxOut), false, s.red)
+	errp := newFrameParser(nonce, newCapBuffer(maxOut), true, s.red)
 
 	mark := sh.proc.MarkJobs()
 	start := time.Now()
@@ -540,6 +574,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 type frameParser struct {
 	end, trailerEnd markerScanner
 	body            *capBuffer
+	red             *safety.Stream // nil: no redaction
 	withTrailer     bool
 	state           int // 0 body, 1 trailer, 2 done
 	trailer         []byte
@@ -554,13 +589,35 @@ const maxTrailer = 16 << 20
 // under the capacity of any pipe, so the write cannot block.
 const smallFrame = 4096
 
-func newFrameParser(nonce string, body *capBuffer, withTrailer bool) *frameParser {
-	return &frameParser{
+func newFrameParser(nonce string, body *capBuffer, withTrailer bool, red *safety.Redactor) *frameParser {
+	f := &frameParser{
 		end:         markerScanner{marker: []byte("\x1eE" + nonce + "\x1e")},
 		trailerEnd:  markerScanner{marker: []byte("\x1eT" + nonce + "\x1e")},
 		body:        body,
 		withTrailer: withTrailer,
 		nonce:       nonce,
+	}
+	if red != nil {
+		f.red = red.Stream(safety.Writer(body))
+	}
+	return f
+}
+
+// write passes body bytes on: through the redactor when there is one, so
+// that nothing is kept, returned or stored before it is scrubbed.
+func (f *frameParser) write(b []byte) {
+	if f.red != nil {
+		f.red.Write(b)
+	} else {
+		f.body.Write(b)
+	}
+}
+
+// endBody flushes what the redactor held back.
+func (f *frameParser) endBody() {
+	if f.red != nil {
+		f.red.Close()
+		f.red = nil
 	}
 }
 
@@ -569,12 +626,15 @@ func (f *frameParser) feed(p []byte) {
 		var found bool
 		switch f.state {
 		case 0:
-			found, p = f.end.scan(p, f.body.Write)
+			found, p = f.end.scan(p, f.write)
 		case 1:
 			found, p = f.trailerEnd.scan(p, f.keepTrailer)
 		}
 		if !found {
 			return
+		}
+		if f.state == 0 {
+			f.endBody()
 		}
 		f.state++
 		if f.state == 1 && !f.withTrailer {
@@ -595,7 +655,8 @@ func (f *frameParser) keepTrailer(b []byte) {
 // eof ends the stream: bytes held back as a possible marker are body.
 func (f *frameParser) eof() {
 	if f.state == 0 {
-		f.end.flush(f.body.Write)
+		f.end.flush(f.write)
+		f.endBody()
 	}
 	f.done = true
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/transport/local"
 )
@@ -30,6 +31,8 @@ func sessionFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "tty", Usage: "give commands a pseudo-terminal as stdin/stdout"},
 		&cli.IntFlag{Name: "max-output", Value: session.DefaultMaxOutputBytes, Usage: "bytes of each stream to keep (first and last half)"},
 		&cli.StringFlag{Name: "journal", Usage: "record every command in this journal file (created if missing)"},
+		&cli.StringSliceFlag{Name: "secret", Usage: "NAME of an environment variable whose value is a secret to redact (repeatable; the value never goes on the command line)"},
+		&cli.BoolFlag{Name: "no-redact", Usage: "return and record output as printed, without secret redaction"},
 	}
 }
 
@@ -43,6 +46,14 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 	}
 	if o.Timeout <= 0 {
 		return o, usagef("--timeout must be positive, got %s", o.Timeout)
+	}
+	o.NoRedact = c.Bool("no-redact")
+	for _, name := range c.StringSlice("secret") {
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return o, usagef("--secret %s: no such environment variable (name the variable, not the value)", name)
+		}
+		o.Secrets = append(o.Secrets, safety.Secret{Name: name, Value: v})
 	}
 	if o.MaxOutputBytes <= 0 {
 		return o, usagef("--max-output must be positive, got %d", o.MaxOutputBytes)
