@@ -360,9 +360,9 @@ func (w bufWriter) Write(p []byte) { w.b.Write(p) }
 // across writes is still found. It holds back the last few KiB until more
 // arrives or Close. Not safe for concurrent use.
 type Stream struct {
-	r     *Redactor
-	out   Writer
-	buf   []byte
+	r            *Redactor
+	out          Writer
+	buf          []byte
 	inPEM        bool
 	placeholders bool
 	kinds        map[string]int

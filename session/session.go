@@ -169,7 +169,7 @@ type Session struct {
 	id      string
 	red     *safety.Redactor // nil with NoRedact
 	redKey  string           // the secrets red was built with
-	fresh   bool // the shell was just started: the next command reports env
+	fresh   bool             // the shell was just started: the next command reports env
 	closing chan struct{}
 	once    sync.Once
 }
