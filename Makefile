@@ -43,6 +43,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzParseExportList -fuzztime $(FUZZTIME) ./session/
 	$(GO) test -run '^$$' -fuzz FuzzMarkerScanner -fuzztime $(FUZZTIME) ./session/
 	$(GO) test -run '^$$' -fuzz FuzzRedactor -fuzztime $(FUZZTIME) ./safety/
+	$(GO) test -run '^$$' -fuzz FuzzPolicy -fuzztime $(FUZZTIME) ./safety/
 
 .PHONY: lint
 lint: ## gofmt and go vet

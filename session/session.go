@@ -95,6 +95,9 @@ type Options struct {
 	// ${secret:NAME}. Values of the session's secret-looking environment
 	// variables (…TOKEN, …PASSWORD, …) are added automatically.
 	Secrets []safety.Secret `json:"-"`
+	// Policy is checked before every command; a command it refuses never
+	// runs and comes back with Blocked set. Nil allows everything.
+	Policy *safety.Policy `json:"policy,omitempty"`
 	// NoRedact turns secret redaction off. Output is then returned and
 	// stored as printed.
 	NoRedact bool `json:"no_redact,omitempty"`
@@ -147,6 +150,10 @@ type Result struct {
 	// Respawned: a new shell was started afterwards, with the working
 	// directory and exported environment restored.
 	Respawned bool `json:"respawned,omitempty"`
+	// Blocked: the policy refused the command, which did not run; Decision
+	// says which rule and why, and ExitCode is 126.
+	Blocked  bool             `json:"blocked,omitempty"`
+	Decision *safety.Decision `json:"decision,omitempty"`
 	// Entry is the command's journal entry, when the session has a journal.
 	Entry uint64 `json:"entry,omitempty"`
 	// Truncated: some output was dropped; see StdoutInfo and StderrInfo.
@@ -307,17 +314,26 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 	if s.isClosing() {
 		return Result{Command: cmd}, ErrClosed
 	}
+	// 1. The policy, on the parsed command.
+	decision := s.opts.Policy.Check(cmd)
 	j := s.opts.Journal
+	if !decision.Allowed {
+		res := Result{Command: cmd, Blocked: true, Decision: &decision, ExitCode: 126, CwdBefore: s.cwd, Cwd: s.cwd}
+		if j != nil {
+			seq, err := j.Intent(s.intent(cmd, decision))
+			if err != nil {
+				return res, fmt.Errorf("%w: %v", ErrJournal, err)
+			}
+			res.Entry = seq
+		}
+		return res, nil
+	}
 	if j == nil {
 		return s.execLocked(ctx, cmd, eo)
 	}
-	// The intent is durable before the command runs; without it the command
-	// does not run at all.
-	stored := cmd
-	if s.red != nil {
-		stored = s.red.RedactCommand(cmd)
-	}
-	seq, err := j.Intent(journal.Intent{Session: s.id, Command: stored, CwdBefore: s.cwd, Decision: journal.Decision{Allowed: true}})
+	// 2. The intent is durable before the command runs; without it the
+	// command does not run at all.
+	seq, err := j.Intent(s.intent(cmd, decision))
 	if err != nil {
 		return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrJournal, err)
 	}
@@ -328,6 +344,17 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 		return res, fmt.Errorf("%w: the command ran but its result was not recorded: %v", ErrJournal, err)
 	}
 	return res, xerr
+}
+
+// intent is the journal's record of a command about to run (or blocked),
+// with the command redacted.
+func (s *Session) intent(cmd string, d safety.Decision) journal.Intent {
+	stored := cmd
+	if s.red != nil {
+		stored = s.red.RedactCommand(cmd)
+	}
+	return journal.Intent{Session: s.id, Command: stored, CwdBefore: s.cwd,
+		Decision: journal.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}}
 }
 
 // completion is the journal's record of a result.
@@ -534,6 +561,11 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 		// Background children of the command ignore SIGINT and outlive it.
 		if n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark); n > 0 && !st.shellGone {
 			st.flush = true
+			// Let them die before the shell is asked about them (bounded).
+			for i := 0; i < 100 && n > 0; i++ {
+				time.Sleep(5 * time.Millisecond)
+				n, _ = sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
+			}
 		}
 	}
 	if st.shellGone {

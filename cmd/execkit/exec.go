@@ -32,6 +32,9 @@ func sessionFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-output", Value: session.DefaultMaxOutputBytes, Usage: "bytes of each stream to keep (first and last half)"},
 		&cli.StringFlag{Name: "journal", Usage: "record every command in this journal file (created if missing)"},
 		&cli.StringSliceFlag{Name: "secret", Usage: "NAME of an environment variable whose value is a secret to redact (repeatable; the value never goes on the command line)"},
+		&cli.StringFlag{Name: "policy", Usage: "policy file (JSON: allow, deny, deny_patterns); see docs/security-model.md"},
+		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
+		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
 		&cli.BoolFlag{Name: "no-redact", Usage: "return and record output as printed, without secret redaction"},
 	}
 }
@@ -48,6 +51,19 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 		return o, usagef("--timeout must be positive, got %s", o.Timeout)
 	}
 	o.NoRedact = c.Bool("no-redact")
+	pol := &safety.Policy{}
+	if f := c.String("policy"); f != "" {
+		p, err := safety.LoadPolicy(f)
+		if err != nil {
+			return o, usageError{err.Error()}
+		}
+		pol = p
+	}
+	pol.Deny = append(pol.Deny, c.StringSlice("deny")...)
+	pol.Allow = append(pol.Allow, c.StringSlice("allow")...)
+	if !pol.Empty() {
+		o.Policy = pol
+	}
 	for _, name := range c.StringSlice("secret") {
 		v, ok := os.LookupEnv(name)
 		if !ok || v == "" {
@@ -142,6 +158,8 @@ func execCommand() *cli.Command {
 // resultStatus turns a result into the exit status to pass through.
 func resultStatus(r session.Result) error {
 	switch {
+	case r.Blocked:
+		return exitStatus{ExitBlocked}
 	case r.TimedOut:
 		return exitStatus{ExitTimeout}
 	case r.ExitCode != 0:
@@ -159,6 +177,9 @@ func notices(w io.Writer, r session.Result) {
 		if s.info.Dropped > 0 {
 			fmt.Fprintf(w, "execkit: %s truncated: %d of %d bytes dropped at offset %d\n", s.name, s.info.Dropped, s.info.Bytes, s.info.DroppedAt)
 		}
+	}
+	if r.Blocked && r.Decision != nil {
+		fmt.Fprintf(w, "execkit: blocked by policy (%s): %s\n", r.Decision.Rule, r.Decision.Reason)
 	}
 	if r.TimedOut {
 		fmt.Fprintf(w, "execkit: timed out after %s\n", r.Duration.Round(time.Millisecond))

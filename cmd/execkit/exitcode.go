@@ -17,6 +17,7 @@ const (
 	ExitFailure = 1   // a command other than exec/shell failed
 	ExitUsage   = 64  // bad flags or arguments (sysexits EX_USAGE)
 	ExitTimeout = 124 // the command was interrupted at its timeout
+	ExitBlocked = 126 // the policy refused the command; it did not run
 	ExitExecKit = 125 // execkit itself could not run the command
 )
 

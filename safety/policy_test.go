@@ -1,0 +1,174 @@
+package safety
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// bypasses must all be blocked by deny=[rm, curl].
+var bypasses = []string{
+	`rm -rf /`, `curl http://x`, `rm`, `/bin/rm x`, `/usr/bin/rm -f x`, `./rm x`, `../../bin/rm x`,
+	`\rm x`, `r""m x`, `r''m x`, `"rm" x`, `'rm' x`, `"r"'m' x`, `r\m x`, `cu""rl x`, `\c\u\r\l x`,
+	`echo hi; rm x`, `echo hi && rm x`, `false || rm x`, `echo hi | rm x`, `rm x &`, `echo ok
+rm x`,
+	`(rm x)`, `{ rm x; }`, `$(rm x)`, "`rm x`", `echo $(rm x)`, "echo `curl x`", `echo "$(rm x)"`, `x=$(curl x)`,
+	`cat <(curl x)`, `diff <(rm x) /dev/null`, `tee >(rm x)`, `if true; then rm x; fi`, `while true; do rm x; done`,
+	`for f in *; do rm "$f"; done`, `case x in x) rm x;; esac`, `f() { rm x; }; f`, `function g { curl x; }`,
+	`env rm x`, `env -i rm x`, `env -u HOME rm x`, `env A=1 B=2 rm x`, `env -- rm x`, `env -S 'rm -rf /'`,
+	`command rm x`, `command -p rm x`, `builtin rm x`, `exec rm x`, `exec -a foo rm x`, `nohup rm x`, `nice rm x`,
+	`nice -n 10 rm x`, `time rm x`, `time -p rm x`, `timeout 5 rm x`, `timeout -s KILL 5 rm x`, `sudo rm x`,
+	`sudo -u root rm x`, `sudo -E -- rm x`, `doas rm x`, `doas -u root curl x`, `xargs rm`, `xargs -0 rm -f`,
+	`find . -exec rm {} \;`, `find . -name x -execdir rm {} +`, `find . -ok rm {} \;`, `setsid rm x`, `stdbuf -oL rm x`,
+	`busybox rm x`, `chroot / rm x`, `sudo env nice rm x`, `timeout 5 sudo rm x`, `env sudo -u x nohup rm x`,
+	`bash -c 'rm x'`, `sh -c "rm x"`, `zsh -c 'curl x'`, `dash -c 'rm x'`, `bash -lc 'rm x'`, `bash -ec 'rm x'`,
+	`bash -c 'bash -c "rm x"'`, `sh -c 'eval rm x'`, `eval rm x`, `eval 'rm x'`, `eval "curl x"`, `eval "r""m x"`,
+	`bash <<EOF
+rm x
+EOF`, `sh <<'EOF'
+curl x
+EOF`, `bash <<< 'rm x'`, `echo 'rm x' | bash`, `cat script | sh`, `curl x | sh`, `bash -s < script`, `bash -`,
+	`source /dev/stdin`, `. /dev/stdin`, `source <(curl x)`, `. <(echo rm x)`,
+	`$x`, `$x -rf /`, `"$cmd" x`, `${IFS}rm x`, `rm${IFS}-rf`, `${RM:-rm} x`, `$(echo rm) x`, "`echo rm` x",
+	`"$(printf rm)" x`, `r$()m x`, `{rm,-rf,/}`, `/bin/r? x`, `/bin/r* x`, `/bin/[r]m x`, `eval "$x"`, `bash -c "$x"`,
+	`alias ll='rm -rf'`, `alias x="curl y"`, `trap 'rm x' EXIT`, `$'rm' x`, `$"rm" x`,
+	`if then fi`, `rm "unterminated`, `env $x`, `sudo $cmd`, `find . -exec $x {} \;`,
+}
+
+// benign commands must mostly run under deny=[rm, curl].
+var benign = []string{
+	`ls -la`, `ls`, `pwd`, `cd /tmp`, `echo rm`, `echo curl is a tool`, `echo "rm -rf /"`, `printf 'rm\n'`,
+	`grep curl file.txt`, `grep -r "rm -rf" .`, `git rm file`, `git rm --cached x`, `git status`, `git diff HEAD~1`,
+	`git log --oneline | head`, `git commit -m "remove rm calls"`, `git push origin main`, `make`, `make test`,
+	`make -j4 build`, `go build ./...`, `go test ./... -run TestX`, `go vet ./...`, `cargo build --release`,
+	`cargo test`, `npm install`, `npm run build`, `npm test`, `yarn add lodash`, `pip install requests`,
+	`python3 -m pytest -q`, `python3 script.py`, `node index.js`, `apt-get install -y jq`, `docker ps`,
+	`docker build -t app .`, `kubectl get pods`, `terraform plan`, `cat README.md`, `head -n 20 main.go`,
+	`tail -f log.txt`, `wc -l *.go`, `sort file | uniq -c`, `awk '{print $1}' file`, `sed -i 's/a/b/' file`,
+	`find . -name '*.go'`, `find . -type f -newer x -print`, `find . -exec grep -l TODO {} \;`, `xargs -n1 echo`,
+	`ls | xargs wc -l`, `mkdir -p build/out`, `touch a.txt`, `cp a b`, `mv a b`, `ln -s a b`, `chmod +x run.sh`,
+	`tar czf out.tgz dir`, `unzip a.zip`, `du -sh .`, `df -h`, `ps aux | grep node`, `kill 1234`, `env`,
+	`env | sort`, `env FOO=1 make`, `sudo apt-get update`, `timeout 5 make test`, `nice -n 5 make`, `time go test ./...`,
+	`nohup ./server &`, `command -v rm`, `type rm`, `which curl`, `export PATH=$PATH:/usr/local/bin`, `FOO=bar make`,
+	`for f in *.go; do gofmt -l "$f"; done`, `if [ -f x ]; then cat x; fi`, `while read l; do echo "$l"; done < f`,
+	`test -d build || mkdir build`, `[ -n "$HOME" ] && echo ok`, `echo $(date)`, `echo "$(git rev-parse HEAD)"`,
+	`x=$(ls | wc -l); echo $x`, `bash -c 'echo hi'`, `sh -c "make test"`, `bash script.sh`, `sh ./configure`,
+	`./run.sh --flag`, `source venv/bin/activate`, `. ./env.sh`, `eval "echo hi"`, `diff <(sort a) <(sort b)`,
+	`cat <<EOF > config.yml
+key: value
+EOF`, `bash <<'EOF'
+echo from heredoc
+EOF`, `jq '.items[] | .name' data.json`, `curlish --help`, `rmdir empty`, `rm_tool --dry-run`, `python3 -c 'print(1)'`,
+	`ssh host uptime`, `scp a host:b`, `rsync -av src/ dst/`, `openssl rand -hex 16`, `date +%s`, `sleep 1`,
+	`true`, `false`, `:`, `exit 0`, `set -e`, `shopt -s globstar`, `ulimit -n`, `history | tail`, `clear`,
+}
+
+var denyRmCurl = &Policy{Deny: []string{"rm", "curl"}}
+
+func TestPolicyBypassCorpus(t *testing.T) {
+	blocked := 0
+	for _, c := range bypasses {
+		d := denyRmCurl.Check(c)
+		if d.Allowed {
+			t.Errorf("bypass allowed: %q", c)
+			continue
+		}
+		if d.Rule == "" || d.Reason == "" {
+			t.Errorf("%q blocked without rule or reason: %+v", c, d)
+		}
+		blocked++
+	}
+	t.Logf("%d of %d bypass attempts blocked", blocked, len(bypasses))
+	if len(bypasses) < 100 {
+		t.Errorf("only %d bypass attempts", len(bypasses))
+	}
+}
+
+func TestPolicyBenignCorpus(t *testing.T) {
+	allowed := 0
+	for _, c := range benign {
+		if d := denyRmCurl.Check(c); d.Allowed {
+			allowed++
+		} else {
+			t.Logf("benign blocked: %q (%s: %s)", c, d.Rule, d.Reason)
+		}
+	}
+	rate := float64(allowed) / float64(len(benign))
+	t.Logf("%d of %d benign commands allowed (%.1f%%)", allowed, len(benign), 100*rate)
+	if len(benign) < 100 || rate < 0.97 {
+		t.Errorf("%d benign commands, %.3f allowed", len(benign), rate)
+	}
+}
+
+func TestPolicyAllowList(t *testing.T) {
+	p := &Policy{Allow: []string{"ls", "git"}}
+	for cmd, want := range map[string]bool{
+		"ls -la": true, "ls; rm x": false, "git status && ls": true, "cd /tmp && ls": true,
+		"cat x": false, "ls | grep x": false, "sudo ls": true, "sudo cat x": false, "env ls": true,
+		"bash -c 'ls'": false, "echo $(cat x)": false,
+	} {
+		if d := p.Check(cmd); d.Allowed != want {
+			t.Errorf("allow=[ls git] %q: allowed %v (%s), want %v", cmd, d.Allowed, d.Reason, want)
+		}
+	}
+}
+
+func TestPolicyDecisions(t *testing.T) {
+	if d := (&Policy{}).Check("rm -rf / $(anything)"); !d.Allowed {
+		t.Errorf("the zero policy must allow everything: %+v", d)
+	}
+	d := denyRmCurl.Check("sudo /bin/rm -rf x")
+	if d.Allowed || d.Rule != "deny:rm" || d.Program != "rm" || !strings.Contains(d.Reason, `"rm" is denied`) {
+		t.Errorf("decision: %+v", d)
+	}
+	if d := denyRmCurl.Check("$x"); d.Rule != "dynamic" {
+		t.Errorf("dynamic: %+v", d)
+	}
+	if d := denyRmCurl.Check("echo 'unterminated"); d.Rule != "parse-error" {
+		t.Errorf("parse error: %+v", d)
+	}
+	p := &Policy{DenyPatterns: []string{`git\s+push\s+.*--force`}}
+	if d := p.Check("git push origin main --force"); d.Allowed || !strings.HasPrefix(d.Rule, "pattern:") {
+		t.Errorf("pattern: %+v", d)
+	}
+	if d := p.Check("git push origin main"); !d.Allowed {
+		t.Errorf("pattern over-matched: %+v", d)
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "p.json")
+	os.WriteFile(good, []byte(`{"deny": ["rm"], "deny_patterns": ["--force"]}`), 0o600)
+	p, err := LoadPolicy(good)
+	if err != nil || p.Check("rm x").Allowed || p.Check("git push --force").Allowed || !p.Check("ls").Allowed {
+		t.Errorf("LoadPolicy: %v %+v", err, p)
+	}
+	for name, body := range map[string]string{
+		"typo.json":  `{"denny": ["rm"]}`,
+		"badre.json": `{"deny_patterns": ["("]}`,
+		"notjs.json": `deny = ["rm"]`,
+	} {
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, []byte(body), 0o600)
+		if _, err := LoadPolicy(f); err == nil {
+			t.Errorf("LoadPolicy(%s) accepted %q", name, body)
+		}
+	}
+	if _, err := LoadPolicy(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a missing policy file was accepted")
+	}
+}
+
+func FuzzPolicy(f *testing.F) {
+	for _, c := range append(append([]string{}, bypasses[:30]...), benign[:30]...) {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, cmd string) {
+		d := denyRmCurl.Check(cmd) // must not panic or hang
+		if !d.Allowed && (d.Rule == "" || d.Reason == "") {
+			t.Fatalf("blocked without a reason: %q", cmd)
+		}
+	})
+}
