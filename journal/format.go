@@ -77,10 +77,14 @@ type Decision struct {
 
 // StreamInfo reports how much of one stream was kept.
 type StreamInfo struct {
-	Bytes     int64 `json:"bytes"`
-	Kept      int64 `json:"kept"`
-	Dropped   int64 `json:"dropped"`
-	DroppedAt int64 `json:"dropped_at,omitempty"`
+	Bytes         int64  `json:"bytes"`
+	Kept          int64  `json:"kept"`
+	Dropped       int64  `json:"dropped"`
+	DroppedAt     int64  `json:"dropped_at,omitempty"`
+	Mode          string `json:"mode,omitempty"`           // output budget applied
+	LinesTotal    int    `json:"lines_total,omitempty"`    // lines before the budget
+	LinesKept     int    `json:"lines_kept,omitempty"`     // lines after it
+	BudgetDropped int64  `json:"budget_dropped,omitempty"` // bytes the budget left out
 }
 
 // Intent is what is known before a command runs.

@@ -65,3 +65,41 @@ func BenchmarkRedactBuildLog(b *testing.B) {
 		}
 	}
 }
+
+// keepFirst is a Writer that counts everything and keeps the first max
+// bytes, like a session's capped buffer.
+type keepFirst struct {
+	n    int
+	kept []byte
+	max  int
+}
+
+func (k *keepFirst) Write(p []byte) {
+	k.n += len(p)
+	if room := k.max - len(k.kept); room > 0 {
+		k.kept = append(k.kept, p[:min(room, len(p))]...)
+	}
+}
+
+// BenchmarkRedactShapeBuildLog is the whole path a session applies to a
+// stream: redact all 100 MB as it arrives, keep 1 MiB, then sanitise it and
+// shape it with a head+tail budget (target: 200 MB/s per core).
+func BenchmarkRedactShapeBuildLog(b *testing.B) {
+	log := buildLog(100 << 20)
+	r := NewRedactor(nil)
+	budget := Budget{Mode: "head+tail", Lines: 50, MaxChars: 20000}
+	b.SetBytes(int64(len(log)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := &keepFirst{max: 1 << 20}
+		s := r.Stream(Writer(k))
+		for off := 0; off < len(log); off += 64 << 10 {
+			s.Write(log[off:min(off+64<<10, len(log))])
+		}
+		s.Close()
+		out, sh := budget.Apply(Sanitize(string(k.kept)))
+		if len(out) == 0 || sh.LinesKept != 100 {
+			b.Fatal("shaping failed", sh)
+		}
+	}
+}

@@ -61,6 +61,8 @@ var (
 	// ErrJournal means the journal could not record a command; a command
 	// whose intent could not be recorded did not run.
 	ErrJournal = errors.New("session: journal")
+	// ErrInvalidOptions means the options of an Exec cannot be applied.
+	ErrInvalidOptions = errors.New("session: invalid options")
 )
 
 // Options configure a Session. The zero value is a bash (or sh) session in
@@ -98,6 +100,14 @@ type Options struct {
 	// Policy is checked before every command; a command it refuses never
 	// runs and comes back with Blocked set. Nil allows everything.
 	Policy *safety.Policy `json:"policy,omitempty"`
+	// Raw returns output as printed: terminal escape sequences, control
+	// characters and carriage-return overwrites are kept. By default they
+	// are removed (safety.Sanitize) before the caller or the journal sees
+	// the output.
+	Raw bool `json:"raw,omitempty"`
+	// Budget shapes each stream's text (head/tail/grep by line, a character
+	// cap) after redaction; ExecOptions.Budget overrides it.
+	Budget safety.Budget `json:"budget,omitempty"`
 	// NoRedact turns secret redaction off. Output is then returned and
 	// stored as printed.
 	NoRedact bool `json:"no_redact,omitempty"`
@@ -115,6 +125,8 @@ type ExecOptions struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// MaxOutputBytes overrides Options.MaxOutputBytes when positive.
 	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
+	// Budget overrides Options.Budget when set.
+	Budget *safety.Budget `json:"budget,omitempty"`
 }
 
 // StreamInfo reports how much of one stream was kept.
@@ -125,6 +137,12 @@ type StreamInfo struct {
 	// DroppedAt is the offset in the kept bytes where the dropped bytes
 	// were; meaningful only when Dropped > 0.
 	DroppedAt int64 `json:"dropped_at,omitempty"`
+	// Mode is the budget applied; LinesTotal and LinesKept count lines
+	// before and after it, and BudgetDropped the bytes it left out.
+	Mode          string `json:"mode,omitempty"`
+	LinesTotal    int    `json:"lines_total,omitempty"`
+	LinesKept     int    `json:"lines_kept,omitempty"`
+	BudgetDropped int64  `json:"budget_dropped,omitempty"`
 }
 
 // Result is the outcome of one command. A non-zero exit code is data here,
@@ -191,6 +209,9 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	}
 	if opts.KillGrace <= 0 {
 		opts.KillGrace = DefaultKillGrace
+	}
+	if err := opts.Budget.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
 	}
 	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{}), id: opts.ID}
 	if s.id == "" {
@@ -309,6 +330,11 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 	if err := validateCommand(cmd); err != nil {
 		return Result{Command: cmd}, err
 	}
+	if eo.Budget != nil {
+		if err := eo.Budget.Check(); err != nil {
+			return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.isClosing() {
@@ -344,6 +370,28 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 		return res, fmt.Errorf("%w: the command ran but its result was not recorded: %v", ErrJournal, err)
 	}
 	return res, xerr
+}
+
+// finish sanitises and shapes a result's text, after redaction and the byte
+// caps, and reports what it did per stream.
+func (s *Session) finish(r *Result, b safety.Budget) {
+	for _, st := range []struct {
+		text *string
+		info *StreamInfo
+	}{{&r.Stdout, &r.StdoutInfo}, {&r.Stderr, &r.StderrInfo}} {
+		if !s.opts.Raw {
+			*st.text = safety.Sanitize(*st.text)
+		}
+		if b.IsZero() {
+			continue
+		}
+		text, sh := b.Apply(*st.text)
+		*st.text = text
+		st.info.Mode, st.info.LinesTotal, st.info.LinesKept, st.info.BudgetDropped = sh.Mode, sh.LinesTotal, sh.LinesKept, sh.BytesDropped
+		if sh.BytesDropped > 0 {
+			r.Truncated = true
+		}
+	}
 }
 
 // intent is the journal's record of a command about to run (or blocked),
@@ -391,6 +439,11 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		maxOut = eo.MaxOutputBytes
 	}
 	res, st := s.run(ctx, cmd, timeout, maxOut)
+	budget := s.opts.Budget
+	if eo.Budget != nil {
+		budget = *eo.Budget
+	}
+	s.finish(&res, budget)
 	if st.cwd != "" {
 		s.cwd = st.cwd
 	}

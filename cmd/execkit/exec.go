@@ -35,6 +35,12 @@ func sessionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "policy", Usage: "policy file (JSON: allow, deny, deny_patterns); see docs/security-model.md"},
 		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
 		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
+		&cli.BoolFlag{Name: "raw", Usage: "keep terminal escape sequences and control characters in the output"},
+		&cli.StringFlag{Name: "budget", Usage: "shape each stream: head, tail, head+tail or grep"},
+		&cli.IntFlag{Name: "lines", Usage: "lines kept by --budget head/tail (each end for head+tail; default 50)"},
+		&cli.StringFlag{Name: "grep", Usage: "with --budget grep: keep lines matching this regular expression"},
+		&cli.IntFlag{Name: "context", Usage: "with --budget grep: lines kept around each match"},
+		&cli.IntFlag{Name: "max-chars", Usage: "cap each stream at this many characters (start and end kept)"},
 		&cli.BoolFlag{Name: "no-redact", Usage: "return and record output as printed, without secret redaction"},
 	}
 }
@@ -51,6 +57,14 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 		return o, usagef("--timeout must be positive, got %s", o.Timeout)
 	}
 	o.NoRedact = c.Bool("no-redact")
+	o.Raw = c.Bool("raw")
+	o.Budget = safety.Budget{Mode: c.String("budget"), Lines: c.Int("lines"), Grep: c.String("grep"), Context: c.Int("context"), MaxChars: c.Int("max-chars")}
+	if o.Budget.Mode == "" && o.Budget.Grep != "" {
+		o.Budget.Mode = "grep"
+	}
+	if err := o.Budget.Check(); err != nil {
+		return o, usageError{err.Error()}
+	}
 	pol := &safety.Policy{}
 	if f := c.String("policy"); f != "" {
 		p, err := safety.LoadPolicy(f)

@@ -158,11 +158,12 @@ func testTimeout(t *testing.T, open Factory, o Options) {
 		{"waited background", "sleep 1007 & wait $!", []string{"sleep 1007"}},
 		{"nested shell", "sh -c 'sleep 1008; echo never'", []string{"sleep 1008"}},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
+		earlier := fmt.Sprintf("sleep %d", 1090+i) // unique per case
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t, session.Options{Shell: o.Shell})
 			Exec(t, s, "cd "+o.TempDir+"; export EK_T=kept", session.ExecOptions{})
-			keep := Exec(t, s, "sleep 1099 & echo started", session.ExecOptions{})
+			keep := Exec(t, s, earlier+" & echo started", session.ExecOptions{})
 			if keep.Stdout != "started\n" {
 				t.Fatalf("background job before the timeout: %q", keep.Stdout)
 			}
@@ -182,10 +183,9 @@ func testTimeout(t *testing.T, open Factory, o Options) {
 			expect(t, after, o.TempDir+" kept\n", "", 0)
 			waitNoSurvivors(t, open, o, c.procs...)
 			// A job started before the timed-out command is not its to kill.
-			if n := Survivors(t, open, o, "sleep 1099"); n != 1 {
+			if n := Survivors(t, open, o, earlier); n != 1 {
 				t.Errorf("the earlier background job: %d running, want 1", n)
 			}
-			Exec(t, s, "kill %1 2>/dev/null || pkill -f 'sleep 1099' || true", session.ExecOptions{})
 		})
 	}
 }
@@ -217,7 +217,7 @@ func testCancel(t *testing.T, open Factory, o Options) {
 }
 
 func testRespawn(t *testing.T, open Factory, o Options) {
-	s := open(t, session.Options{Shell: o.Shell})
+	s := open(t, session.Options{Shell: o.Shell, Raw: true})
 	tricky := "line1\nline2 \"q\" 'sq' $dollar `tick` \\back héllo \x01\t"
 	Exec(t, s, "cd "+o.TempDir+"; export EK_R="+shellQuote(tricky)+"; export EK_GONE=1", session.ExecOptions{})
 	Exec(t, s, "unset EK_GONE", session.ExecOptions{})
@@ -258,7 +258,7 @@ func testCloseOrphans(t *testing.T, open Factory, o Options) {
 }
 
 func testFlood(t *testing.T, open Factory, o Options) {
-	s := open(t, session.Options{Shell: o.Shell, MaxOutputBytes: 1 << 20})
+	s := open(t, session.Options{Shell: o.Shell, MaxOutputBytes: 1 << 20, Raw: true})
 	const total = 2 << 30
 	r := Exec(t, s, "head -c "+strconv.Itoa(total)+" /dev/zero; echo tail-marker", session.ExecOptions{})
 	si := r.StdoutInfo
@@ -465,7 +465,8 @@ func RunCorpus(t *testing.T, open Factory, o Options) {
 		n++
 		c := c
 		t.Run(c.Name, func(t *testing.T) {
-			s := open(t, session.Options{Shell: o.Shell, TTY: c.TTY, Timeout: 30 * time.Second})
+			// Raw: the corpus checks that bytes come through the frame exactly.
+			s := open(t, session.Options{Shell: o.Shell, TTY: c.TTY, Timeout: 30 * time.Second, Raw: true})
 			Exec(t, s, "cd "+o.TempDir, session.ExecOptions{})
 			r := Exec(t, s, c.Cmd, c.Opts)
 			if r.TimedOut {

@@ -1,0 +1,241 @@
+package safety
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Sanitize makes text safe to show to an agent or put in a terminal: it
+// decodes UTF-8 (invalid bytes become U+FFFD), removes escape sequences
+// (CSI, OSC, DCS, SOS, PM, APC and two-byte ESC sequences, in their 7-bit
+// and 8-bit forms) and other control characters but \n and \t, and resolves
+// carriage returns the way a terminal shows them: "\r\n" is a newline, and
+// text after a bare "\r" overwrites the start of its line.
+func Sanitize(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	line := []rune{} // the current line, with overwrites applied
+	col := 0
+	flush := func() {
+		b.WriteString(string(line))
+		line, col = line[:0], 0
+	}
+	put := func(r rune) {
+		if col < len(line) {
+			line[col] = r
+		} else {
+			line = append(line, r)
+		}
+		col++
+	}
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		switch {
+		case r == '\n':
+			flush()
+			b.WriteByte('\n')
+		case r == '\r':
+			if i < len(s) && s[i] == '\n' {
+				continue // \r\n: the \n ends the line
+			}
+			col = 0 // what follows overwrites the line
+		case r == '\t':
+			put(r)
+		case r == 0x1b: // ESC
+			i = skipEscape(s, i)
+		case r == 0x9b: // 8-bit CSI
+			i = skipCSI(s, i)
+		case r == 0x90 || r == 0x98 || r == 0x9e || r == 0x9f || r == 0x9d: // 8-bit DCS SOS PM APC OSC
+			i = skipString(s, i)
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			// other C0 and C1 controls: dropped
+		default:
+			put(r) // RuneError for invalid bytes shows as U+FFFD
+		}
+	}
+	flush()
+	return b.String()
+}
+
+// skipEscape skips what follows an ESC at s[i-1].
+func skipEscape(s string, i int) int {
+	if i >= len(s) {
+		return i
+	}
+	switch s[i] {
+	case '[':
+		return skipCSI(s, i+1)
+	case ']', 'P', 'X', '^', '_':
+		return skipString(s, i+1)
+	}
+	// Two-byte sequence, possibly with intermediate bytes (ESC ( B).
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x2f {
+		i++
+	}
+	if i < len(s) {
+		i++
+	}
+	return i
+}
+
+// skipCSI skips parameters and intermediates up to the final byte.
+func skipCSI(s string, i int) int {
+	for i < len(s) {
+		c := s[i]
+		i++
+		if c >= 0x40 && c <= 0x7e {
+			break
+		}
+		if c < 0x20 && c != 0x1b {
+			continue
+		}
+	}
+	return i
+}
+
+// skipString skips a control string up to BEL, ESC \ or ST (U+009C).
+func skipString(s string, i int) int {
+	for i < len(s) {
+		if s[i] == 0x07 {
+			return i + 1
+		}
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\' {
+			return i + 2
+		}
+		if r, n := utf8.DecodeRuneInString(s[i:]); r == 0x9c {
+			return i + n
+		}
+		i++
+	}
+	return i
+}
+
+// Budget shapes a stream's text after redaction and sanitising. The zero
+// Budget keeps everything.
+type Budget struct {
+	// Mode: "" or "all", "head", "tail", "head+tail", "grep".
+	Mode string `json:"mode,omitempty"`
+	// Lines to keep: the first N (head), the last N (tail), or N at each
+	// end (head+tail). Zero means 50.
+	Lines int `json:"lines,omitempty"`
+	// Grep keeps lines matching this regular expression (mode "grep"),
+	// with Context lines around each.
+	Grep    string `json:"grep,omitempty"`
+	Context int    `json:"context,omitempty"`
+	// MaxChars caps the text at this many characters (0: no cap), keeping
+	// the start and the end.
+	MaxChars int `json:"max_chars,omitempty"`
+}
+
+// Shape is what a Budget did to one stream.
+type Shape struct {
+	Mode         string `json:"mode"`
+	LinesTotal   int    `json:"lines_total"`
+	LinesKept    int    `json:"lines_kept"`
+	BytesDropped int64  `json:"bytes_dropped"`
+}
+
+// Check reports a budget that cannot be applied.
+func (b Budget) Check() error {
+	switch b.Mode {
+	case "", "all", "head", "tail", "head+tail":
+	case "grep":
+		if b.Grep == "" {
+			return fmt.Errorf("budget: mode grep needs a pattern")
+		}
+		if _, err := regexp.Compile(b.Grep); err != nil {
+			return fmt.Errorf("budget: grep pattern: %w", err)
+		}
+	default:
+		return fmt.Errorf("budget: unknown mode %q (head, tail, head+tail, grep)", b.Mode)
+	}
+	if b.Lines < 0 || b.Context < 0 || b.MaxChars < 0 {
+		return fmt.Errorf("budget: negative size")
+	}
+	return nil
+}
+
+// IsZero reports whether b keeps everything.
+func (b Budget) IsZero() bool { return (b.Mode == "" || b.Mode == "all") && b.MaxChars == 0 }
+
+// Apply shapes text. Lines left out are replaced by one line saying how
+// many, so that the agent knows there was more.
+func (b Budget) Apply(text string) (string, Shape) {
+	mode := b.Mode
+	if mode == "" {
+		mode = "all"
+	}
+	lines := strings.SplitAfter(text, "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	sh := Shape{Mode: mode, LinesTotal: len(lines)}
+	n := b.Lines
+	if n <= 0 {
+		n = 50
+	}
+	keep := make([]bool, len(lines))
+	switch mode {
+	case "head":
+		for i := 0; i < len(lines) && i < n; i++ {
+			keep[i] = true
+		}
+	case "tail":
+		for i := max(0, len(lines)-n); i < len(lines); i++ {
+			keep[i] = true
+		}
+	case "head+tail":
+		for i := range lines {
+			keep[i] = i < n || i >= len(lines)-n
+		}
+	case "grep":
+		re, err := regexp.Compile(b.Grep)
+		if err == nil {
+			for i, l := range lines {
+				if re.MatchString(strings.TrimSuffix(l, "\n")) {
+					for j := max(0, i-b.Context); j <= i+b.Context && j < len(lines); j++ {
+						keep[j] = true
+					}
+				}
+			}
+		}
+	default:
+		for i := range keep {
+			keep[i] = true
+		}
+	}
+	var out strings.Builder
+	skipped := 0
+	note := func() {
+		if skipped > 0 {
+			fmt.Fprintf(&out, "[… %d lines omitted …]\n", skipped)
+			skipped = 0
+		}
+	}
+	for i, l := range lines {
+		if keep[i] {
+			note()
+			out.WriteString(l)
+			sh.LinesKept++
+		} else {
+			skipped++
+			sh.BytesDropped += int64(len(l))
+		}
+	}
+	note()
+	res := out.String()
+	if mode == "all" {
+		res = text
+	}
+	if b.MaxChars > 0 && utf8.RuneCountInString(res) > b.MaxChars {
+		r := []rune(res)
+		h := b.MaxChars / 2
+		cut := string(r[h : len(r)-(b.MaxChars-h)])
+		sh.BytesDropped += int64(len(cut))
+		res = string(r[:h]) + fmt.Sprintf("[… %d characters omitted …]", len([]rune(cut))) + string(r[len(r)-(b.MaxChars-h):])
+	}
+	return res, sh
+}
