@@ -381,6 +381,11 @@ func (s *Session) finish(r *Result, b safety.Budget) {
 	}{{&r.Stdout, &r.StdoutInfo}, {&r.Stderr, &r.StderrInfo}} {
 		if !s.opts.Raw {
 			*st.text = safety.Sanitize(*st.text)
+			if s.red != nil {
+				// Escape sequences inside a secret hid it from the stream
+				// pass; with them gone, look once more.
+				*st.text = s.red.Redact(*st.text)
+			}
 		}
 		if b.IsZero() {
 			continue

@@ -61,3 +61,12 @@ func TestSlowSecretRedacted(t *testing.T) {
 		t.Errorf("slow secret: %q", r.Stdout)
 	}
 }
+
+// TestSecretSplitByEscapes: colour codes inside a credential do not hide it.
+func TestSecretSplitByEscapes(t *testing.T) {
+	s := openLocal(t, session.Options{})
+	r, _ := s.Exec(context.Background(), `printf 'key \033[1mAKIA\033[0mABCDEFGH\033[32mIJKLMNOP\033[0m done\n'`, session.ExecOptions{})
+	if r.Stdout != "key [REDACTED:aws-access-key-id] done\n" {
+		t.Errorf("escape-split secret: %q", r.Stdout)
+	}
+}
