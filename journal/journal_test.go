@@ -215,6 +215,19 @@ func tamper(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 	}
 }
 
+// forge edits record seq's data as a forger would, re-chaining everything
+// after it, and returns the new data.
+func forge(tx *bolt.Tx, seq uint64, old, new string) json.RawMessage {
+	b := tx.Bucket(bucketRecords)
+	var r record
+	json.Unmarshal(b.Get(u64(seq)), &r)
+	r.Data = json.RawMessage(strings.Replace(string(r.Data), old, new, 1))
+	v, _ := json.Marshal(r)
+	b.Put(u64(seq), v)
+	rechain(tx, seq)
+	return r.Data
+}
+
 // rechain recomputes every hash from record `from` on, as a forger would.
 func rechain(tx *bolt.Tx, from uint64) {
 	b := tx.Bucket(bucketRecords)
@@ -260,13 +273,7 @@ func TestTamperingDetected(t *testing.T) {
 			return b.Put(u64(2), []byte(strings.Replace(string(b.Get(u64(2))), `"exit_code":1`, `"exit_code":0`, 1)))
 		}, 0},
 		{"re-chained edit without the sealed head", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketRecords)
-			var r record
-			json.Unmarshal(b.Get(u64(4)), &r)
-			r.Data = json.RawMessage(strings.Replace(string(r.Data), "echo one", "echo two", 1))
-			v, _ := json.Marshal(r)
-			b.Put(u64(4), v)
-			rechain(tx, 4)
+			forge(tx, 4, "echo one", "echo two")
 			e := tx.Bucket(bucketEntries)
 			return e.Put(u64(1), []byte(strings.Replace(string(e.Get(u64(1))), "echo one", "echo two", 1)))
 		}, 8},
@@ -293,13 +300,7 @@ func TestTamperingDetected(t *testing.T) {
 	j.Close()
 	tamper(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRecords)
-		var r record
-		json.Unmarshal(b.Get(u64(2)), &r)
-		r.Data = json.RawMessage(strings.Replace(string(r.Data), "local", "ssh", 1))
-		v, _ := json.Marshal(r)
-		b.Put(u64(2), v)
-		rechain(tx, 2)
-		tx.Bucket(bucketSessions).Put([]byte("s1"), r.Data)
+		tx.Bucket(bucketSessions).Put([]byte("s1"), forge(tx, 2, "local", "ssh"))
 		var last record
 		_, lv := b.Cursor().Last()
 		json.Unmarshal(lv, &last)

@@ -475,24 +475,22 @@ func (c *checker) shell(name string, words []string, static []bool, redirs []*sy
 		return // a script file: runs what is in it (not inspected)
 	}
 	for _, r := range redirs {
+		var body *syntax.Word
 		switch {
 		case r.Hdoc != nil && (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc):
-			body, ok := literal(r.Hdoc)
-			if !ok {
-				c.deny("dynamic", name, "a here-document with expansions fed to %s cannot be checked", name)
-				return
-			}
-			c.script(body, depth+1)
-			return
+			body = r.Hdoc
 		case r.Op == syntax.WordHdoc:
-			body, ok := literal(r.Word)
-			if !ok {
-				c.deny("dynamic", name, "a computed here-string fed to %s cannot be checked", name)
-				return
-			}
-			c.script(body, depth+1)
+			body = r.Word
+		default:
+			continue
+		}
+		code, ok := literal(body)
+		if !ok {
+			c.deny("dynamic", name, "a here-document or here-string with expansions fed to %s cannot be checked", name)
 			return
 		}
+		c.script(code, depth+1)
+		return
 	}
 	c.deny("stdin-shell", name, "%s reading commands from its input cannot be checked", name)
 }
