@@ -291,6 +291,9 @@ func TestTamperingDetected(t *testing.T) {
 			if rep.OK || rep.FirstBad != c.firstBad {
 				t.Errorf("verify: ok %v first bad %d (want %d): %q", rep.OK, rep.FirstBad, c.firstBad, rep.Problems)
 			}
+			if c.name == "byte flip in a value" && rep.FirstBadEntry != 1 || c.name == "edited entry view only" && rep.FirstBadEntry != 2 {
+				t.Errorf("first bad entry %d: %q", rep.FirstBadEntry, rep.Problems)
+			}
 		})
 	}
 	// A forger who also rewrites the seal is caught by the head kept elsewhere.

@@ -141,13 +141,16 @@ func (r *Reader) decode(v []byte) (Entry, error) {
 
 // Report is the outcome of Verify.
 type Report struct {
-	OK       bool     `json:"ok"`
-	Records  uint64   `json:"records"`
-	Entries  int      `json:"entries"`
-	Sealed   bool     `json:"sealed"`
-	Head     string   `json:"head"`
-	FirstBad uint64   `json:"first_bad_record,omitempty"`
-	Problems []string `json:"problems,omitempty"`
+	OK       bool   `json:"ok"`
+	Records  uint64 `json:"records"`
+	Entries  int    `json:"entries"`
+	Sealed   bool   `json:"sealed"`
+	Head     string `json:"head"`
+	FirstBad uint64 `json:"first_bad_record,omitempty"`
+	// FirstBadEntry is the entry (command) the first bad record belongs to,
+	// when that can still be read.
+	FirstBadEntry uint64   `json:"first_bad_entry,omitempty"`
+	Problems      []string `json:"problems,omitempty"`
 }
 
 func (rep *Report) fail(rec uint64, format string, a ...any) {
@@ -179,16 +182,20 @@ func (r *Reader) Verify(expectHead string) Report {
 			rep.fail(want, "record %d is unreadable: %v", want, err)
 			break
 		}
+		bad := func(format string, a ...any) {
+			rep.fail(want, format, a...)
+			rep.FirstBadEntry = rec.Entry
+		}
 		if rec.Seq != want {
-			rep.fail(want, "record %d holds record %d: records were moved", want, rec.Seq)
+			bad("record %d holds record %d: records were moved", want, rec.Seq)
 			break
 		}
 		if rec.Prev != prev {
-			rep.fail(want, "record %d does not follow record %d (chain broken)", want, want-1)
+			bad("record %d does not follow record %d (chain broken)", want, want-1)
 			break
 		}
 		if hashRecord(rec) != rec.Hash {
-			rep.fail(want, "record %d was altered: its hash does not match its content", want)
+			bad("record %d (entry %d) was altered: its hash does not match its content", want, rec.Entry)
 			break
 		}
 		if lastKind == kindSeal {
@@ -243,6 +250,7 @@ func (r *Reader) Verify(expectHead string) Report {
 		in, _ := json.Marshal(e.Intent)
 		if e.Seq != seq || !sameJSON(in, intents[seq]) {
 			rep.fail(0, "entry %d differs from its intent record", seq)
+			rep.FirstBadEntry = seq
 		}
 		var comp []byte
 		if e.Completion != nil {
@@ -250,6 +258,9 @@ func (r *Reader) Verify(expectHead string) Report {
 		}
 		if !sameJSON(comp, completions[seq]) {
 			rep.fail(0, "entry %d differs from its completion record", seq)
+			if rep.FirstBadEntry == 0 {
+				rep.FirstBadEntry = seq
+			}
 		}
 		delete(intents, seq)
 		return nil

@@ -75,6 +75,17 @@ func TestRedactionKeepsTextAround(t *testing.T) {
 	if got := r.Redact("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB (cut off"); got != "[REDACTED:private-key]" {
 		t.Errorf("unterminated pem: %q", got)
 	}
+	for _, p := range safetytest.Corpus() {
+		once := r.Redact(p.Line)
+		if twice := r.Redact(once); twice != once {
+			t.Errorf("%s: redacting twice changes the text: %q -> %q", p.Kind, once, twice)
+		}
+	}
+	for _, plain := range []string{"[reading] [Rust] [r", "[REDACTED:x", "[REDACTED:github-token] ok"} {
+		if got := r.Redact(plain); got != plain {
+			t.Errorf("Redact(%q) = %q", plain, got)
+		}
+	}
 	if got := r.Redact("no secrets here\n"); got != "no secrets here\n" {
 		t.Errorf("plain text changed: %q", got)
 	}

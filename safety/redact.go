@@ -140,6 +140,7 @@ type anchorRef struct {
 // occur by chance).
 func NewRedactor(secrets []Secret) *Redactor {
 	r := &Redactor{dets: builtins}
+	r.hit[pair('[', 'R')] = markerHit
 	for i, det := range r.dets {
 		for _, a := range det.anchors {
 			r.add(a, anchorRef{det: i, anchor: a})
@@ -194,6 +195,19 @@ func SecretEnv(env []string) []Secret {
 	return out
 }
 
+// isLabel reports whether the value ending at e is itself the name of a
+// further assignment: it ends with ':' or is followed by blanks and '=' or
+// ':'.
+func isLabel(w []byte, e int) bool {
+	if w[e-1] == ':' {
+		return true
+	}
+	for e < len(w) && (w[e] == ' ' || w[e] == '\t') {
+		e++
+	}
+	return e < len(w) && (w[e] == '=' || w[e] == ':')
+}
+
 // afterEscape reports whether a terminal escape sequence (CSI, such as a
 // colour) ends just before i: text is matched as if escapes were stripped.
 func afterEscape(b []byte, i int) bool {
@@ -230,6 +244,15 @@ type span struct {
 func (r *Redactor) find(b []byte, from, limit int) (span, bool) {
 	for i := from; i+1 < len(b) && i < limit; i++ {
 		h := r.hit[pair(b[i], b[i+1])]
+		if h == markerHit {
+			// Already redacted (a second pass): nothing in the marker is a secret.
+			if bytes.HasPrefix(b[i:], redactedMark) {
+				if j := bytes.IndexByte(b[i:], ']'); j > 0 {
+					i += j
+				}
+			}
+			continue
+		}
 		if h == 0 {
 			if b[i] != '-' {
 				continue
@@ -249,6 +272,12 @@ func (r *Redactor) find(b []byte, from, limit int) (span, bool) {
 	}
 	return span{}, false
 }
+
+var redactedMark = []byte("[REDACTED:")
+
+// markerHit marks the byte pair that starts a [REDACTED:…] marker in the
+// anchor table; no detector starts there.
+const markerHit = 0xffff
 
 var pemBegin = regexp.MustCompile(`^-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
 var pemEnd = regexp.MustCompile(`-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
@@ -306,8 +335,8 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 	if isPlaceholder(w[s:e]) {
 		return span{}, false
 	}
-	if det.group > 0 && (w[e-1] == ':' || e < len(w) && w[e] == ':') {
-		return span{}, false // a label ("TOKEN=Authorization: ..."), not a value
+	if det.group > 0 && isLabel(w, e) {
+		return span{}, false // a label ("TOKEN=Authorization: ...", "X=key = v"), not a value
 	}
 	if det.kind == "password-assignment" && bytes.HasPrefix(w[s:], []byte("-----BEGIN")) {
 		return span{}, false // a private key: redacted whole, from BEGIN to END

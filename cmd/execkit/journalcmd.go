@@ -131,6 +131,9 @@ func (v verifyFailed) Error() string {
 	if v.rep.FirstBad > 0 {
 		msg += fmt.Sprintf(", first bad record %d", v.rep.FirstBad)
 	}
+	if v.rep.FirstBadEntry > 0 {
+		msg += fmt.Sprintf(" (entry %d)", v.rep.FirstBadEntry)
+	}
 	return msg + ": " + strings.Join(v.rep.Problems, "; ")
 }
 
