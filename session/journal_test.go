@@ -144,3 +144,24 @@ func TestJournalHoldsNoSecret(t *testing.T) {
 	}
 	t.Logf("%d secrets of %d kinds printed; %d found in the journal's %d bytes", len(pos), len(safety.Kinds()), leaks, len(raw))
 }
+
+func TestJournalCloseDuringExec(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.db")
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openLocal(t, session.Options{Journal: j})
+	go func() { time.Sleep(300 * time.Millisecond); s.Close() }()
+	if _, err := s.Exec(context.Background(), "sleep 30", session.ExecOptions{}); !errors.Is(err, session.ErrClosed) {
+		t.Fatalf("Exec interrupted by Close: %v", err)
+	}
+	j.Close()
+	journal.Read(path, func(r *journal.Reader) error {
+		e, err := r.Entry(1)
+		if err != nil || e.Status != journal.StatusInterrupted {
+			t.Errorf("entry after Close: %+v %v", e, err)
+		}
+		return nil
+	})
+}

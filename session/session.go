@@ -366,7 +366,14 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 	res, xerr := s.execLocked(ctx, cmd, eo)
 	res.Entry = seq
 	// And the result is returned only once its completion is durable.
-	if err := j.Complete(seq, completion(res)); err != nil {
+	c := completion(res)
+	if xerr != nil && !errors.Is(xerr, ErrShellEnded) && !res.Canceled {
+		// No trustworthy result (the shell could not be started again, the
+		// session was closed): the command's fate is unknown.
+		c.Status = journal.StatusInterrupted
+		c.Stderr += "\n[execkit: " + xerr.Error() + "]"
+	}
+	if err := j.Complete(seq, c); err != nil {
 		return res, fmt.Errorf("%w: the command ran but its result was not recorded: %v", ErrJournal, err)
 	}
 	return res, xerr
