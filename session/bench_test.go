@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,8 +54,8 @@ func BenchmarkExecTrivial(b *testing.B) {
 	reportLatency(b, samples)
 }
 
-// BenchmarkBareSentinel is the floor: a bash reading "echo N" lines from a
-// pipe and the reader waiting for each line to come back.
+// BenchmarkBareSentinel is the echo floor: a bash reading "echo N" lines
+// from a pipe and the reader waiting for each line to come back.
 func BenchmarkBareSentinel(b *testing.B) {
 	echo := startSentinel(b)
 	samples := make([]time.Duration, 0, b.N)
@@ -86,6 +87,64 @@ func startSentinel(b *testing.B) func(i int) {
 			b.Fatal(err, line)
 		}
 	}
+}
+
+// startSentinelRoundTrip starts the classic sentinel round trip over pipes:
+// each command is written to bash's stdin followed by a marker carrying $?
+// on stdout and a marker on stderr (without one the two streams cannot be
+// told apart per command), and a reader goroutine per pipe scans for its
+// marker. It gives the facts a session result needs at their cheapest:
+// split streams and the exit status, nothing more (no cwd, no framing of
+// hostile output, no fd restoration). The function it returns runs cmd once.
+func startSentinelRoundTrip(b *testing.B) func(cmd string) {
+	c := exec.Command("bash", "--noprofile", "--norc")
+	in, _ := c.StdinPipe()
+	outp, _ := c.StdoutPipe()
+	errp, _ := c.StderrPipe()
+	if err := c.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { in.Close(); c.Wait() })
+	const mark = "__ek_sentinel_3f9a__"
+	scan := func(r io.Reader, lines chan<- string) {
+		br := bufio.NewReader(r)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			if strings.HasPrefix(line, mark) {
+				lines <- line
+			}
+		}
+	}
+	outc, errc := make(chan string), make(chan string)
+	go scan(outp, outc)
+	go scan(errp, errc)
+	return func(cmd string) {
+		io.WriteString(in, cmd+"\nprintf '\\n%s %d\\n' "+mark+" $?; printf '\\n%s\\n' "+mark+" >&2\n")
+		if line, ok := <-outc; !ok || line != mark+" 0\n" {
+			b.Fatal("sentinel stdout:", line)
+		}
+		if _, ok := <-errc; !ok {
+			b.Fatal("sentinel stderr closed")
+		}
+	}
+}
+
+// BenchmarkSentinelRoundTrip is the classic sentinel round trip on its own.
+func BenchmarkSentinelRoundTrip(b *testing.B) {
+	run := startSentinelRoundTrip(b)
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		run("true")
+		samples = append(samples, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, samples)
 }
 
 // BenchmarkForkExecBashC is the naive alternative: a new bash per command.
@@ -142,14 +201,19 @@ func BenchmarkFlood(b *testing.B) {
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }
 
-// BenchmarkLatencyRatios measures the three ways to run a trivial command
-// round by round, interleaved, so that a busy machine slows all three alike,
-// and reports each p50 and the ratios the targets are stated in.
+// BenchmarkLatencyRatios measures the ways to run a trivial command round by
+// round, interleaved, so that a busy machine slows them all alike, and
+// reports each p50 and the ratios the targets are stated in: the session
+// against the classic sentinel round trip over pipes (target ≤ 1.5×) and
+// against fork/exec `bash -c` (target ≥ 7× faster). The echo floor (bash
+// echoing a line, no command, no status, one stream) is reported as well,
+// as the lower bound of any persistent-shell design.
 func BenchmarkLatencyRatios(b *testing.B) {
 	ctx := context.Background()
 	s := benchSession(b)
 	echo := startSentinel(b)
-	var sess, sent, fork []time.Duration
+	roundTrip := startSentinelRoundTrip(b)
+	var sess, sent, floor, fork []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -158,8 +222,11 @@ func BenchmarkLatencyRatios(b *testing.B) {
 		}
 		sess = append(sess, time.Since(t0))
 		t0 = time.Now()
-		echo(i)
+		roundTrip("true")
 		sent = append(sent, time.Since(t0))
+		t0 = time.Now()
+		echo(i)
+		floor = append(floor, time.Since(t0))
 		if i%10 == 0 { // fork/exec is slow; sample it every tenth round
 			t0 = time.Now()
 			if err := exec.Command("bash", "-c", "true").Run(); err != nil {
@@ -173,10 +240,12 @@ func BenchmarkLatencyRatios(b *testing.B) {
 		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 		return float64(d[len(d)/2].Microseconds())
 	}
-	ps, pb, pf := p50(sess), p50(sent), p50(fork)
+	ps, pb, pe, pf := p50(sess), p50(sent), p50(floor), p50(fork)
 	b.ReportMetric(ps, "session-p50-µs")
 	b.ReportMetric(pb, "sentinel-p50-µs")
+	b.ReportMetric(pe, "echo-floor-p50-µs")
 	b.ReportMetric(pf, "forkexec-p50-µs")
 	b.ReportMetric(ps/pb, "session/sentinel")
+	b.ReportMetric(ps/pe, "session/echo-floor")
 	b.ReportMetric(pf/ps, "forkexec/session")
 }
