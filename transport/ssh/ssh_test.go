@@ -1,0 +1,29 @@
+package ssh_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/transport/ssh/sshtest"
+	"github.com/execkit/execkit/transport/transporttest"
+)
+
+func newTransport(t *testing.T, cfg ssh.Config) *ssh.Transport {
+	t.Helper()
+	tr, err := ssh.New(cfg)
+	if err != nil {
+		t.Fatalf("ssh.New: %v", err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+func TestConformance(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	tr := newTransport(t, srv.Config(t))
+	if err := tr.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	transporttest.Run(t, tr, transporttest.Options{TTY: true, Dir: t.TempDir()})
+}
