@@ -366,7 +366,8 @@ func (t *Transport) dialOnce(ctx context.Context, addr string, chk *hostKeyCheck
 		if errors.As(err, &hk) {
 			return nil, hk
 		}
-		if ctx.Err() != nil {
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			return nil, fmt.Errorf("ssh: %s: handshake did not finish within %s: %w", addr, t.cfg.ConnectTimeout, transport.ErrUnavailable)
 		}
 		return nil, fmt.Errorf("ssh: %s: %w", addr, err)

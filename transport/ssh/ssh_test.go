@@ -2,6 +2,7 @@ package ssh_test
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	"github.com/execkit/execkit/transport/ssh"
@@ -26,4 +27,23 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	transporttest.Run(t, tr, transporttest.Options{TTY: true, Dir: t.TempDir()})
+}
+
+// listenSilent accepts connections on loopback and never answers.
+func listenSilent(t *testing.T) (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -1,0 +1,77 @@
+package session_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/session/sessiontest"
+	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/transport/ssh/sshtest"
+)
+
+// sshFactory opens sessions over one connection to srv.
+func sshFactory(t *testing.T, srv *sshtest.Server) (sessiontest.Factory, *ssh.Transport) {
+	tr, err := ssh.New(srv.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return func(t *testing.T, opts session.Options) *session.Session {
+		t.Helper()
+		s, err := session.New(context.Background(), tr, opts)
+		if err != nil {
+			t.Fatalf("session.New over ssh: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, tr
+}
+
+func TestSSHBash(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	open, _ := sshFactory(t, srv)
+	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t)})
+}
+
+func TestSSHSh(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	open, _ := sshFactory(t, srv)
+	sessiontest.Run(t, open, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t)})
+}
+
+// TestSSHConnectionLoss: a lost connection shows as a shell that ended; the
+// session connects again and restores its directory and environment, and
+// when the host stays down the error says so instead of hanging.
+func TestSSHConnectionLoss(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	open, _ := sshFactory(t, srv)
+	s := open(t, session.Options{})
+	dir := tempDir(t)
+	sessiontest.Exec(t, s, "cd "+dir+" && export EK_KEEP=kept", session.ExecOptions{})
+	srv.DropConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := s.Exec(ctx, "echo after", session.ExecOptions{})
+	if err != nil {
+		t.Fatalf("Exec after the connection was dropped: %v", err)
+	}
+	if !r.ShellEnded || !r.Respawned {
+		t.Errorf("result after a lost connection: %+v, want shell_ended and respawned", r)
+	}
+	r = sessiontest.Exec(t, s, `pwd; echo "$EK_KEEP"`, session.ExecOptions{})
+	if r.Stdout != dir+"\nkept\n" {
+		t.Errorf("state after reconnect: %q", r.Stdout)
+	}
+	srv.Stop()
+	t0 := time.Now()
+	_, err = s.Exec(ctx, "echo gone", session.ExecOptions{})
+	if err == nil || !strings.Contains(err.Error(), "connect to 127.0.0.1") {
+		t.Errorf("Exec with the host down: %v", err)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("Exec with the host down took %v", d)
+	}
+}
