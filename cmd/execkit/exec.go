@@ -18,7 +18,6 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport/local"
 )
 
 // sessionFlags are the options shared by exec and shell; each maps onto a
@@ -88,7 +87,7 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 	if o.MaxOutputBytes <= 0 {
 		return o, usagef("--max-output must be positive, got %d", o.MaxOutputBytes)
 	}
-	if o.Dir != "" {
+	if o.Dir != "" && !remoteTarget(c) {
 		if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
 			return o, usagef("--cwd %s: not a directory", o.Dir)
 		}
@@ -116,7 +115,12 @@ func withSession(c *cli.Context, fn func(context.Context, *session.Session) erro
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	s, err := session.New(ctx, local.New(), opts)
+	tr, release, err := openTransport(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s, err := session.New(ctx, tr, opts)
 	if err != nil {
 		return execError{err}
 	}
@@ -137,7 +141,7 @@ func execCommand() *cli.Command {
 		ArgsUsage: "COMMAND...",
 		Description: "Runs COMMAND (the arguments joined by spaces, parsed by the shell) and exits\n" +
 			"with its exit status. --json prints the structured result instead.",
-		Flags: append(sessionFlags(), &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}),
+		Flags: append(append(sessionFlags(), targetFlags()...), &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}),
 		Action: func(c *cli.Context) error {
 			cmd, err := joinArgs(c)
 			if err != nil {
@@ -214,7 +218,7 @@ func shellCommand() *cli.Command {
 		Description: "Reads command lines from stdin and runs each in one persistent session,\n" +
 			"showing its output and then its exit code and duration. Ends at end of input,\n" +
 			"or when the shell itself exits (exit, exec, set -e), with that status.",
-		Flags: sessionFlags(),
+		Flags: append(sessionFlags(), targetFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usagef("shell takes no arguments")

@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
 func TestMain(m *testing.M) {
@@ -73,4 +80,31 @@ func TestExecJSONShape(t *testing.T) {
 	if m["exit_code"] != float64(3) || m["stderr"] != "e\n" {
 		t.Errorf("JSON: %s", out.String())
 	}
+}
+
+// TestSSHScripts runs the txtar scripts in testdata/ssh against a real sshd
+// started for the test; $SSH_TARGET, $KEY_DIR, $IDENTITY and $KNOWN_HOSTS
+// describe it, $OTHER_KNOWN_HOSTS lists a different key for it.
+func TestSSHScripts(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	known := srv.WriteKnownHosts(t)
+	other := filepath.Join(t.TempDir(), "other_known_hosts")
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _ := xssh.NewPublicKey(pub)
+	os.WriteFile(other, []byte("["+srv.Host+"]:"+strconv.Itoa(srv.Port)+" "+string(xssh.MarshalAuthorizedKey(otherKey))), 0o600)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/ssh",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("SSH_TARGET", srv.Target())
+			e.Setenv("KEY_DIR", srv.KeyDir)
+			e.Setenv("IDENTITY", srv.Identity)
+			e.Setenv("KNOWN_HOSTS", known)
+			e.Setenv("OTHER_KNOWN_HOSTS", other)
+			e.Setenv("SSH_AUTH_SOCK", "")
+			return nil
+		},
+	})
 }

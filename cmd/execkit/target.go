@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/transport/local"
+	"github.com/execkit/execkit/transport/ssh"
+)
+
+// targetFlags choose where the shell runs: this machine by default, or an
+// SSH host.
+func targetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "ssh", Usage: "run on this SSH host: [user@]host[:port] or a ~/.ssh/config alias"},
+		&cli.StringSliceFlag{Name: "identity", Usage: "private key file for --ssh, inside --key-dir (repeatable)"},
+		&cli.StringFlag{Name: "key-dir", EnvVars: []string{"EXECKIT_KEY_DIR"}, Usage: "directory identity files must be in (default ~/.ssh)"},
+		&cli.StringSliceFlag{Name: "known-hosts", EnvVars: []string{"EXECKIT_KNOWN_HOSTS"}, Usage: "known_hosts file (repeatable; default ~/.ssh/known_hosts)"},
+		&cli.StringFlag{Name: "host-key-mode", EnvVars: []string{"EXECKIT_HOST_KEY_MODE"}, Value: string(ssh.Strict), Usage: "strict, accept-new, fingerprint or insecure"},
+		&cli.StringSliceFlag{Name: "fingerprint", Usage: "accepted host key fingerprint SHA256:… for --host-key-mode fingerprint (repeatable)"},
+		&cli.StringFlag{Name: "password-env", Usage: "NAME of an environment variable holding the SSH password (never journaled)"},
+		&cli.BoolFlag{Name: "no-agent", Usage: "do not use the ssh-agent at $SSH_AUTH_SOCK"},
+		&cli.StringFlag{Name: "ssh-config", Usage: `OpenSSH client config read for host aliases (default ~/.ssh/config; "none" to skip)`},
+	}
+}
+
+// remoteTarget reports whether the flags name a target other than this
+// machine, whose paths cannot be checked here.
+func remoteTarget(c *cli.Context) bool { return c.String("ssh") != "" }
+
+// openTransport builds the transport the flags name and, for a remote one,
+// connects, so that an unreachable host or a refused host key is reported
+// before anything runs. The returned function releases it.
+func openTransport(ctx context.Context, c *cli.Context) (transport.Transport, func(), error) {
+	target := c.String("ssh")
+	if target == "" {
+		return local.New(), func() {}, nil
+	}
+	cfg, err := sshConfig(c, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr, err := ssh.New(cfg)
+	if err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	if err := tr.Connect(ctx); err != nil {
+		tr.Close()
+		return nil, nil, execError{err}
+	}
+	return tr, func() { tr.Close() }, nil
+}
+
+func sshConfig(c *cli.Context, target string) (ssh.Config, error) {
+	user, host, port, err := ssh.ParseTarget(target)
+	if err != nil {
+		return ssh.Config{}, usageError{"--ssh: " + err.Error()}
+	}
+	cfg := ssh.Config{
+		User: user, Host: host, Port: port,
+		KeyDir:       c.String("key-dir"),
+		Identities:   c.StringSlice("identity"),
+		KnownHosts:   c.StringSlice("known-hosts"),
+		HostKeyMode:  ssh.HostKeyMode(c.String("host-key-mode")),
+		Fingerprints: c.StringSlice("fingerprint"),
+		Agent:        !c.Bool("no-agent"),
+		Warn:         c.App.ErrWriter,
+	}
+	if name := c.String("password-env"); name != "" {
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return cfg, usagef("--password-env %s: no such environment variable (name the variable, not the password)", name)
+		}
+		cfg.Password = v
+	}
+	confFile := c.String("ssh-config")
+	if confFile == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			confFile = filepath.Join(home, ".ssh", "config")
+		}
+	}
+	if confFile != "none" && confFile != "" {
+		a, err := ssh.LookupAlias(confFile, host)
+		if err != nil {
+			return cfg, usageError{err.Error()}
+		}
+		if a.HostName != "" {
+			cfg.Host = a.HostName
+		}
+		if cfg.User == "" {
+			cfg.User = a.User
+		}
+		if cfg.Port == 0 {
+			cfg.Port = a.Port
+		}
+		if len(cfg.Identities) == 0 {
+			cfg.Identities = a.IdentityFiles
+		}
+	}
+	if len(cfg.Identities) == 0 && cfg.Password == "" && (!cfg.Agent || os.Getenv("SSH_AUTH_SOCK") == "") {
+		cfg.Identities = defaultIdentities(cfg.KeyDir)
+	}
+	return cfg, nil
+}
+
+// defaultIdentities are the usual key files that exist in the key
+// directory, as ssh(1) tries them.
+func defaultIdentities(dir string) []string {
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".ssh")
+	}
+	var out []string
+	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
