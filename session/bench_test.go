@@ -106,22 +106,9 @@ func startSentinelRoundTrip(b *testing.B) func(cmd string) {
 	}
 	b.Cleanup(func() { in.Close(); c.Wait() })
 	const mark = "__ek_sentinel_3f9a__"
-	scan := func(r io.Reader, lines chan<- string) {
-		br := bufio.NewReader(r)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				close(lines)
-				return
-			}
-			if strings.HasPrefix(line, mark) {
-				lines <- line
-			}
-		}
-	}
 	outc, errc := make(chan string), make(chan string)
-	go scan(outp, outc)
-	go scan(errp, errc)
+	go scanMarks(outp, mark, outc)
+	go scanMarks(errp, mark, errc)
 	return func(cmd string) {
 		io.WriteString(in, cmd+"\nprintf '\\n%s %d\\n' "+mark+" $?; printf '\\n%s\\n' "+mark+" >&2\n")
 		if line, ok := <-outc; !ok || line != mark+" 0\n" {
@@ -129,6 +116,22 @@ func startSentinelRoundTrip(b *testing.B) func(cmd string) {
 		}
 		if _, ok := <-errc; !ok {
 			b.Fatal("sentinel stderr closed")
+		}
+	}
+}
+
+// scanMarks sends each line of r that starts with mark to lines, and
+// closes lines at the end of r.
+func scanMarks(r io.Reader, mark string, lines chan<- string) {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			close(lines)
+			return
+		}
+		if strings.HasPrefix(line, mark) {
+			lines <- line
 		}
 	}
 }

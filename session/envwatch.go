@@ -25,6 +25,10 @@ var (
 // learns the functions cmd defines.
 func (w *envWatch) needsEnv(cmd string) bool {
 	need := envWords.MatchString(cmd)
+	if !strings.Contains(cmd, "(") && !strings.Contains(cmd, "function") {
+		// No function definition is possible: skip the costlier match.
+		return need || w.callsFunc(cmd)
+	}
 	for _, m := range funcDef.FindAllStringSubmatch(cmd, -1) {
 		if w.funcs == nil {
 			w.funcs = map[string]bool{}
@@ -36,12 +40,19 @@ func (w *envWatch) needsEnv(cmd string) bool {
 			}
 		}
 	}
-	if !need && len(w.funcs) > 0 {
-		for _, word := range wordRe.FindAllString(cmd, -1) {
-			if w.funcs[strings.TrimSpace(word)] {
-				return true
-			}
+	return need || w.callsFunc(cmd)
+}
+
+// callsFunc reports whether cmd mentions a function the session has seen
+// defined.
+func (w *envWatch) callsFunc(cmd string) bool {
+	if len(w.funcs) == 0 {
+		return false
+	}
+	for _, word := range wordRe.FindAllString(cmd, -1) {
+		if w.funcs[strings.TrimSpace(word)] {
+			return true
 		}
 	}
-	return need
+	return false
 }

@@ -708,7 +708,11 @@ func (p *process) Err() error {
 
 // MarkJobs implements transport.Process. It costs one round trip on the
 // helper channel: the newest process id is read on the target before the
-// command is sent, so that jobs started a moment apart are told apart.
+// command is sent. (Asking without waiting and sending the command at once
+// is faster, but under load the target may start the command before the
+// helper reads the id, and the command's processes then look older than
+// the mark: they escape the interruption and the whole shell has to be
+// replaced, taking earlier background jobs with it.)
 func (p *process) MarkJobs() transport.JobMark {
 	m := transport.JobMark{Time: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -32,7 +32,7 @@ import (
 const Script = `while IFS= read -r line; do
 set -- $line
 case $1 in
-m) read -r a b c d p </proc/loadavg && echo "$p";;
+m) read -r a b c d p </proc/loadavg; printf '%s\n@@ek@@\n' "$p"; continue;;
 t) cat /proc/uptime /proc/sys/kernel/pid_max && cat /proc/[0-9]*/stat 2>/dev/null;;
 k) s=$2; shift 2; n=0; for p in "$@"; do kill -s "$s" "$p" 2>/dev/null && n=$((n+1)); done; echo "$n";;
 *) echo "?";;
@@ -42,20 +42,36 @@ done`
 
 const endLine = "@@ek@@"
 
-// Helper talks to one running helper loop. Its methods are safe for
-// concurrent use; requests are answered one at a time.
+// Helper talks to one running helper loop. Requests are written in order
+// and answered in order, so several may be in flight: a request is on its
+// way to the target once send returns, before its answer is read. Its
+// methods are safe for concurrent use.
 type Helper struct {
+	wmu     sync.Mutex // held while writing a request and queueing its waiter
+	w       io.Writer
+	r       *bufio.Reader
+	close   func()
+	waiters chan *call
+
 	mu     sync.Mutex
-	w      io.Writer
-	r      *bufio.Reader
-	close  func()
 	broken error
+	gone   chan struct{} // closed when the helper is broken
+}
+
+// call is one request in flight.
+type call struct {
+	done chan struct{}
+	b    []byte
+	err  error
 }
 
 // New wraps a started helper loop: w is its standard input, r its standard
 // output, and closeFn ends it.
 func New(w io.Writer, r io.Reader, closeFn func()) *Helper {
-	return &Helper{w: w, r: bufio.NewReaderSize(r, 64<<10), close: closeFn}
+	h := &Helper{w: w, r: bufio.NewReaderSize(r, 64<<10), close: closeFn,
+		waiters: make(chan *call, 1024), gone: make(chan struct{})}
+	go h.readAnswers()
+	return h
 }
 
 // requestTimeout bounds one answer; a helper that does not answer in time
@@ -65,65 +81,118 @@ const requestTimeout = 15 * time.Second
 // ErrBroken means the helper loop stopped answering.
 var ErrBroken = errors.New("remote: helper loop not answering")
 
-// ask sends one request and returns the answer's lines before the end line.
-func (h *Helper) ask(ctx context.Context, req string) ([]byte, error) {
+// fail marks the helper broken for good and ends it.
+func (h *Helper) fail(err error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.broken != nil {
-		return nil, h.broken
+		h.mu.Unlock()
+		return
 	}
-	type answer struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		if _, err := io.WriteString(h.w, req+"\n"); err != nil {
-			ch <- answer{err: err}
-			return
-		}
-		var buf bytes.Buffer
-		for {
-			line, err := h.r.ReadSlice('\n')
-			if err == bufio.ErrBufferFull {
-				buf.Write(line)
-				continue
-			}
-			if err != nil {
-				ch <- answer{err: err}
-				return
-			}
-			if string(line) == endLine+"\n" {
-				ch <- answer{b: buf.Bytes()}
-				return
-			}
-			buf.Write(line)
-		}
-	}()
-	t := time.NewTimer(requestTimeout)
-	defer t.Stop()
-	select {
-	case a := <-ch:
-		if a.err != nil {
-			h.broken = fmt.Errorf("%w: %v", ErrBroken, a.err)
-			return nil, h.broken
-		}
-		return a.b, nil
-	case <-ctx.Done():
-		h.broken = fmt.Errorf("%w: %v", ErrBroken, ctx.Err())
-	case <-t.C:
-		h.broken = fmt.Errorf("%w within %s", ErrBroken, requestTimeout)
-	}
-	// The answer is still owed; the stream is out of step for good.
+	h.broken = err
+	close(h.gone)
+	h.mu.Unlock()
 	if h.close != nil {
 		go h.close()
 	}
-	return nil, h.broken
 }
 
-// LastPID returns the newest process id on the target.
-func (h *Helper) LastPID(ctx context.Context) (int, error) {
-	b, err := h.ask(ctx, "m")
+func (h *Helper) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.broken
+}
+
+// readAnswers hands each answer to the oldest request waiting.
+func (h *Helper) readAnswers() {
+	var buf bytes.Buffer
+	for {
+		line, err := h.r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			buf.Write(line)
+			continue
+		}
+		if err != nil {
+			h.fail(fmt.Errorf("%w: %v", ErrBroken, err))
+			break
+		}
+		if string(line) != endLine+"\n" {
+			buf.Write(line)
+			continue
+		}
+		select {
+		case c := <-h.waiters:
+			c.b = append([]byte(nil), buf.Bytes()...)
+			close(c.done)
+		default:
+			h.fail(fmt.Errorf("%w: an answer nobody asked for", ErrBroken))
+		}
+		buf.Reset()
+	}
+	// Whoever still waits learns that no answer comes.
+	err := h.err()
+	for {
+		select {
+		case c := <-h.waiters:
+			c.err = err
+			close(c.done)
+		default:
+			return
+		}
+	}
+}
+
+// send writes one request; its answer arrives on the returned call.
+func (h *Helper) send(req string) *call {
+	c := &call{done: make(chan struct{})}
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	if err := h.err(); err != nil {
+		c.err = err
+		close(c.done)
+		return c
+	}
+	h.waiters <- c
+	if _, err := io.WriteString(h.w, req+"\n"); err != nil {
+		h.fail(fmt.Errorf("%w: %v", ErrBroken, err))
+	}
+	return c
+}
+
+// wait waits for a call's answer.
+func (h *Helper) wait(ctx context.Context, c *call) ([]byte, error) {
+	t := time.NewTimer(requestTimeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return c.b, c.err
+	case <-ctx.Done():
+		// The answer is still owed; the stream is out of step for good.
+		h.fail(fmt.Errorf("%w: %v", ErrBroken, ctx.Err()))
+	case <-t.C:
+		h.fail(fmt.Errorf("%w within %s", ErrBroken, requestTimeout))
+	}
+	return nil, h.err()
+}
+
+// ask sends one request and waits for its answer.
+func (h *Helper) ask(ctx context.Context, req string) ([]byte, error) {
+	return h.wait(ctx, h.send(req))
+}
+
+// PendingPID is a request for the newest process id that is on its way.
+type PendingPID struct {
+	h *Helper
+	c *call
+}
+
+// MarkPID asks for the newest process id on the target without waiting:
+// when it returns, the request has been written, ahead of anything the
+// caller writes to the target afterwards.
+func (h *Helper) MarkPID() PendingPID { return PendingPID{h, h.send("m")} }
+
+// Wait returns the answer.
+func (p PendingPID) Wait(ctx context.Context) (int, error) {
+	b, err := p.h.wait(ctx, p.c)
 	if err != nil {
 		return 0, err
 	}
@@ -132,6 +201,11 @@ func (h *Helper) LastPID(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("remote: newest process id: %q", b)
 	}
 	return pid, nil
+}
+
+// LastPID returns the newest process id on the target.
+func (h *Helper) LastPID(ctx context.Context) (int, error) {
+	return h.MarkPID().Wait(ctx)
 }
 
 // Jobs returns the processes of the shell with the given pid (on the
@@ -154,9 +228,7 @@ func (h *Helper) Jobs(ctx context.Context, shell int, since transport.JobMark) (
 
 // Kill sends sig to pids and returns how many were signalled.
 func (h *Helper) Kill(ctx context.Context, sig transport.Signal, pids []int) (int, error) {
-	switch sig {
-	case transport.SIGINT, transport.SIGTERM, transport.SIGKILL, transport.SIGHUP:
-	default:
+	if !knownSignal(sig) {
 		return 0, fmt.Errorf("remote: unknown signal %q", sig)
 	}
 	if len(pids) == 0 {
@@ -176,8 +248,8 @@ func (h *Helper) Kill(ctx context.Context, sig transport.Signal, pids []int) (in
 
 // SignalJobs sends sig to the shell's jobs started after since.
 func (h *Helper) SignalJobs(ctx context.Context, shell int, sig transport.Signal, since transport.JobMark) (int, error) {
-	if _, err := h.Kill(ctx, sig, nil); err != nil {
-		return 0, err
+	if !knownSignal(sig) {
+		return 0, fmt.Errorf("remote: unknown signal %q", sig)
 	}
 	pids, err := h.Jobs(ctx, shell, since)
 	if err != nil {
@@ -206,14 +278,15 @@ func (h *Helper) KillTree(ctx context.Context, shell int) error {
 	return err
 }
 
+func knownSignal(sig transport.Signal) bool {
+	switch sig {
+	case transport.SIGINT, transport.SIGTERM, transport.SIGKILL, transport.SIGHUP:
+		return true
+	}
+	return false
+}
+
 // Close ends the helper loop.
 func (h *Helper) Close() {
-	h.mu.Lock()
-	if h.broken == nil {
-		h.broken = fmt.Errorf("%w: closed", ErrBroken)
-	}
-	h.mu.Unlock()
-	if h.close != nil {
-		h.close()
-	}
+	h.fail(fmt.Errorf("%w: closed", ErrBroken))
 }

@@ -1,0 +1,172 @@
+package session_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/transport/ssh/sshtest"
+)
+
+// rawClient dials srv with x/crypto/ssh alone: the baseline's connection.
+func rawClient(b *testing.B, srv *sshtest.Server) *xssh.Client {
+	key, err := os.ReadFile(srv.Identity)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := xssh.ParsePrivateKey(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := xssh.Dial("tcp", srv.Addr(), &xssh.ClientConfig{
+		User: srv.User, Auth: []xssh.AuthMethod{xssh.PublicKeys(signer)},
+		HostKeyCallback:   xssh.FixedHostKey(srv.HostKeys["ssh-ed25519"]),
+		HostKeyAlgorithms: []string{xssh.KeyAlgoED25519},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// rawRun runs "true" on a new channel of c, as `ssh host true` would on a
+// shared connection.
+func rawRun(b *testing.B, c *xssh.Client) {
+	s, err := c.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Run("true"); err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+}
+
+// channelSentinel starts the classic sentinel round trip over one open SSH
+// channel: bash reads each command from the channel, then prints a marker
+// with $? on stdout and a marker on stderr, and a reader per stream scans
+// for them (the SSH counterpart of startSentinelRoundTrip). The function it
+// returns runs cmd once.
+func channelSentinel(b *testing.B, c *xssh.Client) func(cmd string) {
+	s, err := c.NewSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	errp, _ := s.StderrPipe()
+	if err := s.Start("exec bash --noprofile --norc"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { in.Close(); s.Close() })
+	const mark = "__ek_sentinel_3f9a__"
+	outc, errc := make(chan string), make(chan string)
+	go scanMarks(out, mark, outc)
+	go scanMarks(errp, mark, errc)
+	return func(cmd string) {
+		io.WriteString(in, cmd+"\nprintf '\\n%s %d\\n' "+mark+" $?; printf '\\n%s\\n' "+mark+" >&2\n")
+		if line, ok := <-outc; !ok || line != mark+" 0\n" {
+			b.Fatal("sentinel stdout:", line)
+		}
+		if _, ok := <-errc; !ok {
+			b.Fatal("sentinel stderr closed")
+		}
+	}
+}
+
+// BenchmarkSSHLatencyRatios runs a trivial command, round by round and
+// interleaved, through a persistent session over an open connection;
+// through the sentinel round trip over an open channel (the raw channel
+// round trip the target is stated against: the session within 1.5× of
+// it); through a new channel per command (Run on an open connection, as
+// `ssh host cmd` with connection sharing does; it pays the login shell's
+// start-up each time); and through a new connection per command (those
+// two sampled every fiftieth round).
+func BenchmarkSSHLatencyRatios(b *testing.B) {
+	ctx := context.Background()
+	srv := sshtest.Start(b, sshtest.Options{})
+	cfg := srv.Config(b)
+	tr, err := ssh.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	s, err := session.New(ctx, tr, session.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	raw := rawClient(b, srv)
+	defer raw.Close()
+	sentinel := channelSentinel(b, raw)
+	var sess, sent, chans, conns []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if r, err := s.Exec(ctx, "true", session.ExecOptions{}); err != nil || r.ExitCode != 0 {
+			b.Fatal(err)
+		}
+		sess = append(sess, time.Since(t0))
+		t0 = time.Now()
+		sentinel("true")
+		sent = append(sent, time.Since(t0))
+		if i%50 == 0 { // slow, and heavy on the machine: sampled
+			t0 = time.Now()
+			rawRun(b, raw)
+			chans = append(chans, time.Since(t0))
+			t0 = time.Now()
+			c := rawClient(b, srv)
+			rawRun(b, c)
+			c.Close()
+			conns = append(conns, time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	p := func(d []time.Duration, q int) float64 {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return float64(d[len(d)*q/100].Microseconds())
+	}
+	b.ReportMetric(p(sess, 50), "session-p50-µs")
+	b.ReportMetric(p(sess, 99), "session-p99-µs")
+	b.ReportMetric(p(sent, 50), "sentinel-p50-µs")
+	b.ReportMetric(p(chans, 50), "newchannel-p50-µs")
+	b.ReportMetric(p(conns, 50), "newconn-p50-µs")
+	b.ReportMetric(p(sess, 50)/p(sent, 50), "session/sentinel")
+	b.ReportMetric(p(chans, 50)/p(sess, 50), "newchannel/session")
+	b.ReportMetric(p(conns, 50)/p(sess, 50), "newconn/session")
+}
+
+// BenchmarkSSHExecTrivial is a trivial command through a persistent
+// session over SSH, alone.
+func BenchmarkSSHExecTrivial(b *testing.B) {
+	ctx := context.Background()
+	srv := sshtest.Start(b, sshtest.Options{})
+	tr, err := ssh.New(srv.Config(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	s, err := session.New(ctx, tr, session.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if r, err := s.Exec(ctx, "true", session.ExecOptions{}); err != nil || r.ExitCode != 0 {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, samples)
+}
