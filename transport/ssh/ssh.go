@@ -428,7 +428,7 @@ func (c *conn) getHelper() (*remote.Helper, error) {
 			c.helperErr = fmt.Errorf("ssh: helper channel: %w", err)
 			return
 		}
-		if err := s.Start("exec sh -c " + shellQuote(remote.Script)); err != nil {
+		if err := s.Start("exec sh -c " + remote.ShellQuote(remote.Script)); err != nil {
 			s.Close()
 			c.helperErr = fmt.Errorf("ssh: helper channel: %w", err)
 			return
@@ -436,11 +436,6 @@ func (c *conn) getHelper() (*remote.Helper, error) {
 		c.helper = remote.New(w, r, func() { s.Close() })
 	})
 	return c.helper, c.helperErr
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Start implements transport.Transport.
@@ -477,30 +472,12 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	return p, nil
 }
 
-// wrapper is the remote program that turns the channel into what the
-// transport contract promises and then becomes opts.Argv: descriptor 3 is
-// the command channel, stdin is empty, the directory and environment are
-// set, and the first line on stderr reports the process id (or that the
-// program does not exist).
-func wrapper(opts transport.StartOptions, setup string) string {
-	var b strings.Builder
-	b.WriteString(setup)
-	if opts.Dir != "" {
-		b.WriteString("cd -- " + shellQuote(opts.Dir) + " || exit 125; ")
-	}
-	b.WriteString(`command -v "$1" >/dev/null 2>&1 || { printf '\036EKNOPROG\n' >&2; exit 127; }; `)
-	b.WriteString(`printf '\036EKPID %d\n' $$ >&2; exec `)
-	if opts.Env != nil {
-		b.WriteString("env -i")
-		for _, kv := range opts.Env {
-			b.WriteString(" " + shellQuote(kv))
-		}
-		b.WriteString(" ")
-	}
-	b.WriteString(`"$@"`)
-	cmd := "exec sh -c " + shellQuote(b.String()) + " execkit"
+// command is the remote command line that runs opts.Argv through
+// remote.StartScript.
+func command(opts transport.StartOptions, setup string) string {
+	cmd := "exec sh -c " + remote.ShellQuote(remote.StartScript(opts, setup)) + " execkit"
 	for _, a := range opts.Argv {
-		cmd += " " + shellQuote(a)
+		cmd += " " + remote.ShellQuote(a)
 	}
 	return cmd
 }
@@ -539,7 +516,7 @@ func (p *process) startPipes(opts transport.StartOptions) error {
 	}
 	p.input, p.stdout = in, out
 	p.errRaw = bufio.NewReaderSize(errp, 64<<10)
-	if err := s.Start(wrapper(opts, "exec 3<&0 </dev/null || exit 125; ")); err != nil {
+	if err := s.Start(command(opts, remote.PipeSetup)); err != nil {
 		return fmt.Errorf("ssh: start: %w", err)
 	}
 	return nil
@@ -562,8 +539,7 @@ func (p *process) startTTY(ctx context.Context, opts transport.StartOptions) err
 	}
 	p.input = in
 	p.errRaw = bufio.NewReaderSize(out, 64<<10)
-	const ctlScript = `d=$(mktemp -d) && mkfifo "$d/c" "$d/e" || exit 125; echo "$d"; cat "$d/e" & exec cat >"$d/c"`
-	if err := ctl.Start("exec sh -c " + shellQuote(ctlScript)); err != nil {
+	if err := ctl.Start("exec sh -c " + remote.ShellQuote(remote.TTYRelayScript)); err != nil {
 		return fmt.Errorf("ssh: start: %w", err)
 	}
 	dirc := make(chan string, 1)
@@ -600,58 +576,19 @@ func (p *process) startTTY(ctx context.Context, opts transport.StartOptions) err
 		return fmt.Errorf("ssh: channel: %w", err)
 	}
 	p.stdout = out2
-	// Nobody types into this terminal: a read of it returns end-of-file at
-	// once (min 0 time 0), as on the local transport.
-	q := shellQuote(dir)
-	setup := "exec 3<" + q + "/c 2>" + q + "/e && rm -rf " + q + " || exit 125; stty -echo -onlcr -icanon min 0 time 0 2>/dev/null; "
-	if err := s.Start(wrapper(opts, setup)); err != nil {
+	if err := s.Start(command(opts, remote.TTYSetup(dir, rows, cols))); err != nil {
 		return fmt.Errorf("ssh: start: %w", err)
 	}
 	return nil
 }
 
-// readHeader reads the wrapper's first stderr line: the process id, or
-// word that the program is missing.
+// readHeader reads the start line and takes the pid from it.
 func (p *process) readHeader(ctx context.Context) error {
-	type hdr struct {
-		line string
-		err  error
+	pid, err := remote.ReadHeader(ctx, p.errRaw, "ssh: "+p.target, 30*time.Second)
+	if err != nil {
+		return err
 	}
-	ch := make(chan hdr, 1)
-	go func() {
-		var pre strings.Builder
-		for {
-			line, err := p.errRaw.ReadString('\n')
-			if strings.HasPrefix(line, "\x1eEK") {
-				ch <- hdr{line: line}
-				return
-			}
-			if pre.Len() < 4096 {
-				pre.WriteString(line)
-			}
-			if err != nil {
-				ch <- hdr{err: fmt.Errorf("ssh: %s: the program ended before it started: %s", p.target, strings.TrimSpace(pre.String()))}
-				return
-			}
-		}
-	}()
-	var h hdr
-	select {
-	case h = <-ch:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("ssh: %s: the program did not start within 30s", p.target)
-	}
-	if h.err != nil {
-		return h.err
-	}
-	if strings.HasPrefix(h.line, "\x1eEKNOPROG") {
-		return fmt.Errorf("ssh: %s: %w", p.target, transport.ErrNoShell)
-	}
-	if _, err := fmt.Sscanf(h.line, "\x1eEKPID %d\n", &p.pid); err != nil || p.pid <= 0 {
-		return fmt.Errorf("ssh: %s: unexpected start line %q", p.target, h.line)
-	}
+	p.pid = pid
 	p.stderr = p.errRaw
 	return nil
 }

@@ -1,0 +1,84 @@
+package session_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/session/sessiontest"
+	"github.com/execkit/execkit/transport/docker"
+	"github.com/execkit/execkit/transport/docker/dockertest"
+)
+
+// dockerFactory opens sessions in one test container.
+func dockerFactory(t *testing.T) (sessiontest.Factory, string) {
+	name := dockertest.Container(t)
+	tr, err := docker.New(context.Background(), docker.Config{Container: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return func(t *testing.T, opts session.Options) *session.Session {
+		t.Helper()
+		s, err := session.New(context.Background(), tr, opts)
+		if err != nil {
+			t.Fatalf("session.New in docker: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, name
+}
+
+func TestDockerBash(t *testing.T) {
+	open, _ := dockerFactory(t)
+	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: "/tmp"})
+}
+
+func TestDockerSh(t *testing.T) {
+	open, _ := dockerFactory(t)
+	sessiontest.Run(t, open, sessiontest.Options{Shell: "sh", TTY: true, TempDir: "/tmp"})
+}
+
+// TestDockerTimeoutNoSurvivors checks with `docker top`, from outside the
+// container, that a timed-out command leaves no process behind, and that
+// closing the session leaves only the container's own.
+func TestDockerTimeoutNoSurvivors(t *testing.T) {
+	open, name := dockerFactory(t)
+	s := open(t, session.Options{})
+	sessiontest.Exec(t, s, "cd /tmp; export EK_T=kept", session.ExecOptions{})
+	for _, cmd := range []string{"sleep 1001", "sleep 1002 | sleep 1003 | cat", "(sleep 1004; echo never)", "sleep 1005 & sleep 1006"} {
+		t0 := time.Now()
+		r := sessiontest.Exec(t, s, cmd, session.ExecOptions{Timeout: time.Second})
+		if !r.TimedOut || time.Since(t0) > 3*time.Second {
+			t.Errorf("%q: timed out %v after %v", cmd, r.TimedOut, time.Since(t0))
+		}
+		after := sessiontest.Exec(t, s, `echo "$PWD $EK_T"`, session.ExecOptions{})
+		if after.Stdout != "/tmp kept\n" {
+			t.Errorf("after %q: %q", cmd, after.Stdout)
+		}
+	}
+	var left []string
+	for i := 0; i < 50; i++ {
+		left = left[:0]
+		for _, c := range dockertest.Top(t, name) {
+			if strings.Contains(c, "sleep 10") {
+				left = append(left, c)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("docker top shows survivors: %q", left)
+	}
+	s.Close()
+	for _, c := range dockertest.Top(t, name) {
+		if strings.Contains(c, "bash") || strings.Contains(c, "execkit") {
+			t.Errorf("after Close, docker top shows %q", c)
+		}
+	}
+}
