@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	xssh "golang.org/x/crypto/ssh"
 
+	"github.com/execkit/execkit/transport/docker/dockertest"
 	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
@@ -104,6 +105,22 @@ func TestSSHScripts(t *testing.T) {
 			e.Setenv("KNOWN_HOSTS", known)
 			e.Setenv("OTHER_KNOWN_HOSTS", other)
 			e.Setenv("SSH_AUTH_SOCK", "")
+			return nil
+		},
+	})
+}
+
+// TestDockerScripts runs the txtar scripts in testdata/docker against a
+// real engine; $CONTAINER names a running test container and $IMAGE the
+// test image.
+func TestDockerScripts(t *testing.T) {
+	img := dockertest.Image(t)
+	name := dockertest.Container(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/docker",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("CONTAINER", name)
+			e.Setenv("IMAGE", img)
 			return nil
 		},
 	})

@@ -8,14 +8,18 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/transport/docker"
 	"github.com/execkit/execkit/transport/local"
 	"github.com/execkit/execkit/transport/ssh"
 )
 
-// targetFlags choose where the shell runs: this machine by default, or an
-// SSH host.
+// targetFlags choose where the shell runs: this machine by default, an SSH
+// host or a Docker container.
 func targetFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.StringFlag{Name: "docker", Usage: "run in this running Docker container (name or ID)"},
+		&cli.StringFlag{Name: "docker-image", Usage: "run in a throwaway container of this local image, removed afterwards"},
+		&cli.StringFlag{Name: "docker-user", Usage: "with --docker/--docker-image: run as this user (name, uid or uid:gid)"},
 		&cli.StringFlag{Name: "ssh", Usage: "run on this SSH host: [user@]host[:port] or a ~/.ssh/config alias"},
 		&cli.StringSliceFlag{Name: "identity", Usage: "private key file for --ssh, inside --key-dir (repeatable)"},
 		&cli.StringFlag{Name: "key-dir", EnvVars: []string{"EXECKIT_KEY_DIR"}, Usage: "directory identity files must be in (default ~/.ssh)"},
@@ -30,13 +34,35 @@ func targetFlags() []cli.Flag {
 
 // remoteTarget reports whether the flags name a target other than this
 // machine, whose paths cannot be checked here.
-func remoteTarget(c *cli.Context) bool { return c.String("ssh") != "" }
+func remoteTarget(c *cli.Context) bool {
+	return c.String("ssh") != "" || c.String("docker") != "" || c.String("docker-image") != ""
+}
 
 // openTransport builds the transport the flags name and, for a remote one,
 // connects, so that an unreachable host or a refused host key is reported
 // before anything runs. The returned function releases it.
 func openTransport(ctx context.Context, c *cli.Context) (transport.Transport, func(), error) {
 	target := c.String("ssh")
+	ctr, img := c.String("docker"), c.String("docker-image")
+	n := 0
+	for _, s := range []string{target, ctr, img} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, nil, usagef("give one target: --ssh, --docker or --docker-image")
+	}
+	if c.String("docker-user") != "" && ctr == "" && img == "" {
+		return nil, nil, usagef("--docker-user needs --docker or --docker-image")
+	}
+	if ctr != "" || img != "" {
+		tr, err := docker.New(ctx, docker.Config{Container: ctr, Image: img, User: c.String("docker-user")})
+		if err != nil {
+			return nil, nil, execError{err}
+		}
+		return tr, func() { tr.Close() }, nil
+	}
 	if target == "" {
 		return local.New(), func() {}, nil
 	}
