@@ -85,6 +85,13 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 			cli.Close()
 			return nil, err
 		}
+		if _, err := t.getHelper(ctx); err != nil {
+			if info, ierr := cli.ContainerInspect(ctx, t.id); ierr == nil && info.State != nil && !info.State.Running {
+				err = fmt.Errorf("docker: the container of %q exited at start (status %d; the image needs a POSIX sh): %w", cfg.Image, info.State.ExitCode, transport.ErrNoShell)
+			}
+			t.Close()
+			return nil, err
+		}
 		return t, nil
 	}
 	info, err := cli.ContainerInspect(ctx, cfg.Container)
@@ -104,6 +111,10 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 		return nil, fmt.Errorf("docker: container %q is %s: %w", cfg.Container, status, transport.ErrUnavailable)
 	}
 	t.id, t.name = info.ID, strings.TrimPrefix(info.Name, "/")
+	if _, err := t.getHelper(ctx); err != nil {
+		t.Close()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -278,7 +289,7 @@ func (t *Transport) getHelper(ctx context.Context) (*remote.Helper, error) {
 	}
 	a, err := t.exec(ctx, []string{"sh", "-c", remote.Script}, false, nil)
 	if err != nil {
-		if strings.Contains(err.Error(), "executable file not found") {
+		if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file or directory") {
 			return nil, fmt.Errorf("docker: no sh in container %s: %w", t.name, transport.ErrNoShell)
 		}
 		return nil, err

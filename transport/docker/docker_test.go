@@ -1,10 +1,17 @@
 package docker_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
 
 	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/docker"
@@ -44,5 +51,75 @@ func TestErrors(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 	if _, err := docker.New(ctx, docker.Config{Container: "x"}); err == nil || !errors.Is(err, transport.ErrUnavailable) || !strings.Contains(err.Error(), "engine") {
 		t.Errorf("engine down: %v", err)
+	}
+}
+
+func TestStoppedContainerAndNoShell(t *testing.T) {
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	name := dockertest.Container(t)
+	timeout := 0
+	if err := cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docker.New(ctx, docker.Config{Container: name}); err == nil ||
+		!errors.Is(err, transport.ErrUnavailable) || !strings.Contains(err.Error(), "is exited") {
+		t.Errorf("stopped container: %v", err)
+	}
+
+	// An image with no shell at all: one static file.
+	img := "execkit-test-noshell:1"
+	tarball := noShellTar(t)
+	resp, err := cli.ImageImport(ctx, image.ImportSource{Source: tarball, SourceName: "-"}, img, image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp)
+	resp.Close()
+	t.Cleanup(func() { cli.ImageRemove(context.Background(), img, image.RemoveOptions{Force: true}) })
+	created, err := cli.ContainerCreate(ctx, &container.Config{Image: img, Cmd: []string{"/nothing"}}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}) })
+	// It cannot even start; a throwaway container of it fails clearly.
+	if _, err := docker.New(ctx, docker.Config{Image: img}); err == nil || !errors.Is(err, transport.ErrNoShell) {
+		t.Errorf("image without a shell: %v", err)
+	}
+}
+
+// noShellTar is a root file system holding one file.
+func noShellTar(t *testing.T) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "nothing", Mode: 0o755, Size: 2})
+	tw.Write([]byte("x\n"))
+	tw.Close()
+	return &buf
+}
+
+// TestContainerRemovedMidSession: the shell ends, and starting a new one
+// says the container is gone instead of hanging.
+func TestContainerRemovedMidSession(t *testing.T) {
+	cli := dockertest.Client(t)
+	name := dockertest.Container(t)
+	tr := newTransport(t, docker.Config{Container: name})
+	ctx := context.Background()
+	p, err := tr.Start(ctx, transport.StartOptions{Argv: []string{"sh", "-c", "sleep 600"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the shell of a removed container did not end")
+	}
+	_, err = tr.Start(ctx, transport.StartOptions{Argv: []string{"sh"}})
+	if err == nil || !errors.Is(err, transport.ErrUnavailable) {
+		t.Errorf("Start in a removed container: %v", err)
 	}
 }
