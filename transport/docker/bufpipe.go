@@ -46,8 +46,11 @@ func (p *bufPipe) Write(b []byte) (int, error) {
 	if p.err != nil {
 		return 0, p.err
 	}
-	if p.off > 0 && p.off == len(p.buf) {
-		p.buf, p.off = p.buf[:0], 0
+	if p.off > 0 && p.off >= len(p.buf)/2 {
+		// Move the unread bytes to the front, so that a stream that is
+		// read as fast as it is written reuses one buffer.
+		n := copy(p.buf, p.buf[p.off:])
+		p.buf, p.off = p.buf[:n], 0
 	}
 	p.buf = append(p.buf, b...)
 	p.cond.Broadcast()
