@@ -21,11 +21,11 @@ deps: ## install what the tests need (root + apt), or say what is missing
 
 .PHONY: test
 test: deps lint ## install test needs, then vet and run every test with the race detector
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 
 .PHONY: test-race
 test-race: ## run the tests with the race detector, without installing anything
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 
 .PHONY: bench
 bench: ## run the benchmarks (figures go in docs/performance.md)

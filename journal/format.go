@@ -89,11 +89,14 @@ type StreamInfo struct {
 
 // Intent is what is known before a command runs.
 type Intent struct {
-	Session   string    `json:"session"`
-	Command   string    `json:"command"` // as stored: already redacted by the caller
-	CwdBefore string    `json:"cwd_before"`
-	Decision  Decision  `json:"decision"`
-	Time      time.Time `json:"time"`
+	Session   string   `json:"session"`
+	Command   string   `json:"command"` // as stored: already redacted by the caller
+	CwdBefore string   `json:"cwd_before"`
+	Decision  Decision `json:"decision"`
+	// Checkpoint is the workspace checkpoint taken before the command, when
+	// the session keeps checkpoints: `execkit undo` restores it.
+	Checkpoint string    `json:"checkpoint,omitempty"`
+	Time       time.Time `json:"time"`
 }
 
 // Completion is what is known after it ran.
@@ -109,7 +112,6 @@ type Completion struct {
 	Respawned  bool       `json:"respawned,omitempty"`
 	Stdout_    StreamInfo `json:"stdout_info"`
 	Stderr_    StreamInfo `json:"stderr_info"`
-	Checkpoint string     `json:"checkpoint,omitempty"` // checkpoint taken before the command
 	Time       time.Time  `json:"time"`
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/undo"
 )
 
 // Defaults for the zero Options.
@@ -63,6 +64,9 @@ var (
 	ErrJournal = errors.New("session: journal")
 	// ErrInvalidOptions means the options of an Exec cannot be applied.
 	ErrInvalidOptions = errors.New("session: invalid options")
+	// ErrCheckpoint means the workspace checkpoint before a command could
+	// not be taken; the command did not run.
+	ErrCheckpoint = errors.New("session: checkpoint")
 )
 
 // Options configure a Session. The zero value is a bash (or sh) session in
@@ -117,7 +121,26 @@ type Options struct {
 	// runs (if that fails the command does not run) and the completion
 	// before the result is returned.
 	Journal *journal.Journal `json:"-"`
+	// Checkpoints, when set, keeps workspace checkpoints: in CheckpointAuto
+	// mode one is taken before every command that may change files (if it
+	// cannot be taken, the command does not run), and its id goes into the
+	// journal entry and the result.
+	Checkpoints undo.Store `json:"-"`
+	// CheckpointMode is CheckpointAuto (the default when Checkpoints is
+	// set), CheckpointManual (only Session.Checkpoint) or CheckpointOff.
+	CheckpointMode string `json:"checkpoint_mode,omitempty"`
+	// Workspace and CheckpointDir record the checkpointed directory and its
+	// checkpoint repository in the journal; they are set from Checkpoints.
+	Workspace     string `json:"workspace,omitempty"`
+	CheckpointDir string `json:"checkpoint_dir,omitempty"`
 }
+
+// Checkpoint modes.
+const (
+	CheckpointAuto   = "auto"
+	CheckpointManual = "manual"
+	CheckpointOff    = "off"
+)
 
 // ExecOptions adjust one command. The zero value uses the session's options.
 type ExecOptions struct {
@@ -174,6 +197,9 @@ type Result struct {
 	Decision *safety.Decision `json:"decision,omitempty"`
 	// Entry is the command's journal entry, when the session has a journal.
 	Entry uint64 `json:"entry,omitempty"`
+	// Checkpoint is the workspace checkpoint taken before the command, when
+	// the session keeps checkpoints.
+	Checkpoint string `json:"checkpoint,omitempty"`
 	// Truncated: some output was dropped; see StdoutInfo and StderrInfo.
 	Truncated  bool       `json:"truncated"`
 	StdoutInfo StreamInfo `json:"stdout_info"`
@@ -212,6 +238,22 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	}
 	if err := opts.Budget.Check(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+	}
+	switch opts.CheckpointMode {
+	case "":
+		opts.CheckpointMode = CheckpointOff
+		if opts.Checkpoints != nil {
+			opts.CheckpointMode = CheckpointAuto
+		}
+	case CheckpointAuto, CheckpointManual, CheckpointOff:
+	default:
+		return nil, fmt.Errorf("%w: checkpoint mode %q: want auto, manual or off", ErrInvalidOptions, opts.CheckpointMode)
+	}
+	if opts.Checkpoints != nil {
+		info := opts.Checkpoints.Info()
+		opts.Workspace, opts.CheckpointDir = info.Workspace, info.Dir
+	} else if opts.CheckpointMode != CheckpointOff {
+		return nil, fmt.Errorf("%w: checkpoint mode %s needs a workspace", ErrInvalidOptions, opts.CheckpointMode)
 	}
 	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{}), id: opts.ID}
 	if s.id == "" {
@@ -354,17 +396,32 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 		}
 		return res, nil
 	}
-	if j == nil {
-		return s.execLocked(ctx, cmd, eo)
+	// 2. A checkpoint of the workspace, before a command that may change
+	// files; without it the command does not run.
+	var cp string
+	if s.opts.Checkpoints != nil && s.opts.CheckpointMode == CheckpointAuto && !safety.ReadOnly(cmd) {
+		c, err := s.opts.Checkpoints.Checkpoint(ctx, "before: "+s.storedCommand(cmd))
+		if err != nil {
+			return Result{Command: cmd, CwdBefore: s.cwd, Cwd: s.cwd}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+		}
+		cp = c.ID
 	}
-	// 2. The intent is durable before the command runs; without it the
+	if j == nil {
+		res, err := s.execLocked(ctx, cmd, eo)
+		res.Checkpoint = cp
+		return res, err
+	}
+	// 3. The intent is durable before the command runs; without it the
 	// command does not run at all.
-	seq, err := j.Intent(s.intent(cmd, decision))
+	in := s.intent(cmd, decision)
+	in.Checkpoint = cp
+	seq, err := j.Intent(in)
 	if err != nil {
 		return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrJournal, err)
 	}
 	res, xerr := s.execLocked(ctx, cmd, eo)
 	res.Entry = seq
+	res.Checkpoint = cp
 	// And the result is returned only once its completion is durable.
 	c := completion(res)
 	if xerr != nil && !errors.Is(xerr, ErrShellEnded) && !res.Canceled {
@@ -409,12 +466,16 @@ func (s *Session) finish(r *Result, b safety.Budget) {
 // intent is the journal's record of a command about to run (or blocked),
 // with the command redacted.
 func (s *Session) intent(cmd string, d safety.Decision) journal.Intent {
-	stored := cmd
-	if s.red != nil {
-		stored = s.red.RedactCommand(cmd)
-	}
-	return journal.Intent{Session: s.id, Command: stored, CwdBefore: s.cwd,
+	return journal.Intent{Session: s.id, Command: s.storedCommand(cmd), CwdBefore: s.cwd,
 		Decision: journal.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}}
+}
+
+// storedCommand is cmd as it may be kept: redacted.
+func (s *Session) storedCommand(cmd string) string {
+	if s.red != nil {
+		return s.red.RedactCommand(cmd)
+	}
+	return cmd
 }
 
 // completion is the journal's record of a result.

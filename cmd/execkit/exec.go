@@ -18,6 +18,7 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/undo"
 )
 
 // sessionFlags are the options shared by exec and shell; each maps onto a
@@ -120,6 +121,19 @@ func withSession(c *cli.Context, fn func(context.Context, *session.Session) erro
 		return err
 	}
 	defer release()
+	if ws := c.String("workspace"); ws != "" {
+		store, err := openStore(ctx, c, tr, ws, c.String("checkpoint-dir"))
+		if err != nil {
+			if errors.Is(err, undo.ErrWorkspace) {
+				return usageError{err.Error()}
+			}
+			return execError{err}
+		}
+		opts.Checkpoints = store
+		opts.CheckpointMode = c.String("checkpoint")
+	} else if c.IsSet("checkpoint") || c.IsSet("checkpoint-dir") || c.IsSet("exclude") {
+		return usagef("--checkpoint, --checkpoint-dir and --exclude need --workspace DIR")
+	}
 	s, err := session.New(ctx, tr, opts)
 	if err != nil {
 		return execError{err}
@@ -141,7 +155,7 @@ func execCommand() *cli.Command {
 		ArgsUsage: "COMMAND...",
 		Description: "Runs COMMAND (the arguments joined by spaces, parsed by the shell) and exits\n" +
 			"with its exit status. --json prints the structured result instead.",
-		Flags: append(append(sessionFlags(), targetFlags()...), &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}),
+		Flags: append(append(append(sessionFlags(), targetFlags()...), workspaceFlags()...), &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}),
 		Action: func(c *cli.Context) error {
 			cmd, err := joinArgs(c)
 			if err != nil {
@@ -218,7 +232,7 @@ func shellCommand() *cli.Command {
 		Description: "Reads command lines from stdin and runs each in one persistent session,\n" +
 			"showing its output and then its exit code and duration. Ends at end of input,\n" +
 			"or when the shell itself exits (exit, exec, set -e), with that status.",
-		Flags: append(sessionFlags(), targetFlags()...),
+		Flags: append(append(sessionFlags(), targetFlags()...), workspaceFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usagef("shell takes no arguments")

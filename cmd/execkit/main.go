@@ -22,7 +22,47 @@ func main() {
 // run is main without the process: it returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	return exitCode(app.Run(args), stderr)
+	return exitCode(app.Run(flagsFirst(app, args)), stderr)
+}
+
+// flagsFirst lets `execkit undo SEQ --journal FILE` be written with the
+// flags after the entry number, as people type it: the command line
+// library stops at the first argument that is not a flag, so for undo the
+// arguments are moved after the flags. Other commands keep their order
+// (exec's command may itself look like flags).
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 3 || args[1] != "undo" {
+		return args
+	}
+	cmd := app.Command("undo")
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			continue
+		}
+		for _, n := range f.Names() {
+			takesValue[n] = true
+		}
+	}
+	var flags, rest []string
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(append(append([]string{}, args[:2]...), flags...), rest...)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -47,6 +87,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			showCommand(),
 			verifyCommand(),
 			exportCommand(),
+			undoCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

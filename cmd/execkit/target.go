@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/docker"
 	"github.com/execkit/execkit/transport/local"
 	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/undo"
 )
 
 // targetFlags choose where the shell runs: this machine by default, an SSH
@@ -147,4 +151,57 @@ func defaultIdentities(dir string) []string {
 		}
 	}
 	return out
+}
+
+// remoteRunner is the side channel a remote checkpoint store runs git
+// through: a short sh script started by the transport.
+func remoteRunner(tr any) (undo.Runner, bool) {
+	var t transport.Transport
+	switch x := tr.(type) {
+	case *ssh.Transport:
+		t = x
+	case *docker.Transport:
+		t = x
+	default:
+		return nil, false
+	}
+	return func(ctx context.Context, script string) ([]byte, []byte, int, error) {
+		return transport.Run(ctx, t, []string{"sh", "-c", script}, nil)
+	}, true
+}
+
+// openRecordedTransport reconnects to the target a journal session ran on;
+// target flags given on the command line take precedence.
+func openRecordedTransport(ctx context.Context, c *cli.Context, s journal.Session) (transport.Transport, func(), error) {
+	if remoteTarget(c) {
+		return openTransport(ctx, c)
+	}
+	switch s.Transport {
+	case "local", "":
+		return local.New(), func() {}, nil
+	case "ssh":
+		cfg, err := sshConfig(c, s.Target)
+		if err != nil {
+			return nil, nil, err
+		}
+		tr, err := ssh.New(cfg)
+		if err != nil {
+			return nil, nil, usageError{err.Error()}
+		}
+		if err := tr.Connect(ctx); err != nil {
+			tr.Close()
+			return nil, nil, execError{err}
+		}
+		return tr, func() { tr.Close() }, nil
+	case "docker":
+		if strings.Contains(s.Target, "(throwaway") {
+			return nil, nil, execError{fmt.Errorf("the session ran in a throwaway container (%s), removed since: its workspace is gone", s.Target)}
+		}
+		tr, err := docker.New(ctx, docker.Config{Container: s.Target, User: c.String("docker-user")})
+		if err != nil {
+			return nil, nil, execError{err}
+		}
+		return tr, func() { tr.Close() }, nil
+	}
+	return nil, nil, execError{fmt.Errorf("unknown transport %q in the journal", s.Transport)}
 }

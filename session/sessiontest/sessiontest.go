@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,20 +148,36 @@ func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) 
 	}
 }
 
+// sleepOffset makes the sleep durations the suite looks for unique to this
+// test process, so that suites running at once on the same machine (the
+// local, SSH and Docker ones, in parallel packages) never count each
+// other's processes.
+var sleepOffset = 10000 * (1 + rand.Intn(800))
+
+var sleepRE = regexp.MustCompile(`sleep (10[0-9][0-9])\b`)
+
+// u shifts every "sleep 10NN" in s by sleepOffset.
+func u(s string) string {
+	return sleepRE.ReplaceAllStringFunc(s, func(m string) string {
+		n, _ := strconv.Atoi(m[len("sleep "):])
+		return "sleep " + strconv.Itoa(n+sleepOffset)
+	})
+}
+
 func testTimeout(t *testing.T, open Factory, o Options) {
 	cases := []struct {
 		name, cmd string
 		procs     []string
 	}{
-		{"foreground", "sleep 1001", []string{"sleep 1001"}},
-		{"pipeline", "sleep 1002 | sleep 1003 | cat", []string{"sleep 1002", "sleep 1003"}},
-		{"subshell", "(sleep 1004; echo never)", []string{"sleep 1004"}},
-		{"background child", "sleep 1005 & sleep 1006", []string{"sleep 1005", "sleep 1006"}},
-		{"waited background", "sleep 1007 & wait $!", []string{"sleep 1007"}},
-		{"nested shell", "sh -c 'sleep 1008; echo never'", []string{"sleep 1008"}},
+		{"foreground", u("sleep 1001"), []string{u("sleep 1001")}},
+		{"pipeline", u("sleep 1002 | sleep 1003 | cat"), []string{u("sleep 1002"), u("sleep 1003")}},
+		{"subshell", u("(sleep 1004; echo never)"), []string{u("sleep 1004")}},
+		{"background child", u("sleep 1005 & sleep 1006"), []string{u("sleep 1005"), u("sleep 1006")}},
+		{"waited background", u("sleep 1007 & wait $!"), []string{u("sleep 1007")}},
+		{"nested shell", u("sh -c 'sleep 1008; echo never'"), []string{u("sleep 1008")}},
 	}
 	for i, c := range cases {
-		earlier := fmt.Sprintf("sleep %d", 1090+i) // unique per case
+		earlier := u(fmt.Sprintf("sleep %d", 1090+i)) // unique per case
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t, session.Options{Shell: o.Shell})
 			Exec(t, s, "cd "+o.TempDir+"; export EK_T=kept", session.ExecOptions{})
@@ -208,12 +226,12 @@ func testCancel(t *testing.T, open Factory, o Options) {
 	s := open(t, session.Options{Shell: o.Shell})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	r, err := s.Exec(ctx, "sleep 1010", session.ExecOptions{})
+	r, err := s.Exec(ctx, u("sleep 1010"), session.ExecOptions{})
 	if !errors.Is(err, context.DeadlineExceeded) || !r.Canceled {
 		t.Errorf("cancelled Exec: err %v, canceled %v", err, r.Canceled)
 	}
 	expect(t, Exec(t, s, "echo fine", session.ExecOptions{}), "fine\n", "", 0)
-	waitNoSurvivors(t, open, o, "sleep 1010")
+	waitNoSurvivors(t, open, o, u("sleep 1010"))
 }
 
 func testRespawn(t *testing.T, open Factory, o Options) {
@@ -244,7 +262,7 @@ func testNoRespawn(t *testing.T, open Factory, o Options) {
 
 func testCloseOrphans(t *testing.T, open Factory, o Options) {
 	s := open(t, session.Options{Shell: o.Shell})
-	Exec(t, s, "sleep 1011 & (sleep 1012 &) ; sleep 1013 >/dev/null 2>&1 </dev/null &", session.ExecOptions{})
+	Exec(t, s, u("sleep 1011 & (sleep 1012 &) ; sleep 1013 >/dev/null 2>&1 </dev/null &"), session.ExecOptions{})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +272,7 @@ func testCloseOrphans(t *testing.T, open Factory, o Options) {
 	if _, err := s.Exec(context.Background(), "true", session.ExecOptions{}); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("Exec after Close: %v", err)
 	}
-	waitNoSurvivors(t, open, o, "sleep 1011", "sleep 1012", "sleep 1013")
+	waitNoSurvivors(t, open, o, u("sleep 1011"), u("sleep 1012"), u("sleep 1013"))
 }
 
 func testFlood(t *testing.T, open Factory, o Options) {

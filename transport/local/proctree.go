@@ -107,5 +107,5 @@ func jobsOf(shell int, since transport.JobMark) ([]int, error) {
 		return nil, err
 	}
 	now, _ := uptimeTicks()
-	return proctab.Jobs(procs, shell, since, now, pidMax()), nil
+	return proctab.Jobs(procs, shell, since, now, 1, pidMax()), nil
 }

@@ -67,16 +67,18 @@ func ParseLines(b []byte) []Info {
 }
 
 // Newer reports whether a process started after mark m: clearly later by
-// its start time, or in the same clock tick with a process id issued after
-// m's (allowing for the ids wrapping around at pidMax).
-func Newer(p Info, m transport.JobMark, markTicks uint64, pidMax int) bool {
+// its start time, or close to the mark (within slack ticks either way: the
+// clock tick, and on a remote target the uncertainty of placing the mark on
+// its clock) with a process id issued after m's (allowing for the ids
+// wrapping around at pidMax).
+func Newer(p Info, m transport.JobMark, markTicks, slack uint64, pidMax int) bool {
 	if m.IsZero() {
 		return true
 	}
 	switch {
-	case p.StartTicks > markTicks+1:
+	case p.StartTicks > markTicks+slack:
 		return true
-	case p.StartTicks+1 < markTicks:
+	case p.StartTicks+slack < markTicks:
 		return false
 	case m.LastPID == 0:
 		return p.StartTicks >= markTicks
@@ -93,8 +95,9 @@ func Newer(p Info, m transport.JobMark, markTicks uint64, pidMax int) bool {
 // (an orphaned grandchild re-parented to init keeps those). The shell itself
 // is excluded, and so is every process started before since. nowTicks is
 // the target's time since boot, read with the table, so that since.Time
-// can be placed on the target's clock.
-func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks uint64, pidMax int) []int {
+// can be placed on the target's clock; slack (in ticks) is how far off
+// that placing may be.
+func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks, slack uint64, pidMax int) []int {
 	children := make(map[int][]int, len(procs))
 	byPid := make(map[int]Info, len(procs))
 	for _, p := range procs {
@@ -130,7 +133,7 @@ func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks uint64, pid
 	var out []int
 	for pid := range member {
 		p, ok := byPid[pid]
-		if !ok || p.State == 'Z' || !Newer(p, since, markTicks, pidMax) {
+		if !ok || p.State == 'Z' || !Newer(p, since, markTicks, slack, pidMax) {
 			continue
 		}
 		out = append(out, pid)

@@ -45,14 +45,14 @@ func TestJobs(t *testing.T) {
 	if len(procs) != 7 {
 		t.Fatalf("parsed %d processes, want 7", len(procs))
 	}
-	all := Jobs(procs, 100, transport.JobMark{}, 6000, 1<<22)
+	all := Jobs(procs, 100, transport.JobMark{}, 6000, 1, 1<<22)
 	sort.Ints(all)
 	if want := []int{101, 150, 200, 201}; !equal(all, want) {
 		t.Errorf("all jobs = %v, want %v", all, want)
 	}
 	// A mark 30 s ago on a clock now at tick 6000: tick 3000.
 	mark := transport.JobMark{Time: time.Now().Add(-30 * time.Second), LastPID: 199}
-	young := Jobs(procs, 100, mark, 6000, 1<<22)
+	young := Jobs(procs, 100, mark, 6000, 1, 1<<22)
 	sort.Ints(young)
 	if want := []int{200, 201}; !equal(young, want) {
 		t.Errorf("jobs since mark = %v, want %v", young, want)
@@ -61,14 +61,14 @@ func TestJobs(t *testing.T) {
 
 func TestNewerSameTickByPID(t *testing.T) {
 	m := transport.JobMark{Time: time.Now(), LastPID: 500}
-	if !Newer(Info{PID: 501, StartTicks: 10}, m, 10, 1000) {
+	if !Newer(Info{PID: 501, StartTicks: 10}, m, 10, 1, 1000) {
 		t.Error("pid after the mark in the same tick is not newer")
 	}
-	if Newer(Info{PID: 499, StartTicks: 10}, m, 10, 1000) {
+	if Newer(Info{PID: 499, StartTicks: 10}, m, 10, 1, 1000) {
 		t.Error("pid before the mark in the same tick is newer")
 	}
 	wrapped := transport.JobMark{Time: time.Now(), LastPID: 990}
-	if !Newer(Info{PID: 3, StartTicks: 10}, wrapped, 10, 1000) {
+	if !Newer(Info{PID: 3, StartTicks: 10}, wrapped, 10, 1, 1000) {
 		t.Error("a pid issued after wrapping is not newer")
 	}
 }
@@ -83,4 +83,21 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestNewerWithSlack: on a remote target the mark's place on the target's
+// clock is uncertain, so within the slack the process id decides.
+func TestNewerWithSlack(t *testing.T) {
+	m := transport.JobMark{Time: time.Now(), LastPID: 500}
+	// Started 30 ticks after where the mark was placed, but issued before
+	// it: the placing was off, the process is older than the mark.
+	if Newer(Info{PID: 480, StartTicks: 130}, m, 100, 100, 1<<22) {
+		t.Error("an older process was taken for a new one")
+	}
+	if !Newer(Info{PID: 520, StartTicks: 70}, m, 100, 100, 1<<22) {
+		t.Error("a newer process was taken for an old one")
+	}
+	if !Newer(Info{PID: 10, StartTicks: 300}, m, 100, 100, 1<<22) {
+		t.Error("a process clearly later by its start time is not new")
+	}
 }

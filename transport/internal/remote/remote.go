@@ -211,10 +211,15 @@ func (h *Helper) LastPID(ctx context.Context) (int, error) {
 // Jobs returns the processes of the shell with the given pid (on the
 // target) started after since; see proctab.Jobs.
 func (h *Helper) Jobs(ctx context.Context, shell int, since transport.JobMark) ([]int, error) {
+	sent := time.Now()
 	b, err := h.ask(ctx, "t")
 	if err != nil {
 		return nil, err
 	}
+	// The target read its clock somewhere between sent and now: that much,
+	// plus a second, is how far off the mark may be placed on it; within
+	// it, process ids decide.
+	slack := uint64(time.Since(sent)/(time.Second/proctab.ClockTicks)) + proctab.ClockTicks
 	up, rest, _ := bytes.Cut(b, []byte("\n"))
 	max, rest, _ := bytes.Cut(rest, []byte("\n"))
 	secs, _, _ := strings.Cut(string(up), " ")
@@ -223,7 +228,7 @@ func (h *Helper) Jobs(ctx context.Context, shell int, since transport.JobMark) (
 		return nil, fmt.Errorf("remote: uptime: %q", up)
 	}
 	pidMax, _ := strconv.Atoi(strings.TrimSpace(string(max)))
-	return proctab.Jobs(proctab.ParseLines(rest), shell, since, uint64(f*proctab.ClockTicks), pidMax), nil
+	return proctab.Jobs(proctab.ParseLines(rest), shell, since, uint64(f*proctab.ClockTicks), slack, pidMax), nil
 }
 
 // Kill sends sig to pids and returns how many were signalled.

@@ -1,7 +1,8 @@
-package session_test
+package sshsuite
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,12 @@ func TestSSHConnectionLoss(t *testing.T) {
 	if d := time.Since(t0); d > 20*time.Second {
 		t.Errorf("Exec with the host down took %v", d)
 	}
+}
+
+func tempDir(t *testing.T) string {
+	d, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -1,0 +1,95 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/undo"
+)
+
+// ErrNoCheckpoints means the session keeps no checkpoints.
+var ErrNoCheckpoints = errors.New("session: no workspace checkpoints (no workspace was given)")
+
+// Checkpoint takes a checkpoint of the workspace now, in any mode.
+func (s *Session) Checkpoint(ctx context.Context, label string) (undo.Checkpoint, error) {
+	if s.opts.Checkpoints == nil {
+		return undo.Checkpoint{}, ErrNoCheckpoints
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.Checkpoints.Checkpoint(ctx, label)
+}
+
+// Checkpoints returns the session's checkpoint store, or nil.
+func (s *Session) Checkpoints() undo.Store { return s.opts.Checkpoints }
+
+// Restore brings the session's workspace back to checkpoint id (see
+// RestoreJournaled), recorded in the session's journal when it has one.
+func (s *Session) Restore(ctx context.Context, id, label string, dryRun bool) (Restored, error) {
+	if s.opts.Checkpoints == nil {
+		return Restored{}, ErrNoCheckpoints
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return RestoreJournaled(ctx, s.opts.Journal, s.id, s.cwd, s.opts.Checkpoints, id, label, dryRun)
+}
+
+// Restored is what a restore did.
+type Restored struct {
+	// Checkpoint is the state just before the restore, taken so that the
+	// restore can itself be undone.
+	Checkpoint string        `json:"checkpoint,omitempty"`
+	Changes    []undo.Change `json:"changes"`
+	// Entry is the restore's journal entry.
+	Entry  uint64 `json:"entry,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// RestoreJournaled restores checkpoint id of store. Unless dryRun, it first
+// checkpoints the current state and, with a journal, records the restore
+// as an entry of session sessionID whose command is label and whose
+// checkpoint is that state: undoing that entry brings the state back. The
+// entry's output lists the files changed.
+func RestoreJournaled(ctx context.Context, j *journal.Journal, sessionID, cwd string, store undo.Store, id, label string, dryRun bool) (Restored, error) {
+	if dryRun {
+		ch, err := store.Restore(ctx, id, true)
+		return Restored{Changes: ch, DryRun: true}, err
+	}
+	post, err := store.Checkpoint(ctx, "before: "+label)
+	if err != nil {
+		return Restored{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	out := Restored{Checkpoint: post.ID}
+	var seq uint64
+	if j != nil {
+		seq, err = j.Intent(journal.Intent{Session: sessionID, Command: label, CwdBefore: cwd, Checkpoint: post.ID,
+			Decision: journal.Decision{Allowed: true}})
+		if err != nil {
+			return out, fmt.Errorf("%w: %v", ErrJournal, err)
+		}
+		out.Entry = seq
+	}
+	start := time.Now()
+	out.Changes, err = store.Restore(ctx, id, false)
+	if j != nil {
+		c := journal.Completion{Status: journal.StatusOK, Cwd: cwd, DurationMS: float64(time.Since(start).Microseconds()) / 1000}
+		var b strings.Builder
+		for _, ch := range out.Changes {
+			b.WriteString(ch.String() + "\n")
+		}
+		c.Stdout = b.String()
+		c.Stdout_ = journal.StreamInfo{Bytes: int64(b.Len()), Kept: int64(b.Len())}
+		if err != nil {
+			c.Status, c.ExitCode, c.Stderr = journal.StatusFailed, 1, err.Error()
+			c.Stderr_ = journal.StreamInfo{Bytes: int64(len(c.Stderr)), Kept: int64(len(c.Stderr))}
+		}
+		if jerr := j.Complete(seq, c); jerr != nil && err == nil {
+			err = fmt.Errorf("%w: the restore ran but was not recorded: %v", ErrJournal, jerr)
+		}
+	}
+	return out, err
+}
