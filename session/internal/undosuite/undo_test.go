@@ -45,7 +45,9 @@ func exercise(t *testing.T, tr transport.Transport, store undo.Store, ws string)
 		r := sessiontest.Exec(t, s, "sh -c '"+strings.ReplaceAll(listing, "'", `'\''`)+"' sh "+ws, session.ExecOptions{})
 		return r.Stdout
 	}
-	user := func() string { return sessiontest.Exec(t, s, "cat .git/HEAD node_modules/dep.js", session.ExecOptions{}).Stdout }
+	user := func() string {
+		return sessiontest.Exec(t, s, "cat .git/HEAD node_modules/dep.js", session.ExecOptions{}).Stdout
+	}
 	sessiontest.Exec(t, s, "mkdir -p .git node_modules && echo 'ref: main' > .git/HEAD && echo dep > node_modules/dep.js", session.ExecOptions{})
 	steps := []string{
 		"echo one > a.txt && echo two > b.txt",
