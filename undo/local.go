@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -30,6 +28,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"golang.org/x/sys/unix"
 )
 
 // headRef is the branch the checkpoints are committed on.
@@ -63,6 +62,13 @@ type LocalStore struct {
 	// stale: the cache no longer describes the head checkpoint (a restore
 	// changed the workspace), so the next checkpoint builds its tree.
 	stale bool
+	// cacheDirty: the cache in memory has news the file lacks.
+	cacheDirty bool
+	// dirHash holds the tree hash of every directory as last built, and
+	// dirty the directories whose files changed since: only those are
+	// encoded again.
+	dirHash map[string]plumbing.Hash
+	dirty   map[string]bool
 }
 
 // OpenLocal opens (creating it when needed) the checkpoint repository of a
@@ -156,75 +162,224 @@ func (s *LocalStore) saveCache() error {
 	return os.Rename(tmp.Name(), filepath.Join(s.dir, statCacheFile))
 }
 
+// seen is one file the walk found, with its stat data.
+type seen struct {
+	rel     string
+	st      fileState
+	skipped bool // over the size cap
+}
+
+// walk lists the files the workspace covers with their stat data, reading
+// directories on several goroutines (the cost is system calls) and
+// stat-ing each entry relative to its directory's descriptor.
+func (s *LocalStore) walk() ([]seen, error) {
+	var (
+		mu      sync.Mutex
+		found   []seen
+		rootErr error
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, 2*runtime.NumCPU())
+	var visit func(rel string)
+	visit = func(rel string) {
+		defer wg.Done()
+		sem <- struct{}{}
+		var local []seen
+		var subdirs []string
+		dir := s.ws
+		if rel != "" {
+			dir = filepath.Join(s.ws, filepath.FromSlash(rel))
+		}
+		err := readDir(dir, func(fd int, name string, typ byte) {
+			r := name
+			if rel != "" {
+				r = rel + "/" + name
+			}
+			if s.m.excluded(r) {
+				return
+			}
+			switch typ {
+			case unix.DT_DIR:
+				subdirs = append(subdirs, r)
+				return
+			case unix.DT_REG, unix.DT_LNK, unix.DT_UNKNOWN:
+			default:
+				return
+			}
+			var st unix.Stat_t
+			if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				return // vanished: not covered
+			}
+			cur := fileState{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}
+			switch {
+			case st.Mode&unix.S_IFMT == unix.S_IFDIR: // a file system without d_type
+				subdirs = append(subdirs, r)
+				return
+			case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+				cur.Mode = filemode.Symlink
+			case st.Mode&unix.S_IFMT != unix.S_IFREG:
+				return
+			case st.Mode&0o111 != 0:
+				cur.Mode = filemode.Executable
+			default:
+				cur.Mode = filemode.Regular
+			}
+			local = append(local, seen{rel: r, st: cur, skipped: cur.Mode != filemode.Symlink && cur.Size > s.max})
+		})
+		<-sem
+		mu.Lock()
+		found = append(found, local...)
+		if err != nil && rel == "" {
+			rootErr = err
+		}
+		mu.Unlock()
+		for _, d := range subdirs {
+			wg.Add(1)
+			go visit(d)
+		}
+	}
+	wg.Add(1)
+	visit("")
+	wg.Wait()
+	if rootErr != nil {
+		return nil, fmt.Errorf("undo: walk %s: %w", s.ws, rootErr)
+	}
+	return found, nil
+}
+
+// readDir calls fn for each entry of a directory with the directory's
+// descriptor, the entry's name and its type from the directory itself
+// (DT_UNKNOWN on file systems that do not keep it), with raw system calls:
+// for a walk that is mostly system calls, the os package's per-entry
+// allocations and bookkeeping are most of what is left.
+func readDir(dir string, fn func(fd int, name string, typ byte)) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+		for off := 0; off+19 <= n; {
+			reclen := int(buf[off+16]) | int(buf[off+17])<<8
+			if reclen == 0 || off+reclen > n {
+				break
+			}
+			typ := buf[off+18]
+			name := buf[off+19 : off+reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if nm := string(name); nm != "." && nm != ".." {
+				fn(fd, nm, typ)
+			}
+			off += reclen
+		}
+	}
+}
+
 // snapshot walks the workspace and returns every file it covers, hashing
 // (and storing) only files whose stat data changed since the cache saw
-// them. It updates the cache.
+// them. It updates the cache; changed reports whether anything differs
+// from it.
 func (s *LocalStore) snapshot(ctx context.Context) (map[string]fileState, []string, bool, error) {
 	start := time.Now()
-	snap := make(map[string]fileState, len(s.cache))
-	var skipped []string
-	var todo []string
-	changed := false
-	err := filepath.WalkDir(s.ws, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == s.ws {
-				return err
-			}
-			return nil // vanished or unreadable: not covered
-		}
-		if p == s.ws {
-			return nil
-		}
-		rel := filepath.ToSlash(p[len(s.ws)+1:])
-		if s.m.excluded(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		t := d.Type()
-		if t.IsDir() || !(t.IsRegular() || t&fs.ModeSymlink != 0) {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st, _ := fi.Sys().(*syscall.Stat_t)
-		cur := fileState{Mode: gitMode(fi.Mode()), Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
-		if st != nil {
-			cur.Ctime = st.Ctim.Nano()
-			cur.Ino = st.Ino
-		}
-		if cur.Mode == filemode.Regular || cur.Mode == filemode.Executable {
-			if cur.Size > s.max {
-				skipped = append(skipped, rel)
-				return nil
-			}
-		}
-		if old, ok := s.cache[rel]; ok && !old.Racy && old.Mode == cur.Mode && old.Size == cur.Size &&
-			old.Mtime == cur.Mtime && old.Ctime == cur.Ctime && old.Ino == cur.Ino {
-			snap[rel] = old
-			return nil
-		}
-		snap[rel] = cur
-		todo = append(todo, rel)
-		return nil
-	})
+	found, err := s.walk()
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("undo: walk %s: %w", s.ws, err)
+		return nil, nil, false, err
+	}
+	var skipped []string
+	n := 0
+	same := true
+	for _, f := range found {
+		if f.skipped {
+			skipped = append(skipped, f.rel)
+			continue
+		}
+		n++
+		if same {
+			old, ok := s.cache[f.rel]
+			same = ok && unchangedStat(old, f.st)
+		}
+	}
+	sort.Strings(skipped)
+	if same && n == len(s.cache) {
+		return s.cache, skipped, false, nil
+	}
+	snap := make(map[string]fileState, n)
+	var todo []string
+	for _, f := range found {
+		if f.skipped {
+			continue
+		}
+		if old, ok := s.cache[f.rel]; ok && unchangedStat(old, f.st) {
+			snap[f.rel] = old
+			continue
+		}
+		snap[f.rel] = f.st
+		todo = append(todo, f.rel)
 	}
 	if len(todo) > 0 {
-		changed = true
 		if err := s.hashAll(ctx, snap, todo, start); err != nil {
 			return nil, nil, false, err
 		}
 	}
-	if len(snap) != len(s.cache) {
-		changed = true
+	// Files hashed again only because their times could not be trusted
+	// (or were touched without a change) leave the content as it was.
+	changed := n != len(s.cache)
+	for _, rel := range todo {
+		old, ok := s.cache[rel]
+		if !ok || old.Hash != snap[rel].Hash || old.Mode != snap[rel].Mode {
+			changed = true
+			break
+		}
 	}
-	s.cache = snap
+	for _, rel := range todo {
+		s.markDirty(rel)
+	}
+	for rel := range s.cache {
+		if _, ok := snap[rel]; !ok {
+			s.markDirty(rel)
+		}
+	}
+	// Written to disk with the next new checkpoint; until then a stale
+	// entry on disk only costs hashing that file again.
+	s.cache, s.cacheDirty = snap, true
 	return snap, skipped, changed, nil
+}
+
+// markDirty notes that the directories above rel must be encoded again.
+func (s *LocalStore) markDirty(rel string) {
+	if s.dirty == nil {
+		s.dirty = map[string]bool{}
+	}
+	for d := parentDir(rel); ; d = parentDir(d) {
+		if s.dirty[d] {
+			return
+		}
+		s.dirty[d] = true
+		if d == "" {
+			return
+		}
+	}
+}
+
+// unchangedStat reports whether a file's stat data matches its cache entry
+// closely enough to trust the cached hash.
+func unchangedStat(old, cur fileState) bool {
+	return !old.Racy && old.Mode == cur.Mode && old.Size == cur.Size &&
+		old.Mtime == cur.Mtime && old.Ctime == cur.Ctime && old.Ino == cur.Ino
 }
 
 // racyWindow: a file modified this close to a snapshot may change again
@@ -384,16 +539,6 @@ func (s *LocalStore) writeLoose(sum plumbing.Hash, compressed []byte) error {
 	return nil
 }
 
-func gitMode(m fs.FileMode) filemode.FileMode {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return filemode.Symlink
-	case m&0o111 != 0:
-		return filemode.Executable
-	}
-	return filemode.Regular
-}
-
 // buildTree stores the tree objects of a snapshot and returns the root's
 // hash.
 func (s *LocalStore) buildTree(snap map[string]fileState) (plumbing.Hash, error) {
@@ -428,6 +573,10 @@ func (s *LocalStore) buildTree(snap map[string]fileState) (plumbing.Hash, error)
 	sort.Slice(order, func(i, j int) bool { return depth(order[i]) > depth(order[j]) })
 	hashes := make(map[string]plumbing.Hash, len(order))
 	for _, d := range order {
+		if h, ok := s.dirHash[d]; ok && !s.dirty[d] {
+			hashes[d] = h // nothing under it changed
+			continue
+		}
 		entries := files[d]
 		for _, sub := range subdirs[d] {
 			entries = append(entries, object.TreeEntry{Name: path.Base(sub), Mode: filemode.Dir, Hash: hashes[sub]})
@@ -439,6 +588,7 @@ func (s *LocalStore) buildTree(snap map[string]fileState) (plumbing.Hash, error)
 		}
 		hashes[d] = h
 	}
+	s.dirHash, s.dirty = hashes, nil
 	return hashes[""], nil
 }
 
@@ -495,10 +645,11 @@ func (s *LocalStore) Checkpoint(ctx context.Context, label string) (Checkpoint, 
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if changed {
+	if s.cacheDirty {
 		if err := s.saveCache(); err != nil {
 			return Checkpoint{}, fmt.Errorf("undo: stat cache: %w", err)
 		}
+		s.cacheDirty = false
 	}
 	s.stale = false
 	if root == s.headTree && !s.head.IsZero() {
@@ -653,15 +804,80 @@ func compare(from, to map[string]fileState) []Change {
 	return out
 }
 
+// diffTrees reports every file that differs between the trees a and b
+// (either may be the zero hash: no tree), with its state on each side
+// (nil where it is absent). Subtrees with equal hashes are skipped.
+func (s *LocalStore) diffTrees(a, b plumbing.Hash, prefix string, fn func(rel string, from, to *fileState)) error {
+	if a == b {
+		return nil
+	}
+	entries := func(h plumbing.Hash) (map[string]object.TreeEntry, error) {
+		if h.IsZero() {
+			return nil, nil
+		}
+		t, err := object.GetTree(s.st, h)
+		if err != nil {
+			return nil, fmt.Errorf("undo: tree %s: %w", h, err)
+		}
+		m := make(map[string]object.TreeEntry, len(t.Entries))
+		for _, e := range t.Entries {
+			m[e.Name] = e
+		}
+		return m, nil
+	}
+	ea, err := entries(a)
+	if err != nil {
+		return err
+	}
+	eb, err := entries(b)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(ea)+len(eb))
+	for n := range ea {
+		names = append(names, n)
+	}
+	for n := range eb {
+		if _, ok := ea[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		x, inA := ea[n]
+		y, inB := eb[n]
+		rel := prefix + n
+		dirA, dirB := inA && x.Mode == filemode.Dir, inB && y.Mode == filemode.Dir
+		var sa, sb plumbing.Hash
+		if dirA {
+			sa = x.Hash
+		}
+		if dirB {
+			sb = y.Hash
+		}
+		if dirA || dirB {
+			if err := s.diffTrees(sa, sb, rel+"/", fn); err != nil {
+				return err
+			}
+		}
+		var fa, fb *fileState
+		if inA && !dirA {
+			fa = &fileState{Mode: x.Mode, Hash: x.Hash}
+		}
+		if inB && !dirB {
+			fb = &fileState{Mode: y.Mode, Hash: y.Hash}
+		}
+		if (fa != nil || fb != nil) && (fa == nil || fb == nil || fa.Hash != fb.Hash || fa.Mode != fb.Mode) {
+			fn(rel, fa, fb)
+		}
+	}
+	return nil
+}
+
 // Restore implements Store. The changes are what the restore does to the
 // workspace: added (re-created), modified (content or mode brought back),
 // deleted (a file created since, removed).
 func (s *LocalStore) Restore(ctx context.Context, id string, dryRun bool) ([]Change, error) {
 	c, err := s.resolve(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	target, err := s.flatten(c)
 	if err != nil {
 		return nil, err
 	}
@@ -671,11 +887,38 @@ func (s *LocalStore) Restore(ctx context.Context, id string, dryRun bool) ([]Cha
 	if err != nil {
 		return nil, err
 	}
-	changes := compare(cur, target)
+	// The current state as a tree (only changed directories are encoded),
+	// compared with the checkpoint's subtree by subtree: equal subtrees
+	// are never read.
+	curRoot, err := s.buildTree(cur)
+	if err != nil {
+		return nil, err
+	}
+	target := map[string]fileState{}
+	var changes []Change
+	err = s.diffTrees(curRoot, c.TreeHash, "", func(rel string, from, to *fileState) {
+		switch {
+		case from == nil:
+			changes = append(changes, Change{rel, Added})
+			target[rel] = *to
+		case to == nil:
+			changes = append(changes, Change{rel, Deleted})
+		default:
+			changes = append(changes, Change{rel, Modified})
+			target[rel] = *to
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	if dryRun || len(changes) == 0 {
 		return changes, nil
 	}
 	s.stale = true
+	for _, ch := range changes {
+		s.markDirty(ch.Path)
+	}
 	// Removals first (a file may stand where a directory must go), then
 	// writes, then directories the removals emptied.
 	var emptied []string
@@ -706,9 +949,8 @@ func (s *LocalStore) Restore(ctx context.Context, id string, dryRun bool) ([]Cha
 			d = filepath.Dir(d)
 		}
 	}
-	if err := s.saveCache(); err != nil {
-		return changes, fmt.Errorf("undo: stat cache: %w", err)
-	}
+	// The cache on disk keeps the entries of the files just written: their
+	// stat data no longer matches, so they are hashed again next time.
 	return changes, nil
 }
 
