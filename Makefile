@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     ?= bin/execkit
 PKGS    ?= ./...
-BENCH   ?= .
+BENCH   ?= ExecTrivial|BareSentinel|SentinelRoundTrip|ForkExec|LatencyRatios
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
