@@ -323,7 +323,7 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	if opts.Env == nil {
 		env = t.cfg.Env
 	}
-	p := &process{t: t, helper: h, done: make(chan struct{}), exitCode: -1}
+	p := &process{t: t, Jobs: remote.Jobs{Helper: h}, Exit: remote.NewExit()}
 	if opts.TTY {
 		err = p.startTTY(ctx, opts, env)
 	} else {
@@ -338,7 +338,7 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 		p.closeExecs()
 		return nil, err
 	}
-	p.pid = pid
+	p.PID = pid
 	p.main.running()
 	if p.ctl != nil {
 		p.ctl.running()
@@ -352,19 +352,14 @@ func argv(opts transport.StartOptions, setup string) []string {
 }
 
 type process struct {
+	remote.Jobs
+	remote.Exit
 	t      *Transport
-	helper *remote.Helper
 	main   *attached
 	ctl    *attached // TTY mode: command channel in, stderr out
 	input  io.WriteCloser
 	stdout io.Reader
 	errRaw *bufio.Reader
-	pid    int
-
-	done     chan struct{}
-	mu       sync.Mutex
-	exitCode int
-	closed   bool
 }
 
 // writer is the stdin of an exec; Close sends end-of-file.
@@ -458,42 +453,15 @@ func (p *process) wait() {
 }
 
 func (p *process) finish(code int) {
-	p.mu.Lock()
-	p.exitCode = code
-	p.mu.Unlock()
 	if p.ctl != nil {
 		p.ctl.close() // the relay ends with the program
 	}
-	close(p.done)
+	p.Finish(code)
 }
 
 func (p *process) Input() io.WriteCloser { return p.input }
 func (p *process) Stdout() io.Reader     { return p.stdout }
 func (p *process) Stderr() io.Reader     { return p.errRaw }
-func (p *process) Done() <-chan struct{} { return p.done }
-
-func (p *process) ExitCode() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exitCode
-}
-
-// MarkJobs implements transport.Process; it costs one round trip to the
-// helper loop (see the ssh transport for why the answer is waited for).
-func (p *process) MarkJobs() transport.JobMark {
-	m := transport.JobMark{Time: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if pid, err := p.helper.LastPID(ctx); err == nil {
-		m.LastPID = pid
-	}
-	return m
-}
-
-// SignalJobs implements transport.Process.
-func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, since transport.JobMark) (int, error) {
-	return p.helper.SignalJobs(ctx, p.pid, sig, since)
-}
 
 func (p *process) closeExecs() {
 	if p.main != nil {
@@ -506,27 +474,11 @@ func (p *process) closeExecs() {
 
 // Close implements transport.Process.
 func (p *process) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.FirstClose() {
 		return nil
 	}
-	p.closed = true
-	p.mu.Unlock()
 	p.input.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	err := p.helper.KillTree(ctx, p.pid)
-	cancel()
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		if err == nil {
-			err = fmt.Errorf("docker: %s: shell did not exit after SIGKILL", p.t.name)
-		}
-	}
+	err := p.KillAll(p.Done(), "docker: "+p.t.name)
 	p.closeExecs()
-	if err != nil && !errors.Is(err, remote.ErrBroken) {
-		return err
-	}
-	return nil
+	return err
 }

@@ -454,7 +454,7 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	if err != nil {
 		return nil, err
 	}
-	p := &process{conn: c, helper: h, done: make(chan struct{}), exitCode: -1, target: hostPort(t.cfg.Host, t.cfg.Port)}
+	p := &process{conn: c, Jobs: remote.Jobs{Helper: h}, Exit: remote.NewExit(), target: hostPort(t.cfg.Host, t.cfg.Port)}
 	if opts.TTY {
 		err = p.startTTY(ctx, opts)
 	} else {
@@ -483,8 +483,9 @@ func command(opts transport.StartOptions, setup string) string {
 }
 
 type process struct {
+	remote.Jobs
+	remote.Exit
 	conn   *conn
-	helper *remote.Helper
 	target string
 
 	main    *xssh.Session // the shell's channel
@@ -493,13 +494,8 @@ type process struct {
 	stdout  io.Reader
 	errRaw  *bufio.Reader
 	stderr  io.Reader
-	pid     int
-	done    chan struct{}
 	mu      sync.Mutex
-	closed  bool
 	exitErr error
-
-	exitCode int
 }
 
 func (p *process) startPipes(opts transport.StartOptions) error {
@@ -588,7 +584,7 @@ func (p *process) readHeader(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.pid = pid
+	p.PID = pid
 	p.stderr = p.errRaw
 	return nil
 }
@@ -614,26 +610,16 @@ func (p *process) wait() {
 		p.exitErr = fmt.Errorf("ssh: %s: %w", p.target, err)
 		p.mu.Unlock()
 	}
-	p.mu.Lock()
-	p.exitCode = code
-	p.mu.Unlock()
 	if p.ctl != nil {
 		// The terminal channel is done; the FIFO relay ends with it.
 		p.ctl.Close()
 	}
-	close(p.done)
+	p.Finish(code)
 }
 
 func (p *process) Input() io.WriteCloser { return p.input }
 func (p *process) Stdout() io.Reader     { return p.stdout }
 func (p *process) Stderr() io.Reader     { return p.stderr }
-func (p *process) Done() <-chan struct{} { return p.done }
-
-func (p *process) ExitCode() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exitCode
-}
 
 // Err reports why the process ended when that was not its own doing (the
 // connection was lost); nil otherwise.
@@ -641,28 +627,6 @@ func (p *process) Err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.exitErr
-}
-
-// MarkJobs implements transport.Process. It costs one round trip on the
-// helper channel: the newest process id is read on the target before the
-// command is sent. (Asking without waiting and sending the command at once
-// is faster, but under load the target may start the command before the
-// helper reads the id, and the command's processes then look older than
-// the mark: they escape the interruption and the whole shell has to be
-// replaced, taking earlier background jobs with it.)
-func (p *process) MarkJobs() transport.JobMark {
-	m := transport.JobMark{Time: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if pid, err := p.helper.LastPID(ctx); err == nil {
-		m.LastPID = pid
-	}
-	return m
-}
-
-// SignalJobs implements transport.Process.
-func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, since transport.JobMark) (int, error) {
-	return p.helper.SignalJobs(ctx, p.pid, sig, since)
 }
 
 func (p *process) closeChannels() {
@@ -676,32 +640,16 @@ func (p *process) closeChannels() {
 
 // Close implements transport.Process.
 func (p *process) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.FirstClose() {
 		return nil
 	}
-	p.closed = true
-	p.mu.Unlock()
 	p.input.Close()
 	var err error
 	select {
 	case <-p.conn.lost:
 	default:
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = p.helper.KillTree(ctx, p.pid)
-		cancel()
-	}
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		if err == nil {
-			err = fmt.Errorf("ssh: %s: shell did not exit after SIGKILL", p.target)
-		}
+		err = p.KillAll(p.Done(), "ssh: "+p.target)
 	}
 	p.closeChannels()
-	if err != nil && !errors.Is(err, remote.ErrBroken) {
-		return err
-	}
-	return nil
+	return err
 }
