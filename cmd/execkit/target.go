@@ -70,6 +70,11 @@ func openTransport(ctx context.Context, c *cli.Context) (transport.Transport, fu
 	if target == "" {
 		return local.New(), func() {}, nil
 	}
+	return connectSSH(ctx, c, target)
+}
+
+// connectSSH connects to target with the SSH flags of c.
+func connectSSH(ctx context.Context, c *cli.Context, target string) (transport.Transport, func(), error) {
 	cfg, err := sshConfig(c, target)
 	if err != nil {
 		return nil, nil, err
@@ -180,19 +185,7 @@ func openRecordedTransport(ctx context.Context, c *cli.Context, s journal.Sessio
 	case "local", "":
 		return local.New(), func() {}, nil
 	case "ssh":
-		cfg, err := sshConfig(c, s.Target)
-		if err != nil {
-			return nil, nil, err
-		}
-		tr, err := ssh.New(cfg)
-		if err != nil {
-			return nil, nil, usageError{err.Error()}
-		}
-		if err := tr.Connect(ctx); err != nil {
-			tr.Close()
-			return nil, nil, execError{err}
-		}
-		return tr, func() { tr.Close() }, nil
+		return connectSSH(ctx, c, s.Target)
 	case "docker":
 		if strings.Contains(s.Target, "(throwaway") {
 			return nil, nil, execError{fmt.Errorf("the session ran in a throwaway container (%s), removed since: its workspace is gone", s.Target)}
