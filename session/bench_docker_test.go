@@ -3,7 +3,6 @@ package session_test
 import (
 	"context"
 	"io"
-	"sort"
 	"testing"
 	"time"
 
@@ -64,10 +63,7 @@ func BenchmarkDockerLatencyRatios(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	p := func(d []time.Duration, q int) float64 {
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return float64(d[len(d)*q/100].Microseconds())
-	}
+	p := percentile
 	b.ReportMetric(p(sess, 50), "session-p50-µs")
 	b.ReportMetric(p(sess, 99), "session-p99-µs")
 	b.ReportMetric(p(per, 50), "exec-per-command-p50-µs")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"sort"
 	"testing"
 	"time"
 
@@ -129,10 +128,7 @@ func BenchmarkSSHLatencyRatios(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	p := func(d []time.Duration, q int) float64 {
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return float64(d[len(d)*q/100].Microseconds())
-	}
+	p := percentile
 	b.ReportMetric(p(sess, 50), "session-p50-µs")
 	b.ReportMetric(p(sess, 99), "session-p99-µs")
 	b.ReportMetric(p(sent, 50), "sentinel-p50-µs")

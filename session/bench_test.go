@@ -26,6 +26,12 @@ func reportLatency(b *testing.B, samples []time.Duration) {
 	b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
 }
 
+// percentile is the q-th percentile of d in microseconds (d is sorted).
+func percentile(d []time.Duration, q int) float64 {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return float64(d[len(d)*q/100].Microseconds())
+}
+
 // benchSession opens a default local session, closed when b ends.
 func benchSession(b *testing.B) *session.Session {
 	s, err := session.New(context.Background(), local.New(), session.Options{})
@@ -239,10 +245,7 @@ func BenchmarkLatencyRatios(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	p50 := func(d []time.Duration) float64 {
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return float64(d[len(d)/2].Microseconds())
-	}
+	p50 := func(d []time.Duration) float64 { return percentile(d, 50) }
 	ps, pb, pe, pf := p50(sess), p50(sent), p50(floor), p50(fork)
 	b.ReportMetric(ps, "session-p50-µs")
 	b.ReportMetric(pb, "sentinel-p50-µs")
