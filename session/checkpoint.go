@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,4 +93,60 @@ func RestoreJournaled(ctx context.Context, j *journal.Journal, sessionID, cwd st
 		}
 	}
 	return out, err
+}
+
+// EntryState is where a journal entry's workspace state is kept.
+type EntryState struct {
+	Session journal.Session
+	Options Options // the session's options as recorded
+	// Checkpoint holds the workspace as it was just before the entry ran;
+	// "" when no file changed since (the entry and everything after it in
+	// its session only read).
+	Checkpoint string
+}
+
+// StateBefore finds the checkpoint holding the workspace's state just
+// before entry seq: the entry's own, or for an entry that took none (a
+// command that only reads, in automatic mode) the next one its session
+// took. Store.Diff of two entries' checkpoints lists the files changed
+// between them.
+func StateBefore(r *journal.Reader, seq uint64) (EntryState, error) {
+	var st EntryState
+	e, err := r.Entry(seq)
+	if err != nil {
+		return st, fmt.Errorf("entry %d: %w", seq, err)
+	}
+	sessions, err := r.Sessions()
+	if err != nil {
+		return st, err
+	}
+	for _, s := range sessions {
+		if s.ID == e.Session {
+			st.Session = s
+		}
+	}
+	if st.Session.ID == "" {
+		return st, fmt.Errorf("entry %d: its session %s is not in the journal", seq, e.Session)
+	}
+	if err := json.Unmarshal(st.Session.Options, &st.Options); err != nil || st.Options.Workspace == "" {
+		return st, fmt.Errorf("entry %d: %w", seq, ErrNoCheckpoints)
+	}
+	if e.Checkpoint != "" {
+		st.Checkpoint = e.Checkpoint
+		return st, nil
+	}
+	if st.Options.CheckpointMode != CheckpointAuto {
+		return st, fmt.Errorf("entry %d has no checkpoint (the session's checkpoint mode was %s)", seq, st.Options.CheckpointMode)
+	}
+	later, err := r.Entries(journal.Filter{Session: e.Session})
+	if err != nil {
+		return st, err
+	}
+	for _, l := range later {
+		if l.Seq > seq && l.Checkpoint != "" {
+			st.Checkpoint = l.Checkpoint
+			break
+		}
+	}
+	return st, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -77,32 +76,32 @@ func undoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if target.checkpoint == "" {
+			if target.Checkpoint == "" {
 				fmt.Fprintf(c.App.Writer, "nothing to undo: no file changed since entry %d\n", seq)
 				return nil
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			tr, release, err := openRecordedTransport(ctx, c, target.sess)
+			tr, release, err := openRecordedTransport(ctx, c, target.Session)
 			if err != nil {
 				return err
 			}
 			defer release()
-			store, err := openStore(ctx, c, tr, target.opts.Workspace, target.opts.CheckpointDir)
+			store, err := openStore(ctx, c, tr, target.Options.Workspace, target.Options.CheckpointDir)
 			if err != nil {
 				return execError{err}
 			}
 			sid := ""
 			if !c.Bool("dry-run") {
-				rec := journal.Session{ID: "undo-" + strconv.FormatUint(seq, 10) + "-" + target.sess.ID, Transport: target.sess.Transport,
-					Target: target.sess.Target, Options: target.sess.Options}
+				rec := journal.Session{ID: "undo-" + strconv.FormatUint(seq, 10) + "-" + target.Session.ID, Transport: target.Session.Transport,
+					Target: target.Session.Target, Options: target.Session.Options}
 				if err := j.AddSession(rec); err != nil {
 					return execError{err}
 				}
 				sid = rec.ID
 			}
 			label := fmt.Sprintf("execkit undo %d", seq)
-			res, err := session.RestoreJournaled(ctx, j, sid, target.opts.Workspace, store, target.checkpoint, label, c.Bool("dry-run"))
+			res, err := session.RestoreJournaled(ctx, j, sid, target.Options.Workspace, store, target.Checkpoint, label, c.Bool("dry-run"))
 			verb := "restored"
 			if res.DryRun {
 				verb = "would restore"
@@ -113,7 +112,7 @@ func undoCommand() *cli.Command {
 			if err != nil {
 				return execError{err}
 			}
-			fmt.Fprintf(c.App.ErrWriter, "execkit: %s %s to its state before entry %d: %d file(s)", verb, target.opts.Workspace, seq, len(res.Changes))
+			fmt.Fprintf(c.App.ErrWriter, "execkit: %s %s to its state before entry %d: %d file(s)", verb, target.Options.Workspace, seq, len(res.Changes))
 			if res.Entry != 0 {
 				fmt.Fprintf(c.App.ErrWriter, "; recorded as entry %d (undo it with: execkit undo %d --journal %s)", res.Entry, res.Entry, path)
 			}
@@ -123,60 +122,19 @@ func undoCommand() *cli.Command {
 	}
 }
 
-// undoPoint is what undo needs from the journal.
-type undoPoint struct {
-	sess       journal.Session
-	opts       session.Options
-	checkpoint string // "" when nothing changed since the entry
-}
-
-// undoTarget finds the checkpoint that holds the workspace's state just
-// before entry seq: the entry's own, or, for an entry that took none
-// (a command that only reads), the next one its session took.
-func undoTarget(j *journal.Journal, seq uint64) (undoPoint, error) {
-	var p undoPoint
+// undoTarget reads where entry seq's workspace state is kept.
+func undoTarget(j *journal.Journal, seq uint64) (session.EntryState, error) {
+	var st session.EntryState
 	err := j.View(func(r *journal.Reader) error {
-		e, err := r.Entry(seq)
-		if err != nil {
-			return usagef("undo: entry %d: %v", seq, err)
-		}
-		sessions, err := r.Sessions()
-		if err != nil {
-			return err
-		}
-		for _, s := range sessions {
-			if s.ID == e.Session {
-				p.sess = s
-			}
-		}
-		if p.sess.ID == "" {
-			return fmt.Errorf("undo: entry %d: its session %s is not in the journal", seq, e.Session)
-		}
-		if err := json.Unmarshal(p.sess.Options, &p.opts); err != nil || p.opts.Workspace == "" {
-			return usagef("undo: entry %d: its session kept no workspace checkpoints (record with --workspace DIR)", seq)
-		}
-		if e.Checkpoint != "" {
-			p.checkpoint = e.Checkpoint
-			return nil
-		}
-		if p.opts.CheckpointMode != session.CheckpointAuto {
-			return usagef("undo: entry %d has no checkpoint (the session's checkpoint mode was %s)", seq, p.opts.CheckpointMode)
-		}
-		later, err := r.Entries(journal.Filter{Session: e.Session})
-		if err != nil {
-			return err
-		}
-		for _, l := range later {
-			if l.Seq > seq && l.Checkpoint != "" {
-				p.checkpoint = l.Checkpoint
-				return nil
-			}
-		}
-		return nil
+		var err error
+		st, err = session.StateBefore(r, seq)
+		return err
 	})
-	var u usageError
-	if err != nil && !errors.As(err, &u) {
-		return p, fmt.Errorf("undo: %w", err)
+	if err != nil {
+		if errors.Is(err, session.ErrNoCheckpoints) {
+			return st, usagef("undo: %v (record with --workspace DIR)", err)
+		}
+		return st, usagef("undo: %v", err)
 	}
-	return p, err
+	return st, nil
 }
