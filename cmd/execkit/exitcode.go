@@ -49,6 +49,13 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &st) {
 		return st.code
 	}
+	var re replayExit
+	if errors.As(err, &re) {
+		if re.err != nil {
+			fmt.Fprintln(stderr, "execkit:", re.err)
+		}
+		return re.code
+	}
 	fmt.Fprintln(stderr, "execkit:", err)
 	var u usageError
 	var x execError

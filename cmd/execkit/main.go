@@ -25,16 +25,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitCode(app.Run(flagsFirst(app, args)), stderr)
 }
 
-// flagsFirst lets `execkit undo SEQ --journal FILE` be written with the
-// flags after the entry number, as people type it: the command line
-// library stops at the first argument that is not a flag, so for undo the
-// arguments are moved after the flags. Other commands keep their order
-// (exec's command may itself look like flags).
+// flagsFirst lets `execkit undo SEQ --journal FILE` and `execkit replay
+// JOURNAL --ssh HOST` be written with the flags after the arguments, as
+// people type them: the command line library stops at the first argument
+// that is not a flag, so for undo, replay and diff the arguments are moved
+// after the flags. Other commands keep their order (exec's command may
+// itself look like flags).
 func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 3 || args[1] != "undo" {
+	if len(args) < 3 || (args[1] != "undo" && args[1] != "replay" && args[1] != "diff") {
 		return args
 	}
-	cmd := app.Command("undo")
+	cmd := app.Command(args[1])
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
 		if _, isBool := f.(*cli.BoolFlag); isBool {
@@ -88,6 +89,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			verifyCommand(),
 			exportCommand(),
 			undoCommand(),
+			replayCommand(),
+			diffCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

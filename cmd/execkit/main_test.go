@@ -26,8 +26,24 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the txtar scripts in testdata/script. Run with
 // -testwork to keep their work directories.
+// fixturesDir is the repository's fixtures directory.
+func fixturesDir(t *testing.T) string {
+	d, err := filepath.Abs("../../fixtures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+	fixtures := fixturesDir(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("FIXTURES", fixtures)
+			return nil
+		},
+	})
 }
 
 // TestExitCodes pins the exit code of each kind of outcome.
@@ -105,6 +121,7 @@ func TestSSHScripts(t *testing.T) {
 			e.Setenv("KNOWN_HOSTS", known)
 			e.Setenv("OTHER_KNOWN_HOSTS", other)
 			e.Setenv("SSH_AUTH_SOCK", "")
+			e.Setenv("FIXTURES", fixturesDir(t))
 			return nil
 		},
 	})
@@ -121,6 +138,7 @@ func TestDockerScripts(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("CONTAINER", name)
 			e.Setenv("IMAGE", img)
+			e.Setenv("FIXTURES", fixturesDir(t))
 			return nil
 		},
 	})

@@ -85,7 +85,8 @@ type Transport struct {
 type conn struct {
 	client *xssh.Client
 	lost   chan struct{} // closed when the connection ends
-	err    error         // why, once lost is closed
+	errMu  sync.Mutex
+	err    error // why it was lost
 
 	helperOnce sync.Once
 	helper     *remote.Helper
@@ -282,9 +283,7 @@ func (t *Transport) connection(ctx context.Context) (*conn, error) {
 	c := &conn{client: client, lost: make(chan struct{})}
 	go func() {
 		err := client.Wait()
-		if c.err == nil {
-			c.err = err
-		}
+		c.setErr(err)
 		close(c.lost)
 	}()
 	go t.keepAlive(c)
@@ -406,11 +405,27 @@ func (t *Transport) keepAlive(c *conn) {
 		}
 		missed++
 		if missed >= t.cfg.KeepAliveMax {
-			c.err = fmt.Errorf("ssh: connection to %s lost: %d keepalives unanswered", hostPort(t.cfg.Host, t.cfg.Port), missed)
+			c.setErr(fmt.Errorf("ssh: connection to %s lost: %d keepalives unanswered", hostPort(t.cfg.Host, t.cfg.Port), missed))
 			c.client.Close()
 			return
 		}
 	}
+}
+
+// setErr records why the connection was lost; the first reason stays.
+func (c *conn) setErr(err error) {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// lostErr is why the connection was lost, or nil.
+func (c *conn) lostErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
 }
 
 // helper returns the connection's helper loop, starting it on first use.
@@ -599,12 +614,14 @@ func (p *process) wait() {
 		code = ee.ExitStatus()
 	default:
 		code = 255 // as ssh(1) reports a lost connection
+		// The channel may end a moment before the connection is seen
+		// lost; the connection's reason is the better one.
 		select {
 		case <-p.conn.lost:
-			if p.conn.err != nil {
-				err = p.conn.err
-			}
-		default:
+		case <-time.After(time.Second):
+		}
+		if cerr := p.conn.lostErr(); cerr != nil {
+			err = cerr
 		}
 		p.mu.Lock()
 		p.exitErr = fmt.Errorf("ssh: %s: %w", p.target, err)
