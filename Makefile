@@ -34,6 +34,7 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./journal/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/
 	$(GO) test -run '^$$' -bench Checkpoint10k -benchtime 1x ./undo/
+	$(GO) test -run '^$$' -bench ReplayOverhead -benchtime 3x ./replay/
 
 .PHONY: durability
 durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)

@@ -15,7 +15,7 @@ import (
 )
 
 // record runs cmds in a local session with a journal and returns its path.
-func record(t *testing.T, opts session.Options, cmds ...string) string {
+func record(t testing.TB, opts session.Options, cmds ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rec.db")
 	j, err := journal.Open(path, nil)
@@ -37,7 +37,7 @@ func record(t *testing.T, opts session.Options, cmds ...string) string {
 	return path
 }
 
-func plan(t *testing.T, path string) Plan {
+func plan(t testing.TB, path string) Plan {
 	var p Plan
 	if err := journal.Read(path, func(r *journal.Reader) error {
 		var err error
