@@ -143,3 +143,40 @@ func TestDockerScripts(t *testing.T) {
 		},
 	})
 }
+
+// TestReplayExitCodes pins replay's and diff's own exit codes: 0 all
+// match, 1 a divergence, 2 an error.
+func TestReplayExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "rec.db")
+	f := filepath.Join(dir, "f.txt")
+	os.WriteFile(f, []byte("one\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"execkit", "exec", "--journal", j, "cat " + f}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("record: %d %s", code, errb.String())
+	}
+	replayed := filepath.Join(dir, "replayed.db")
+	cases := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"execkit", "replay", j, "--record", replayed}, 0},
+		{[]string{"execkit", "diff", j, replayed}, 0},
+		{[]string{"execkit", "replay", j, "--record", replayed}, 2}, // exists
+		{[]string{"execkit", "replay", filepath.Join(dir, "none.db")}, 2},
+		{[]string{"execkit", "replay", j, "--no-such-flag"}, 2},
+		{[]string{"execkit", "replay", j, "--compare", "color"}, 2},
+		{[]string{"execkit", "diff", j}, 2},
+	}
+	for _, c := range cases {
+		out.Reset()
+		errb.Reset()
+		if got := run(c.args, strings.NewReader(""), &out, &errb); got != c.want {
+			t.Errorf("%q: exit %d, want %d (stdout %q, stderr %q)", c.args, got, c.want, out.String(), errb.String())
+		}
+	}
+	os.WriteFile(f, []byte("two\n"), 0o644)
+	if got := run([]string{"execkit", "replay", j}, strings.NewReader(""), &out, &errb); got != 1 {
+		t.Errorf("replay after a change: exit %d, want 1", got)
+	}
+}
