@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/creack/pty"
 	"github.com/rogpeppe/go-internal/testscript"
 	xssh "golang.org/x/crypto/ssh"
 
@@ -178,5 +180,47 @@ func TestReplayExitCodes(t *testing.T) {
 	os.WriteFile(f, []byte("two\n"), 0o644)
 	if got := run([]string{"execkit", "replay", j}, strings.NewReader(""), &out, &errb); got != 1 {
 		t.Errorf("replay after a change: exit %d, want 1", got)
+	}
+}
+
+// TestReplayOnTerminal: on a terminal the report is coloured and a progress
+// bar is drawn on standard error.
+func TestReplayOnTerminal(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "rec.db")
+	var out, errb bytes.Buffer
+	for _, c := range []string{"echo one", "echo two"} {
+		if code := run([]string{"execkit", "exec", "--journal", j, c}, strings.NewReader(""), &out, &errb); code != 0 {
+			t.Fatal(errb.String())
+		}
+	}
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	got := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(ptmx)
+		got <- string(b)
+	}()
+	t.Setenv("NO_COLOR", "")
+	code := run([]string{"execkit", "replay", j}, strings.NewReader(""), tty, tty)
+	tty.Close()
+	text := <-got
+	if code != 0 {
+		t.Fatalf("exit %d: %q", code, text)
+	}
+	if !strings.Contains(text, "\x1b[32m✓\x1b[0m") {
+		t.Errorf("no colour on a terminal: %q", text)
+	}
+	if !strings.Contains(text, "] 2/2") || !strings.Contains(text, "[===") {
+		t.Errorf("no progress bar on a terminal: %q", text)
+	}
+	// Not on a pipe.
+	out.Reset()
+	run([]string{"execkit", "replay", j}, strings.NewReader(""), &out, &errb)
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("colour on a pipe: %q", out.String())
 	}
 }
