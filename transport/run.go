@@ -51,6 +51,14 @@ func Run(ctx context.Context, tr Transport, argv []string, input []byte) (stdout
 	return out.Bytes(), errb.Bytes(), p.ExitCode(), nil
 }
 
+// ScriptRunner returns a function that runs a POSIX sh script through tr
+// with Run (the shape undo.Runner takes).
+func ScriptRunner(tr Transport) func(ctx context.Context, script string) ([]byte, []byte, int, error) {
+	return func(ctx context.Context, script string) ([]byte, []byte, int, error) {
+		return Run(ctx, tr, []string{"sh", "-c", script}, nil)
+	}
+}
+
 // limitedBuffer keeps the first maxRunOutput bytes and drops the rest.
 type limitedBuffer struct {
 	bytes.Buffer

@@ -91,6 +91,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			undoCommand(),
 			replayCommand(),
 			diffCommand(),
+			mcpCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -21,6 +21,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Tests that need the binary itself (an MCP client starting the
+	// server) run the test binary with EXECKIT_RUN_MAIN=1.
+	if os.Getenv("EXECKIT_RUN_MAIN") == "1" {
+		os.Exit(run(append([]string{"execkit"}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"execkit": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})

@@ -137,25 +137,9 @@ func sshConfig(c *cli.Context, target string) (ssh.Config, error) {
 		}
 	}
 	if len(cfg.Identities) == 0 && cfg.Password == "" && (!cfg.Agent || os.Getenv("SSH_AUTH_SOCK") == "") {
-		cfg.Identities = defaultIdentities(cfg.KeyDir)
+		cfg.Identities = ssh.DefaultIdentities(cfg.KeyDir)
 	}
 	return cfg, nil
-}
-
-// defaultIdentities are the usual key files that exist in the key
-// directory, as ssh(1) tries them.
-func defaultIdentities(dir string) []string {
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".ssh")
-	}
-	var out []string
-	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // remoteRunner is the side channel a remote checkpoint store runs git
@@ -170,9 +154,7 @@ func remoteRunner(tr any) (undo.Runner, bool) {
 	default:
 		return nil, false
 	}
-	return func(ctx context.Context, script string) ([]byte, []byte, int, error) {
-		return transport.Run(ctx, t, []string{"sh", "-c", script}, nil)
-	}, true
+	return transport.ScriptRunner(t), true
 }
 
 // openRecordedTransport reconnects to the target a journal session ran on;

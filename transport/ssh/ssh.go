@@ -213,6 +213,22 @@ func (t *Transport) loadAuth() error {
 	return nil
 }
 
+// DefaultIdentities are the usual private key files present in dir (the
+// key directory; "" means ~/.ssh), named as ssh(1) tries them.
+func DefaultIdentities(dir string) []string {
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".ssh")
+	}
+	var out []string
+	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // confine resolves an identity path inside the key directory and refuses
 // one outside it (after following symbolic links).
 func confine(dir, id string) (string, error) {

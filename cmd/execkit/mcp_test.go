@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/execkit/execkit/journal"
+)
+
+// mcpClient starts `execkit mcp` (this test binary) with args and connects
+// the Go SDK's client to it over stdio.
+func mcpClient(t *testing.T, args ...string) *mcp.ClientSession {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"mcp"}, args...)...)
+	cmd.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+	cmd.Stderr = os.Stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "execkit-test", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	return cs
+}
+
+// call calls a tool and decodes its structured result into out.
+func call(t *testing.T, cs *mcp.ClientSession, tool string, args any, out any) *mcp.CallToolResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	if out != nil && !res.IsError {
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s: decode %s: %v", tool, b, err)
+		}
+	}
+	return res
+}
+
+func text(r *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range r.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// TestMCPEndToEnd drives `execkit mcp` over stdio with the Go SDK's client.
+func TestMCPEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	jpath := filepath.Join(dir, "mcp.db")
+	ws := filepath.Join(dir, "ws")
+	os.Mkdir(ws, 0o755)
+	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	cs := mcpClient(t, "--journal", jpath, "--deny", "rm")
+
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range tools.Tools {
+		names = append(names, tl.Name)
+		if tl.Description == "" || tl.InputSchema == nil {
+			t.Errorf("tool %s has no description or schema", tl.Name)
+		}
+	}
+	sort.Strings(names)
+	if got := strings.Join(names, " "); got != "journal_log session_checkpoint session_checkpoints session_create session_destroy session_exec session_list session_restore" {
+		t.Errorf("tools: %s", got)
+	}
+
+	var info struct {
+		SessionID string `json:"session_id"`
+		Workspace string `json:"workspace"`
+	}
+	call(t, cs, "session_create", map[string]any{"transport": "local", "workspace": ws, "cwd": ws}, &info)
+	if info.SessionID == "" || info.Workspace == "" {
+		t.Fatalf("session_create: %+v", info)
+	}
+	type result struct {
+		Stdout, Stderr string
+		ExitCode       int    `json:"exit_code"`
+		Cwd            string `json:"cwd"`
+		Entry          uint64 `json:"entry"`
+		Checkpoint     string `json:"checkpoint"`
+	}
+	exec := func(cmd string) (result, *mcp.CallToolResult) {
+		var r result
+		res := call(t, cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": cmd}, &r)
+		return r, res
+	}
+	tmp, _ := filepath.EvalSymlinks(os.TempDir())
+	exec("cd " + tmp)
+	if r, res := exec("pwd"); r.Stdout != tmp+"\n" || res.IsError || !strings.Contains(text(res), tmp) {
+		t.Errorf("pwd after cd: %+v %q", r, text(res))
+	}
+	if r, res := exec("echo out; echo err >&2; exit 3"); r.Stdout != "out\n" || r.Stderr != "err\n" || r.ExitCode != 3 || res.IsError {
+		t.Errorf("split streams and exit code: %+v (error %v)", r, res.IsError)
+	}
+	if _, res := exec("rm -rf " + ws); !res.IsError || !strings.Contains(text(res), "blocked by policy") {
+		t.Errorf("blocked command: error %v, %q", res.IsError, text(res))
+	}
+	if _, err := os.Stat(ws); err != nil {
+		t.Fatal("the blocked command ran")
+	}
+
+	// Checkpoint and restore.
+	exec("cd " + ws + " && echo v1 > f.txt")
+	var cp struct{ ID string }
+	call(t, cs, "session_checkpoint", map[string]any{"session_id": info.SessionID, "label": "v1"}, &cp)
+	r, _ := exec("echo v2 > f.txt; echo new > g.txt")
+	if r.Checkpoint == "" {
+		t.Error("a command that writes took no checkpoint")
+	}
+	var restored struct {
+		Changes []struct{ Path, Kind string }
+		Entry   uint64
+	}
+	call(t, cs, "session_restore", map[string]any{"session_id": info.SessionID, "checkpoint": cp.ID}, &restored)
+	if b, _ := os.ReadFile(filepath.Join(ws, "f.txt")); string(b) != "v1\n" {
+		t.Errorf("after restore f.txt = %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "g.txt")); err == nil {
+		t.Error("after restore g.txt is still there")
+	}
+	if len(restored.Changes) != 2 || restored.Entry == 0 {
+		t.Errorf("restore: %+v", restored)
+	}
+	var cps struct{ Checkpoints []struct{ ID string } }
+	call(t, cs, "session_checkpoints", map[string]any{"session_id": info.SessionID}, &cps)
+	if len(cps.Checkpoints) < 2 {
+		t.Errorf("checkpoints: %+v", cps)
+	}
+	var list struct {
+		Sessions []struct {
+			SessionID string `json:"session_id"`
+		}
+	}
+	call(t, cs, "session_list", map[string]any{}, &list)
+	if len(list.Sessions) != 1 || list.Sessions[0].SessionID != info.SessionID {
+		t.Errorf("session_list: %+v", list)
+	}
+	var log struct {
+		Entries []struct{ Command, Status string }
+	}
+	call(t, cs, "journal_log", map[string]any{"limit": 50}, &log)
+	call(t, cs, "session_destroy", map[string]any{"session_id": info.SessionID}, nil)
+	if res := call(t, cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "true"}, nil); !res.IsError {
+		t.Error("exec in a destroyed session succeeded")
+	}
+	if res := call(t, cs, "session_create", map[string]any{"transport": "telnet"}, nil); !res.IsError {
+		t.Error("an unknown transport was accepted")
+	}
+	cs.Close()
+
+	// The journal has every step, sealed.
+	want := []string{"cd " + tmp, "pwd", "echo out; echo err >&2; exit 3", "rm -rf " + ws, "echo v2 > f.txt; echo new > g.txt", "restore " + cp.ID}
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := journal.Read(jpath, func(r *journal.Reader) error {
+			es, err := r.Entries(journal.Filter{})
+			got = got[:0]
+			for _, e := range es {
+				got = append(got, e.Command)
+			}
+			if _, sealed := r.Seal(); !sealed {
+				return os.ErrNotExist
+			}
+			return err
+		})
+		if err == nil || time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("journal: %v", err)
+			}
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	joined := strings.Join(got, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("journal lacks %q; has:\n%s", w, joined)
+		}
+	}
+	if len(log.Entries) < len(want)-1 {
+		t.Errorf("journal_log returned %d entries", len(log.Entries))
+	}
+}

@@ -1,0 +1,435 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/transport/local"
+	"github.com/execkit/execkit/undo"
+)
+
+// BudgetIn shapes a command's output.
+type BudgetIn struct {
+	Mode     string `json:"mode,omitempty" jsonschema:"head, tail, head+tail or grep"`
+	Lines    int    `json:"lines,omitempty" jsonschema:"lines kept by head/tail (each end for head+tail)"`
+	Grep     string `json:"grep,omitempty" jsonschema:"with mode grep: keep lines matching this regular expression"`
+	Context  int    `json:"context,omitempty" jsonschema:"with mode grep: lines kept around each match"`
+	MaxChars int    `json:"max_chars,omitempty" jsonschema:"cap each stream at this many characters, keeping start and end"`
+}
+
+func (b *BudgetIn) budget() *safety.Budget {
+	if b == nil {
+		return nil
+	}
+	return &safety.Budget{Mode: b.Mode, Lines: b.Lines, Grep: b.Grep, Context: b.Context, MaxChars: b.MaxChars}
+}
+
+// CreateIn are session_create's arguments.
+type CreateIn struct {
+	Transport  string    `json:"transport,omitempty" jsonschema:"where the shell runs: local (default), ssh or docker"`
+	Target     string    `json:"target,omitempty" jsonschema:"ssh: user@host[:port]; docker: a running container's name or ID"`
+	User       string    `json:"user,omitempty" jsonschema:"docker: the user to run as"`
+	Cwd        string    `json:"cwd,omitempty" jsonschema:"initial working directory on the target"`
+	Shell      string    `json:"shell,omitempty" jsonschema:"bash (default when present) or sh"`
+	TTY        bool      `json:"tty,omitempty" jsonschema:"give commands a pseudo-terminal as stdin/stdout (stderr stays separate)"`
+	Workspace  string    `json:"workspace,omitempty" jsonschema:"a project directory on the target to checkpoint, so that session_restore can undo file changes"`
+	Checkpoint string    `json:"checkpoint,omitempty" jsonschema:"with workspace: auto (before each command that may change files, the default), manual or off"`
+	Allow      []string  `json:"allow,omitempty" jsonschema:"only these programs may run (narrows the operator's policy)"`
+	Deny       []string  `json:"deny,omitempty" jsonschema:"these programs may not run (adds to the operator's policy)"`
+	Budget     *BudgetIn `json:"budget,omitempty" jsonschema:"default output budget for the session's commands"`
+	TimeoutMS  int       `json:"timeout_ms,omitempty" jsonschema:"default per-command timeout in milliseconds"`
+}
+
+// SessionInfo describes an open session.
+type SessionInfo struct {
+	SessionID string `json:"session_id"`
+	Transport string `json:"transport"`
+	Target    string `json:"target,omitempty"`
+	Cwd       string `json:"cwd"`
+	Workspace string `json:"workspace,omitempty"`
+	Commands  int    `json:"commands"`
+	IdleS     int    `json:"idle_s"`
+}
+
+// ExecIn are session_exec's arguments.
+type ExecIn struct {
+	SessionID string    `json:"session_id" jsonschema:"the session, from session_create"`
+	Command   string    `json:"command" jsonschema:"a shell command line; cd and exported variables persist to the next one"`
+	TimeoutMS int       `json:"timeout_ms,omitempty" jsonschema:"interrupt the command after this many milliseconds"`
+	Budget    *BudgetIn `json:"budget,omitempty" jsonschema:"shape this command's output"`
+}
+
+// IDIn names a session.
+type IDIn struct {
+	SessionID string `json:"session_id" jsonschema:"the session, from session_create"`
+}
+
+// CheckpointIn are session_checkpoint's arguments.
+type CheckpointIn struct {
+	SessionID string `json:"session_id" jsonschema:"the session, from session_create"`
+	Label     string `json:"label,omitempty" jsonschema:"what this checkpoint is for"`
+}
+
+// RestoreIn are session_restore's arguments.
+type RestoreIn struct {
+	SessionID  string `json:"session_id" jsonschema:"the session, from session_create"`
+	Checkpoint string `json:"checkpoint,omitempty" jsonschema:"a checkpoint id (from session_checkpoints or a command's result)"`
+	Entry      uint64 `json:"entry,omitempty" jsonschema:"or a journal entry: the workspace goes back to its state just before that command ran"`
+	DryRun     bool   `json:"dry_run,omitempty" jsonschema:"list what would change, change nothing"`
+}
+
+// LogIn are journal_log's arguments.
+type LogIn struct {
+	SessionID string `json:"session_id,omitempty" jsonschema:"only this session"`
+	Limit     int    `json:"limit,omitempty" jsonschema:"the last N entries (default 20)"`
+}
+
+// LogEntry is one journal entry, compact.
+type LogEntry struct {
+	Seq        uint64 `json:"seq"`
+	Session    string `json:"session"`
+	Status     string `json:"status"`
+	Command    string `json:"command"`
+	ExitCode   int    `json:"exit_code"`
+	Cwd        string `json:"cwd,omitempty"`
+	Checkpoint string `json:"checkpoint,omitempty"`
+	Time       string `json:"time"`
+}
+
+func textResult(s string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+}
+
+func (s *Server) addTools() {
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_create",
+		Description: "Open a persistent shell session (local, ssh or docker). Returns its session_id. cd, exported variables and functions persist between session_exec calls."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in CreateIn) (*mcp.CallToolResult, SessionInfo, error) {
+			info, err := s.create(ctx, in)
+			if err != nil {
+				return nil, SessionInfo{}, err
+			}
+			return textResult(fmt.Sprintf("session %s open (%s %s), cwd %s", info.SessionID, info.Transport, info.Target, info.Cwd)), info, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_exec",
+		Description: "Run a command in a session. Returns stdout and stderr apart, the exit code (non-zero is data, not an error), duration, the working directory, and what was truncated. A command the policy refuses never runs and comes back as an error."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in ExecIn) (*mcp.CallToolResult, session.Result, error) {
+			l, err := s.get(in.SessionID)
+			if err != nil {
+				return nil, session.Result{}, err
+			}
+			l.busy.Lock()
+			defer l.busy.Unlock()
+			eo := session.ExecOptions{Timeout: time.Duration(in.TimeoutMS) * time.Millisecond, Budget: in.Budget.budget()}
+			r, err := l.s.Exec(ctx, in.Command, eo)
+			s.mu.Lock()
+			l.commands++
+			l.lastUsed = time.Now()
+			if r.Cwd != "" {
+				l.cwd = r.Cwd
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return nil, session.Result{}, fmt.Errorf("%s (the session %s)", err, map[bool]string{true: "is closed", false: "is still usable"}[r.ShellEnded && !r.Respawned])
+			}
+			if r.Blocked {
+				return nil, session.Result{}, fmt.Errorf("blocked by policy (%s): %s; the command did not run", r.Decision.Rule, r.Decision.Reason)
+			}
+			return textResult(readable(r)), r, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_destroy", Description: "Close a session and everything it started."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in IDIn) (*mcp.CallToolResult, SessionInfo, error) {
+			s.mu.Lock()
+			l := s.sessions[in.SessionID]
+			delete(s.sessions, in.SessionID)
+			s.mu.Unlock()
+			if l == nil {
+				return nil, SessionInfo{}, fmt.Errorf("no session %q", in.SessionID)
+			}
+			l.busy.Lock()
+			info := l.info()
+			l.close()
+			l.busy.Unlock()
+			return textResult("session " + in.SessionID + " closed"), info, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_list", Description: "List the open sessions."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct {
+			Sessions []SessionInfo `json:"sessions"`
+		}, error) {
+			var out struct {
+				Sessions []SessionInfo `json:"sessions"`
+			}
+			out.Sessions = []SessionInfo{}
+			s.mu.Lock()
+			for _, id := range sortedIDs(s.sessions) {
+				out.Sessions = append(out.Sessions, s.sessions[id].info())
+			}
+			s.mu.Unlock()
+			var b strings.Builder
+			for _, i := range out.Sessions {
+				fmt.Fprintf(&b, "%s  %s %s  cwd %s  %d commands\n", i.SessionID, i.Transport, i.Target, i.Cwd, i.Commands)
+			}
+			if b.Len() == 0 {
+				b.WriteString("no sessions open")
+			}
+			return textResult(b.String()), out, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoint", Description: "Checkpoint the session's workspace now (needs a workspace)."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in CheckpointIn) (*mcp.CallToolResult, undo.Checkpoint, error) {
+			l, err := s.get(in.SessionID)
+			if err != nil {
+				return nil, undo.Checkpoint{}, err
+			}
+			cp, err := l.s.Checkpoint(ctx, in.Label)
+			if err != nil {
+				return nil, undo.Checkpoint{}, err
+			}
+			return textResult(fmt.Sprintf("checkpoint %s (%d files)", cp.ID, cp.Files)), cp, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoints", Description: "List the checkpoints of the session's workspace, newest first."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in IDIn) (*mcp.CallToolResult, struct {
+			Checkpoints []undo.Checkpoint `json:"checkpoints"`
+		}, error) {
+			var out struct {
+				Checkpoints []undo.Checkpoint `json:"checkpoints"`
+			}
+			l, err := s.get(in.SessionID)
+			if err != nil {
+				return nil, out, err
+			}
+			st := l.s.Checkpoints()
+			if st == nil {
+				return nil, out, session.ErrNoCheckpoints
+			}
+			if out.Checkpoints, err = st.List(ctx); err != nil {
+				return nil, out, err
+			}
+			var b strings.Builder
+			for _, c := range out.Checkpoints {
+				fmt.Fprintf(&b, "%s  %s  %d files  %s\n", c.ID[:12], c.Time.Format(time.RFC3339), c.Files, c.Label)
+			}
+			return textResult(b.String()), out, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_restore",
+		Description: "Restore the session's workspace to a checkpoint, or to its state just before a journal entry ran: files modified or deleted since come back, files created since are removed. The restore is itself checkpointed and journaled, so it can be undone."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in RestoreIn) (*mcp.CallToolResult, session.Restored, error) {
+			l, err := s.get(in.SessionID)
+			if err != nil {
+				return nil, session.Restored{}, err
+			}
+			l.busy.Lock()
+			defer l.busy.Unlock()
+			id, label := in.Checkpoint, "restore "+in.Checkpoint
+			if in.Entry != 0 {
+				if s.set.Journal == nil {
+					return nil, session.Restored{}, fmt.Errorf("no journal: restore a checkpoint id instead")
+				}
+				var st session.EntryState
+				if err := s.set.Journal.View(func(r *journal.Reader) error {
+					var err error
+					st, err = session.StateBefore(r, in.Entry)
+					return err
+				}); err != nil {
+					return nil, session.Restored{}, err
+				}
+				if st.Checkpoint == "" {
+					return textResult(fmt.Sprintf("nothing to restore: no file changed since entry %d", in.Entry)), session.Restored{Changes: []undo.Change{}}, nil
+				}
+				id, label = st.Checkpoint, fmt.Sprintf("restore to before entry %d", in.Entry)
+			}
+			if id == "" {
+				return nil, session.Restored{}, fmt.Errorf("give a checkpoint or an entry")
+			}
+			res, err := l.s.Restore(ctx, id, label, in.DryRun)
+			if err != nil {
+				return nil, session.Restored{}, err
+			}
+			var b strings.Builder
+			for _, c := range res.Changes {
+				b.WriteString(c.String() + "\n")
+			}
+			fmt.Fprintf(&b, "%d file(s)", len(res.Changes))
+			if res.Checkpoint != "" {
+				fmt.Fprintf(&b, "; the state replaced is checkpoint %s", res.Checkpoint)
+			}
+			if res.Changes == nil {
+				res.Changes = []undo.Change{}
+			}
+			return textResult(b.String()), res, nil
+		})
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "journal_log", Description: "The recent entries of this run's journal."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in LogIn) (*mcp.CallToolResult, struct {
+			Journal string     `json:"journal"`
+			Entries []LogEntry `json:"entries"`
+		}, error) {
+			var out struct {
+				Journal string     `json:"journal"`
+				Entries []LogEntry `json:"entries"`
+			}
+			out.Entries = []LogEntry{}
+			if s.set.Journal == nil {
+				return nil, out, fmt.Errorf("this server keeps no journal")
+			}
+			out.Journal = s.set.Journal.Path()
+			limit := in.Limit
+			if limit <= 0 {
+				limit = 20
+			}
+			err := s.set.Journal.View(func(r *journal.Reader) error {
+				es, err := r.Entries(journal.Filter{Session: in.SessionID})
+				if err != nil {
+					return err
+				}
+				if len(es) > limit {
+					es = es[len(es)-limit:]
+				}
+				for _, e := range es {
+					le := LogEntry{Seq: e.Seq, Session: e.Session, Status: string(e.Status), Command: e.Command, Checkpoint: e.Checkpoint, Time: e.Time.Format(time.RFC3339)}
+					if e.Completion != nil {
+						le.ExitCode, le.Cwd = e.Completion.ExitCode, e.Completion.Cwd
+					}
+					out.Entries = append(out.Entries, le)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, out, err
+			}
+			var b strings.Builder
+			for _, e := range out.Entries {
+				fmt.Fprintf(&b, "%d  %s  %s  exit %d  %s\n", e.Seq, e.Session, e.Status, e.ExitCode, e.Command)
+			}
+			return textResult(b.String()), out, nil
+		})
+}
+
+// readable is a result as a person reads it in a terminal.
+func readable(r session.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s $ %s\n", r.CwdBefore, r.Command)
+	b.WriteString(r.Stdout)
+	if r.Stdout != "" && !strings.HasSuffix(r.Stdout, "\n") {
+		b.WriteString("\n")
+	}
+	if r.Stderr != "" {
+		b.WriteString("[stderr]\n" + r.Stderr)
+		if !strings.HasSuffix(r.Stderr, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	fmt.Fprintf(&b, "[exit %d · %.1fms · %s", r.ExitCode, r.DurationMS, r.Cwd)
+	if r.TimedOut {
+		b.WriteString(" · timed out")
+	}
+	if r.Truncated {
+		fmt.Fprintf(&b, " · truncated: %d+%d bytes left out", r.StdoutInfo.Dropped+r.StdoutInfo.BudgetDropped, r.StderrInfo.Dropped+r.StderrInfo.BudgetDropped)
+	}
+	if r.ShellEnded {
+		b.WriteString(" · the shell ended")
+		if r.Respawned {
+			b.WriteString(" and a new one took over")
+		}
+	}
+	if r.Entry != 0 {
+		fmt.Fprintf(&b, " · entry %d", r.Entry)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+func (l *live) info() SessionInfo {
+	return SessionInfo{SessionID: l.id, Transport: l.kind, Target: l.target, Cwd: l.cwd, Commands: l.commands,
+		IdleS: int(time.Since(l.lastUsed).Seconds()), Workspace: workspaceOf(l.s)}
+}
+
+func workspaceOf(s *session.Session) string {
+	if st := s.Checkpoints(); st != nil {
+		return st.Info().Workspace
+	}
+	return ""
+}
+
+// create opens a session as session_create asks, within the settings.
+func (s *Server) create(ctx context.Context, in CreateIn) (SessionInfo, error) {
+	kind := in.Transport
+	if kind == "" {
+		kind = "local"
+	}
+	if err := s.allowed(kind, in.Target); err != nil {
+		return SessionInfo{}, err
+	}
+	if kind != "local" && in.Target == "" {
+		return SessionInfo{}, fmt.Errorf("transport %s needs a target", kind)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return SessionInfo{}, fmt.Errorf("the server is shutting down")
+	}
+	if len(s.sessions)+len(s.pending) >= s.set.MaxSessions {
+		s.mu.Unlock()
+		return SessionInfo{}, fmt.Errorf("%d sessions are open, the most allowed; close one with session_destroy", len(s.sessions))
+	}
+	id := s.newID(kind)
+	s.pending[id] = true
+	s.mu.Unlock()
+	fail := func(err error) (SessionInfo, error) {
+		s.mu.Lock()
+		delete(s.pending, id)
+		s.mu.Unlock()
+		return SessionInfo{}, err
+	}
+	tr, release, err := s.openTransport(ctx, kind, in.Target, in.User)
+	if err != nil {
+		return fail(err)
+	}
+	opts := session.Options{
+		ID: id, Shell: in.Shell, Dir: in.Cwd, TTY: in.TTY, Journal: s.set.Journal, Secrets: s.set.Secrets,
+		Policy: mergePolicy(s.set.Policy, in.Allow, in.Deny), Budget: s.set.Budget, Timeout: s.set.Timeout,
+	}
+	if in.TimeoutMS > 0 {
+		opts.Timeout = time.Duration(in.TimeoutMS) * time.Millisecond
+	}
+	if b := in.Budget.budget(); b != nil {
+		opts.Budget = *b
+	}
+	if in.Workspace != "" {
+		var store undo.Store
+		if kind == "local" {
+			store, err = undo.OpenLocal(undo.Options{Workspace: in.Workspace})
+		} else {
+			store, err = undo.OpenRemote(ctx, transport.ScriptRunner(tr), undo.Options{Workspace: in.Workspace})
+		}
+		if err != nil {
+			release()
+			return fail(err)
+		}
+		opts.Checkpoints, opts.CheckpointMode = store, in.Checkpoint
+	} else if in.Checkpoint != "" && in.Checkpoint != session.CheckpointOff {
+		release()
+		return fail(fmt.Errorf("checkpoint %q needs a workspace", in.Checkpoint))
+	}
+	sess, err := session.New(ctx, tr, opts)
+	if err != nil {
+		release()
+		return fail(err)
+	}
+	target := in.Target
+	if kind == "local" {
+		_, target = local.New().Describe()
+	}
+	l := &live{id: id, kind: kind, target: target, s: sess, release: release, lastUsed: time.Now(), cwd: sess.Cwd()}
+	info := l.info()
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.sessions[id] = l
+	s.mu.Unlock()
+	return info, nil
+}
