@@ -14,6 +14,7 @@ package mcpserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"strings"
@@ -83,6 +84,7 @@ type live struct {
 	lastUsed time.Time // these three under Server.mu
 	commands int
 	cwd      string
+	keep     bool       // adopted: never closed for being idle
 	busy     sync.Mutex // one command at a time per session
 }
 
@@ -150,7 +152,7 @@ func (s *Server) reap() {
 		var idle []*live
 		s.mu.Lock()
 		for id, l := range s.sessions {
-			if l.busy.TryLock() {
+			if !l.keep && l.busy.TryLock() {
 				if time.Since(l.lastUsed) > s.set.IdleTTL {
 					idle = append(idle, l)
 					delete(s.sessions, id)
@@ -280,4 +282,31 @@ func sortedIDs(m map[string]*live) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// Adopt serves a session opened by the caller under id (execkit record's
+// default session, opened with the operator's target flags). release runs
+// after the session closes.
+func (s *Server) Adopt(id, kind, target string, sess *session.Session, release func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.sessions[id]; taken || s.pending[id] {
+		return fmt.Errorf("session %q exists", id)
+	}
+	if release == nil {
+		release = func() {}
+	}
+	s.sessions[id] = &live{id: id, kind: kind, target: target, s: sess, release: release, lastUsed: time.Now(), cwd: sess.Cwd(), keep: true}
+	return nil
+}
+
+// ServeConn serves one MCP connection (newline-delimited JSON-RPC over
+// conn, as on stdio) until it closes; the sessions are shared with every
+// other connection.
+func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
+	ss, err := s.srv.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, nil)
+	if err != nil {
+		return err
+	}
+	return ss.Wait()
 }

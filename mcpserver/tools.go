@@ -140,7 +140,11 @@ func (s *Server) addTools() {
 				return nil, session.Result{}, fmt.Errorf("%s (the session %s)", err, map[bool]string{true: "is closed", false: "is still usable"}[r.ShellEnded && !r.Respawned])
 			}
 			if r.Blocked {
-				return nil, session.Result{}, fmt.Errorf("blocked by policy (%s): %s; the command did not run", r.Decision.Rule, r.Decision.Reason)
+				// A tool error, with the structured result (blocked, the
+				// rule and the reason) for clients that read it.
+				res := textResult(fmt.Sprintf("blocked by policy (%s): %s; the command did not run", r.Decision.Rule, r.Decision.Reason))
+				res.IsError = true
+				return res, r, nil
 			}
 			return textResult(readable(r)), r, nil
 		})

@@ -96,50 +96,70 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 	return o, nil
 }
 
-// withSession runs fn with the local session the flags describe, under a
-// context that SIGINT/SIGTERM cancel, and closes the session afterwards. A
-// shell that exits ends the session: for exec the command has simply
-// finished, for shell the person typed exit.
+// withSession runs fn with the session the flags describe, under a context
+// that SIGINT/SIGTERM cancel, and closes the session afterwards. A shell
+// that exits ends the session: for exec the command has simply finished,
+// for shell the person typed exit.
 func withSession(c *cli.Context, fn func(context.Context, *session.Session) error) error {
-	opts, err := sessionOptions(c)
-	if err != nil {
-		return err
-	}
-	opts.NoRespawn = true
+	var j *journal.Journal
 	if path := c.String("journal"); path != "" {
-		j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}})
-		if err != nil {
+		var err error
+		if j, err = journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}}); err != nil {
 			return err
 		}
 		defer j.Close()
-		opts.Journal = j
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	tr, release, err := openTransport(ctx, c)
+	s, _, _, release, err := openSession(ctx, c, j, true)
 	if err != nil {
 		return err
 	}
 	defer release()
+	defer s.Close()
+	return fn(ctx, s)
+}
+
+// openSession opens the session the flags describe (target, workspace,
+// session options), journaled in j when it is not nil. release closes the
+// transport, after the session.
+func openSession(ctx context.Context, c *cli.Context, j *journal.Journal, noRespawn bool) (s *session.Session, kind, target string, release func(), err error) {
+	opts, err := sessionOptions(c)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	opts.NoRespawn = noRespawn
+	opts.Journal = j
+	tr, release, err := openTransport(ctx, c)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	fail := func(err error) (*session.Session, string, string, func(), error) {
+		release()
+		return nil, "", "", nil, err
+	}
 	if ws := c.String("workspace"); ws != "" {
 		store, err := openStore(ctx, c, tr, ws, c.String("checkpoint-dir"))
 		if err != nil {
 			if errors.Is(err, undo.ErrWorkspace) {
-				return usageError{err.Error()}
+				return fail(usageError{err.Error()})
 			}
-			return execError{err}
+			return fail(execError{err})
 		}
 		opts.Checkpoints = store
 		opts.CheckpointMode = c.String("checkpoint")
 	} else if c.IsSet("checkpoint") || c.IsSet("checkpoint-dir") || c.IsSet("exclude") {
-		return usagef("--checkpoint, --checkpoint-dir and --exclude need --workspace DIR")
+		return fail(usagef("--checkpoint, --checkpoint-dir and --exclude need --workspace DIR"))
 	}
-	s, err := session.New(ctx, tr, opts)
+	s, err = session.New(ctx, tr, opts)
 	if err != nil {
-		return execError{err}
+		return fail(execError{err})
 	}
-	defer s.Close()
-	return fn(ctx, s)
+	kind, target = "local", ""
+	if d, ok := tr.(interface{ Describe() (string, string) }); ok {
+		kind, target = d.Describe()
+	}
+	return s, kind, target, release, nil
 }
 
 // signalContext is cancelled by SIGINT/SIGTERM, so that an interrupted
@@ -160,6 +180,9 @@ func execCommand() *cli.Command {
 			cmd, err := joinArgs(c)
 			if err != nil {
 				return err
+			}
+			if os.Getenv(envSocket) != "" && !remoteTarget(c) && c.String("journal") == "" && c.String("workspace") == "" {
+				return execViaRecorder(c, cmd)
 			}
 			return withSession(c, func(ctx context.Context, s *session.Session) error {
 				r, err := s.Exec(ctx, cmd, session.ExecOptions{})

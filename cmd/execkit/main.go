@@ -92,6 +92,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			replayCommand(),
 			diffCommand(),
 			mcpCommand(),
+			recordCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

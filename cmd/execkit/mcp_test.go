@@ -204,3 +204,63 @@ func TestMCPEndToEnd(t *testing.T) {
 		t.Errorf("journal_log returned %d entries", len(log.Entries))
 	}
 }
+
+// TestMCPInsideRecord: an MCP agent started inside execkit record reaches
+// the recorder's sessions and journal through `execkit mcp`.
+func TestMCPInsideRecord(t *testing.T) {
+	dir := t.TempDir()
+	jpath := filepath.Join(dir, "rec.db")
+	sockFile := filepath.Join(dir, "sock")
+	rec := exec.Command(os.Args[0], "record", "--journal", jpath, "--cwd", dir, "--",
+		"sh", "-c", `printf '%s' "$EXECKIT_SOCKET" > `+sockFile+`; while [ ! -e `+filepath.Join(dir, "stop")+` ]; do sleep 0.05; done`)
+	rec.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+	var recErr strings.Builder
+	rec.Stderr = &recErr
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Process.Kill()
+	var sock []byte
+	for i := 0; i < 200 && len(sock) == 0; i++ {
+		sock, _ = os.ReadFile(sockFile)
+		time.Sleep(25 * time.Millisecond)
+	}
+	if len(sock) == 0 {
+		t.Fatalf("the agent never started: %s", recErr.String())
+	}
+	if st, err := os.Stat(string(sock)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("socket: %v %v", st.Mode(), err)
+	}
+	t.Setenv("EXECKIT_SOCKET", string(sock))
+	cs := mcpClient(t)
+	var r struct {
+		Stdout string
+		Entry  uint64
+	}
+	call(t, cs, "session_exec", map[string]any{"session_id": "default", "command": "cd / && pwd"}, &r)
+	call(t, cs, "session_exec", map[string]any{"session_id": "default", "command": "pwd"}, &r)
+	if r.Stdout != "/\n" || r.Entry != 2 {
+		t.Errorf("through the recorder: %+v", r)
+	}
+	cs.Close()
+	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
+	if err := rec.Wait(); err != nil {
+		t.Fatalf("record: %v: %s", err, recErr.String())
+	}
+	if !strings.Contains(recErr.String(), "recorded 2 commands") {
+		t.Errorf("summary: %s", recErr.String())
+	}
+	err := journal.Read(jpath, func(r *journal.Reader) error {
+		es, err := r.Entries(journal.Filter{})
+		if len(es) != 2 || es[0].Command != "cd / && pwd" {
+			t.Errorf("journal entries: %+v", es)
+		}
+		if _, sealed := r.Seal(); !sealed {
+			t.Error("journal not sealed")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

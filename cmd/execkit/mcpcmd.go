@@ -68,6 +68,10 @@ func mcpCommand() *cli.Command {
 			&cli.StringFlag{Name: "token-env", Usage: "with --http: NAME of the environment variable holding the bearer token (default: a random one, printed on stderr)"},
 		},
 		Action: func(c *cli.Context) error {
+			if os.Getenv(envSocket) != "" && c.String("http") == "" {
+				// Inside execkit record: the recorder's sessions and journal.
+				return proxyToRecorder(c)
+			}
 			set, closeAll, err := mcpSettings(c)
 			if err != nil {
 				return err

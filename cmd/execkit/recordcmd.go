@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/urfave/cli/v2"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/mcpserver"
+	"github.com/execkit/execkit/session"
+)
+
+// Inside `execkit record`, these tell execkit exec and execkit mcp where the
+// recorder is.
+const (
+	envSocket  = "EXECKIT_SOCKET"
+	envSession = "EXECKIT_SESSION"
+)
+
+func recordCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "record",
+		Usage:     "record a whole agent run: serve it sessions, journal every step, seal the journal at the end",
+		ArgsUsage: "[-- AGENT ARGS...]",
+		Description: "Opens the journal and a session (the target and workspace flags apply), serves sessions on a\n" +
+			"private unix socket, and runs AGENT with EXECKIT_SOCKET set: inside it, `execkit exec CMD` runs\n" +
+			"CMD in that one session (cd persists between calls) and `execkit mcp` serves the same sessions\n" +
+			"to an MCP agent. When AGENT exits the journal is sealed and a summary printed; execkit record\n" +
+			"exits with AGENT's status. With no AGENT, an interactive recorded shell.",
+		Flags: append(append(sessionFlags(), targetFlags()...), workspaceFlags()...),
+		Action: func(c *cli.Context) error {
+			start := time.Now()
+			path := c.String("journal")
+			if path == "" {
+				var err error
+				if path, err = defaultJournal(); err != nil {
+					return execError{fmt.Errorf("journal: %w", err)}
+				}
+				path = strings.Replace(path, "mcp-", "record-", 1)
+			}
+			j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}})
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			sess, kind, target, release, err := openSession(ctx, c, j, false)
+			if err != nil {
+				j.Close()
+				return err
+			}
+			opts, _ := sessionOptions(c)
+			srv := mcpserver.New(mcpserver.Settings{Journal: j, Policy: opts.Policy, Secrets: opts.Secrets, Version: version})
+			srv.Adopt("default", kind, target, sess, release)
+			var runErr error
+			if args := c.Args().Slice(); len(args) == 0 {
+				sctx, stop := signalContext()
+				runErr = shellLoop(sctx, c, sess)
+				stop()
+			} else {
+				runErr = runAgent(c, srv, args)
+			}
+			srv.Close()
+			summary(c.App.ErrWriter, j, path, time.Since(start))
+			if _, err := j.Seal(); err != nil && runErr == nil {
+				runErr = execError{fmt.Errorf("seal the journal: %w", err)}
+			}
+			if err := j.Close(); err != nil && runErr == nil {
+				runErr = execError{err}
+			}
+			return runErr
+		},
+	}
+}
+
+// runAgent serves the socket and runs the agent until it exits.
+func runAgent(c *cli.Context, srv *mcpserver.Server, args []string) error {
+	dir, err := os.MkdirTemp("", "execkit-record-")
+	if err != nil {
+		return execError{err}
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "socket")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return execError{err}
+	}
+	defer ln.Close()
+	if err := os.Chmod(sock, 0o600); err != nil {
+		return execError{err}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				srv.ServeConn(ctx, conn)
+			}()
+		}
+	}()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), envSocket+"="+sock, envSession+"=default")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.App.Reader, c.App.Writer, c.App.ErrWriter
+	if err := cmd.Start(); err != nil {
+		return execError{fmt.Errorf("start the agent: %w", err)}
+	}
+	// The agent decides what an interrupt means; it is passed on.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case err := <-done:
+			if cmd.ProcessState == nil {
+				return execError{err}
+			}
+			if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+				fmt.Fprintf(c.App.ErrWriter, "execkit: the agent was killed by signal %d\n", int(st.Signal()))
+				return exitStatus{128 + int(st.Signal())}
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 0 {
+				return exitStatus{code}
+			}
+			return nil
+		}
+	}
+}
+
+// summary prints what the run recorded.
+func summary(w io.Writer, j *journal.Journal, path string, d time.Duration) {
+	var n, failed, blocked, timedOut int
+	cps := map[string]bool{}
+	j.View(func(r *journal.Reader) error {
+		es, err := r.Entries(journal.Filter{})
+		for _, e := range es {
+			n++
+			switch e.Status {
+			case journal.StatusFailed, journal.StatusShellEnded, journal.StatusInterrupted:
+				failed++
+			case journal.StatusBlocked:
+				blocked++
+			case journal.StatusTimedOut:
+				timedOut++
+			}
+			if e.Checkpoint != "" {
+				cps[e.Checkpoint] = true
+			}
+		}
+		return err
+	})
+	fmt.Fprintf(w, "execkit: recorded %d commands (%d failed, %d blocked, %d timed out), %d checkpoints, in %s; journal %s\n",
+		n, failed, blocked, timedOut, len(cps), d.Round(time.Millisecond), path)
+}
+
+// clientCall connects to the recorder's socket and calls one tool.
+func clientCall(ctx context.Context, tool string, args map[string]any) (*mcp.CallToolResult, error) {
+	conn, err := net.Dial("unix", os.Getenv(envSocket))
+	if err != nil {
+		return nil, fmt.Errorf("the recorder at %s: %w", os.Getenv(envSocket), err)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "execkit-exec", Version: version}, nil)
+	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("the recorder: %w", err)
+	}
+	defer cs.Close()
+	return cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+}
+
+// execViaRecorder runs cmd in the recorder's session (inside execkit
+// record) and prints the result as execkit exec does.
+func execViaRecorder(c *cli.Context, cmd string) error {
+	ctx, stop := signalContext()
+	defer stop()
+	id := os.Getenv(envSession)
+	if id == "" {
+		id = "default"
+	}
+	args := map[string]any{"session_id": id, "command": cmd}
+	if c.IsSet("timeout") {
+		args["timeout_ms"] = c.Duration("timeout").Milliseconds()
+	}
+	res, err := clientCall(ctx, "session_exec", args)
+	if err != nil {
+		return execError{err}
+	}
+	var r session.Result
+	if res.StructuredContent != nil {
+		b, _ := json.Marshal(res.StructuredContent)
+		json.Unmarshal(b, &r)
+	}
+	if res.IsError && !r.Blocked {
+		var msg strings.Builder
+		for _, ct := range res.Content {
+			if t, ok := ct.(*mcp.TextContent); ok {
+				msg.WriteString(t.Text)
+			}
+		}
+		return execError{errors.New(msg.String())}
+	}
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, r); err != nil {
+			return execError{err}
+		}
+	} else {
+		io.WriteString(c.App.Writer, r.Stdout)
+		io.WriteString(c.App.ErrWriter, r.Stderr)
+		notices(c.App.ErrWriter, r)
+	}
+	return resultStatus(r)
+}
+
+// proxyToRecorder connects stdio to the recorder's socket: an MCP agent
+// started inside execkit record reaches the recorder's sessions.
+func proxyToRecorder(c *cli.Context) error {
+	conn, err := net.Dial("unix", os.Getenv(envSocket))
+	if err != nil {
+		return execError{fmt.Errorf("the recorder at %s: %w", os.Getenv(envSocket), err)}
+	}
+	defer conn.Close()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(conn, c.App.Reader); conn.(*net.UnixConn).CloseWrite(); done <- struct{}{} }()
+	go func() { io.Copy(c.App.Writer, conn); done <- struct{}{} }()
+	<-done
+	return nil
+}
