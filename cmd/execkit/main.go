@@ -93,6 +93,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			diffCommand(),
 			mcpCommand(),
 			recordCommand(),
+			setupCommand(),
+			doctorCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

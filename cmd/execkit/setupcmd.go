@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// binaryPath is this execkit's absolute path, for configuration snippets.
+func binaryPath() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "execkit"
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	return p
+}
+
+func setupCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "setup",
+		Usage:     "print the configuration that wires execkit's MCP server into an agent",
+		ArgsUsage: "claude|cursor|gemini [-- MCP FLAGS...]",
+		Description: "Prints the snippet for the agent, with this binary's path; flags after -- are passed to\n" +
+			"`execkit mcp` (e.g. -- --deny rm --known-hosts ~/.ssh/known_hosts).",
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef("setup needs an agent: claude, cursor or gemini")
+			}
+			agent := c.Args().First()
+			args := append([]string{"mcp"}, c.Args().Tail()...)
+			if len(args) > 1 && args[1] == "--" {
+				args = append([]string{"mcp"}, args[2:]...)
+			}
+			bin := binaryPath()
+			server := map[string]any{"command": bin, "args": args}
+			snippet, _ := json.MarshalIndent(map[string]any{"mcpServers": map[string]any{"execkit": server}}, "", "  ")
+			w := c.App.Writer
+			switch agent {
+			case "claude":
+				fmt.Fprintf(w, "# Claude Code: add the server for this project (or --scope user for all):\nclaude mcp add execkit -- %s %s\n\n", bin, strings.Join(args, " "))
+				fmt.Fprintf(w, "# or put this in the project's .mcp.json:\n%s\n", snippet)
+			case "cursor":
+				fmt.Fprintf(w, "# Cursor: ~/.cursor/mcp.json (all projects) or .cursor/mcp.json (this project):\n%s\n", snippet)
+			case "gemini":
+				fmt.Fprintf(w, "# Gemini CLI: ~/.gemini/settings.json (or .gemini/settings.json in the project):\n%s\n", snippet)
+			default:
+				return usagef("setup: unknown agent %q (claude, cursor or gemini)", agent)
+			}
+			return nil
+		},
+	}
+}
+
+// check is one line of doctor's report.
+type check struct {
+	name, detail string
+	level        int // 0 ok, 1 warning (something optional is missing), 2 failure
+}
+
+func doctorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "check what execkit needs here: bash, git, SSH settings, the Docker engine, the journal directory",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "key-dir", EnvVars: []string{"EXECKIT_KEY_DIR"}, Usage: "SSH key directory (default ~/.ssh)"},
+			&cli.StringSliceFlag{Name: "known-hosts", EnvVars: []string{"EXECKIT_KNOWN_HOSTS"}, Usage: "known_hosts file (default ~/.ssh/known_hosts)"},
+		},
+		Action: func(c *cli.Context) error {
+			checks := doctor(c)
+			worst := 0
+			for _, ch := range checks {
+				mark := map[int]string{0: "ok  ", 1: "warn", 2: "FAIL"}[ch.level]
+				fmt.Fprintf(c.App.Writer, "%s  %-12s %s\n", mark, ch.name, ch.detail)
+				if ch.level > worst {
+					worst = ch.level
+				}
+			}
+			if worst == 2 {
+				return exitStatus{ExitFailure}
+			}
+			return nil
+		},
+	}
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func doctor(c *cli.Context) []check {
+	var out []check
+	home, _ := os.UserHomeDir()
+	if p, err := exec.LookPath("bash"); err != nil {
+		if _, err := exec.LookPath("sh"); err != nil {
+			out = append(out, check{"shell", "neither bash nor sh on PATH: no local session can start", 2})
+		} else {
+			out = append(out, check{"shell", "no bash; sessions use sh (fewer guarantees, see docs/architecture.md)", 1})
+		}
+	} else {
+		v, _ := exec.Command(p, "--version").Output()
+		out = append(out, check{"bash", p + ": " + firstLine(v), 0})
+	}
+	if p, err := exec.LookPath("git"); err != nil {
+		out = append(out, check{"git", "not installed: local checkpoints still work; remote ones need git on the target", 1})
+	} else {
+		v, _ := exec.Command(p, "--version").Output()
+		out = append(out, check{"git", p + ": " + firstLine(v), 0})
+	}
+	keyDir := c.String("key-dir")
+	if keyDir == "" {
+		keyDir = filepath.Join(home, ".ssh")
+	}
+	if st, err := os.Stat(keyDir); err != nil {
+		out = append(out, check{"ssh keys", keyDir + ": " + err.Error() + " (needed only for --ssh)", 1})
+	} else if st.Mode().Perm()&0o077 != 0 {
+		out = append(out, check{"ssh keys", fmt.Sprintf("%s is readable by others (%v): chmod 700 it", keyDir, st.Mode().Perm()), 1})
+	} else {
+		n := 0
+		for _, f := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			if _, err := os.Stat(filepath.Join(keyDir, f)); err == nil {
+				n++
+			}
+		}
+		out = append(out, check{"ssh keys", fmt.Sprintf("%s: %d default identities", keyDir, n), 0})
+	}
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		if conn, err := net.DialTimeout("unix", sock, 2*time.Second); err != nil {
+			out = append(out, check{"ssh-agent", "SSH_AUTH_SOCK set but not reachable: " + err.Error(), 1})
+		} else {
+			conn.Close()
+			out = append(out, check{"ssh-agent", sock, 0})
+		}
+	}
+	known := c.StringSlice("known-hosts")
+	if len(known) == 0 {
+		known = []string{filepath.Join(home, ".ssh", "known_hosts")}
+	}
+	for _, k := range known {
+		if _, err := os.Stat(k); err != nil {
+			out = append(out, check{"known_hosts", k + ": none yet (strict mode refuses unknown hosts; accept-new pins them)", 1})
+		} else if _, err := knownhosts.New(k); err != nil {
+			out = append(out, check{"known_hosts", k + ": " + err.Error(), 2})
+		} else {
+			out = append(out, check{"known_hosts", k + ": readable", 0})
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(home, ".ssh", "config")); err == nil {
+		out = append(out, check{"ssh config", fmt.Sprintf("%s: %d lines (Host, HostName, User, Port, IdentityFile are used)",
+			filepath.Join(home, ".ssh", "config"), strings.Count(string(b), "\n")), 0})
+	}
+	if cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if v, err := cli.ServerVersion(ctx); err != nil {
+			out = append(out, check{"docker", "no engine at " + cli.DaemonHost() + " (needed only for --docker)", 1})
+		} else {
+			out = append(out, check{"docker", fmt.Sprintf("engine %s (API %s) at %s", v.Version, v.APIVersion, cli.DaemonHost()), 0})
+		}
+		cancel()
+		cli.Close()
+	}
+	if p, err := defaultJournal(); err != nil {
+		out = append(out, check{"journal dir", err.Error(), 2})
+	} else {
+		dir := filepath.Dir(p)
+		if f, err := os.CreateTemp(dir, ".doctor-*"); err != nil {
+			out = append(out, check{"journal dir", dir + ": not writable: " + err.Error(), 2})
+		} else {
+			f.Close()
+			os.Remove(f.Name())
+			out = append(out, check{"journal dir", dir + ": writable", 0})
+		}
+	}
+	return out
+}

@@ -1,0 +1,177 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
+)
+
+// connect starts a client on its own in-memory connection to s.
+func connect(tb testing.TB, s *Server) *mcp.ClientSession {
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.MCP().Connect(context.Background(), st, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, nil).Connect(context.Background(), ct, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func tool(cs *mcp.ClientSession, name string, args map[string]any, out any) error {
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		return err
+	}
+	if res.IsError {
+		b, _ := json.Marshal(res.Content)
+		return fmt.Errorf("%s: tool error %s", name, b)
+	}
+	if out != nil {
+		b, _ := json.Marshal(res.StructuredContent)
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// hammer runs sessions × execs through one server, each session on its own
+// connection, all at once, and returns the per-exec latencies and errors.
+func hammer(tb testing.TB, sessions, execs int) ([]time.Duration, []error) {
+	j, err := journal.Open(filepath.Join(tb.TempDir(), "j.db"), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer j.Close()
+	s := New(Settings{Journal: j, MaxSessions: sessions, Policy: &safety.Policy{Deny: []string{"rm"}}})
+	defer s.Close()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs []error
+	var wg sync.WaitGroup
+	for i := 0; i < sessions; i++ {
+		cs := connect(tb, s)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var info SessionInfo
+			if err := tool(cs, "session_create", map[string]any{}, &info); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+			for k := 0; k < execs; k++ {
+				want := fmt.Sprintf("%d-%d\n", i, k)
+				var r struct{ Stdout string }
+				t0 := time.Now()
+				err := tool(cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": fmt.Sprintf("echo %d-%d", i, k)}, &r)
+				d := time.Since(t0)
+				if err == nil && r.Stdout != want {
+					err = fmt.Errorf("session %s: got %q, want %q", info.SessionID, r.Stdout, want)
+				}
+				mu.Lock()
+				lat = append(lat, d)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+			if err := tool(cs, "session_destroy", map[string]any{"session_id": info.SessionID}, nil); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if n := len(s.sessions); n != 0 {
+		errs = append(errs, fmt.Errorf("%d sessions left open", n))
+	}
+	var entries int
+	j.View(func(r *journal.Reader) error {
+		es, err := r.Entries(journal.Filter{})
+		entries = len(es)
+		return err
+	})
+	if entries != sessions*execs {
+		errs = append(errs, fmt.Errorf("journal has %d entries, want %d", entries, sessions*execs))
+	}
+	return lat, errs
+}
+
+// TestConcurrentSessions: 20 sessions × 20 commands at once through one
+// server, each on its own connection: every output where it belongs, every
+// command journaled, nothing left open.
+func TestConcurrentSessions(t *testing.T) {
+	_, errs := hammer(t, 20, 20)
+	for _, err := range errs {
+		t.Error(err)
+	}
+}
+
+// BenchmarkConcurrentSessions is the target run: 100 sessions × 100
+// commands at once through one server, with the journal: zero errors, and
+// the per-command p50/p99.
+func BenchmarkConcurrentSessions(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		lat, errs := hammer(b, 100, 100)
+		total := time.Since(t0)
+		if len(errs) > 0 {
+			b.Fatalf("%d errors, first: %v", len(errs), errs[0])
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(len(lat))/total.Seconds(), "commands/s")
+		b.ReportMetric(float64(len(errs)), "errors")
+	}
+}
+
+func TestMergePolicy(t *testing.T) {
+	op := &safety.Policy{Allow: []string{"ls", "cat", "git"}, Deny: []string{"curl"}}
+	p := mergePolicy(op, []string{"cat", "rm"}, []string{"git"})
+	for cmd, want := range map[string]bool{"cat x": true, "ls": false, "rm x": false, "git status": false, "curl x": false} {
+		if got := p.Check(cmd).Allowed; got != want {
+			t.Errorf("%q allowed = %v, want %v", cmd, got, want)
+		}
+	}
+	if mergePolicy(nil, nil, nil) != nil {
+		t.Error("no policy at all should stay nil")
+	}
+	if p := mergePolicy(nil, []string{"ls"}, nil); p.Check("cat x").Allowed {
+		t.Error("the agent's allow list did not narrow an open policy")
+	}
+}
+
+func TestLimitsAndTargets(t *testing.T) {
+	s := New(Settings{MaxSessions: 1, Transports: []string{"local", "ssh"}, Targets: []string{"deploy@build*"}})
+	defer s.Close()
+	cs := connect(t, s)
+	if err := tool(cs, "session_create", map[string]any{"transport": "docker", "target": "x"}, nil); err == nil {
+		t.Error("a transport the operator did not allow was accepted")
+	}
+	if err := tool(cs, "session_create", map[string]any{"transport": "ssh", "target": "root@elsewhere"}, nil); err == nil {
+		t.Error("a target the operator did not allow was accepted")
+	}
+	if err := tool(cs, "session_create", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tool(cs, "session_create", map[string]any{}, nil); err == nil {
+		t.Error("more sessions than MaxSessions")
+	}
+}
