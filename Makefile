@@ -35,6 +35,7 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/
 	$(GO) test -run '^$$' -bench Checkpoint10k -benchtime 1x ./undo/
 	$(GO) test -run '^$$' -bench ReplayOverhead -benchtime 3x ./replay/
+	$(GO) test -run '^$$' -bench ConcurrentSessions -benchtime 1x ./mcpserver/
 
 .PHONY: durability
 durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)
