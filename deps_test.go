@@ -8,8 +8,8 @@ import (
 
 // TestDependencyDirection enforces the layering in docs/architecture.md:
 // transport, safety, journal and undo import nothing else from execkit;
-// session imports only those; replay imports session and journal; only cmd
-// imports everything.
+// session imports only those; replay and mcpserver import session and the
+// layers below it; only cmd imports everything.
 func TestDependencyDirection(t *testing.T) {
 	const mod = "github.com/execkit/execkit/"
 	allowed := map[string][]string{
@@ -19,6 +19,7 @@ func TestDependencyDirection(t *testing.T) {
 		"undo":      {"undo"},
 		"session":   {"session", "transport", "safety", "journal", "undo"},
 		"replay":    {"replay", "session", "journal", "transport", "safety", "undo"},
+		"mcpserver": {"mcpserver", "session", "journal", "transport", "safety", "undo"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}}`, "./...").Output()
 	if err != nil {
