@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,5 +265,71 @@ func TestMCPInsideRecord(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// bearer adds a token to every request.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestMCPOverHTTP: Streamable HTTP on loopback, with the bearer token on
+// every request; without it, 401.
+func TestMCPOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(os.Args[0], "mcp", "--journal", filepath.Join(dir, "j.db"), "--http", addr, "--token-env", "EK_TOKEN")
+	srv.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1", "EK_TOKEN=s3cret-token")
+	var stderr strings.Builder
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
+	url := "http://" + addr + "/"
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		t.Fatalf("%v (server: %s)", err, stderr.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without the token: %s", resp.Status)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "http-test"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url,
+		HTTPClient: &http.Client{Transport: bearer{"s3cret-token"}}, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v (server: %s)", err, stderr.String())
+	}
+	defer cs.Close()
+	var info struct {
+		SessionID string `json:"session_id"`
+	}
+	call(t, cs, "session_create", map[string]any{}, &info)
+	var r struct{ Stdout string }
+	call(t, cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "echo over-http"}, &r)
+	if r.Stdout != "over-http\n" {
+		t.Errorf("exec over HTTP: %q", r.Stdout)
+	}
+	// Only loopback addresses are served.
+	var out, errb bytes.Buffer
+	if code := run([]string{"execkit", "mcp", "--journal", filepath.Join(dir, "k.db"), "--http", "0.0.0.0:0"}, strings.NewReader(""), &out, &errb); code != ExitUsage || !strings.Contains(errb.String(), "only loopback") {
+		t.Errorf("non-loopback address: %d %s", code, errb.String())
 	}
 }
