@@ -95,6 +95,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			recordCommand(),
 			setupCommand(),
 			doctorCommand(),
+			viewCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -66,6 +66,7 @@ func mcpCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "target", Usage: "allowed SSH targets / containers, as patterns (repeatable; default any)"},
 			&cli.StringFlag{Name: "http", Usage: "serve Streamable HTTP on this loopback address (127.0.0.1:PORT) instead of stdio"},
 			&cli.StringFlag{Name: "token-env", Usage: "with --http: NAME of the environment variable holding the bearer token (default: a random one, printed on stderr)"},
+			viewFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if os.Getenv(envSocket) != "" && c.String("http") == "" {
@@ -77,6 +78,11 @@ func mcpCommand() *cli.Command {
 				return err
 			}
 			defer closeAll()
+			stopView, err := startLiveView(c, set.Journal)
+			if err != nil {
+				return err
+			}
+			defer stopView()
 			srv := mcpserver.New(set)
 			defer srv.Close()
 			ctx, stop := signalContext()

@@ -40,7 +40,7 @@ func recordCommand() *cli.Command {
 			"CMD in that one session (cd persists between calls) and `execkit mcp` serves the same sessions\n" +
 			"to an MCP agent. When AGENT exits the journal is sealed and a summary printed; execkit record\n" +
 			"exits with AGENT's status. With no AGENT, an interactive recorded shell.",
-		Flags: append(append(sessionFlags(), targetFlags()...), workspaceFlags()...),
+		Flags: append(append(append(sessionFlags(), targetFlags()...), workspaceFlags()...), viewFlag()),
 		Action: func(c *cli.Context) error {
 			start := time.Now()
 			path := c.String("journal")
@@ -61,6 +61,14 @@ func recordCommand() *cli.Command {
 				j.Close()
 				return err
 			}
+			stopView, err := startLiveView(c, j)
+			if err != nil {
+				release()
+				sess.Close()
+				j.Close()
+				return err
+			}
+			defer stopView()
 			opts, _ := sessionOptions(c)
 			srv := mcpserver.New(mcpserver.Settings{Journal: j, Policy: opts.Policy, Secrets: opts.Secrets, Version: version})
 			srv.Adopt("default", kind, target, sess, release)

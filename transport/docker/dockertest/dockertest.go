@@ -21,7 +21,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
-	"github.com/execkit/execkit/transport/internal/testreq"
+	"github.com/execkit/execkit/internal/testreq"
 )
 
 // Client returns an engine client, or ends the test when no engine answers.

@@ -21,7 +21,7 @@ import (
 
 	xssh "golang.org/x/crypto/ssh"
 
-	"github.com/execkit/execkit/transport/internal/testreq"
+	"github.com/execkit/execkit/internal/testreq"
 	"github.com/execkit/execkit/transport/ssh"
 )
 

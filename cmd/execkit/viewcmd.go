@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/viewer"
+)
+
+func viewCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "view",
+		Usage:     "serve a journal as a read-only web page on loopback",
+		ArgsUsage: "JOURNAL",
+		Description: "Prints the page's address, which carries a random token; requests without it get 404.\n" +
+			"For a run being written, use --view on execkit record or execkit mcp instead (the journal is\n" +
+			"locked while written).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "loopback address to listen on"},
+			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("view takes one journal")
+			}
+			path := c.Args().First()
+			if _, err := os.Stat(path); err != nil {
+				return usagef("view: %v", err)
+			}
+			v := viewer.New(viewer.File(path), viewer.Options{Title: path})
+			// Read it once now, so that a journal that cannot be read (in
+			// use, wrong version) fails here and not in the browser.
+			if err := viewer.File(path).View(func(*journal.Reader) error { return nil }); err != nil {
+				return execError{err}
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			ln, err := listenLoopback(c.String("addr"))
+			if err != nil {
+				return err
+			}
+			return serveViewer(ctx, c, v, ln, c.Bool("open"))
+		},
+	}
+}
+
+// serveViewer serves v on ln until ctx ends.
+func serveViewer(ctx context.Context, c *cli.Context, v *viewer.Viewer, ln net.Listener, open bool) error {
+	url := fmt.Sprintf("http://%s/%s/", ln.Addr(), v.Token())
+	fmt.Fprintf(c.App.ErrWriter, "execkit: viewer at %s\n", url)
+	if open {
+		opener := "xdg-open"
+		if runtime.GOOS == "darwin" {
+			opener = "open"
+		}
+		if err := exec.Command(opener, url).Start(); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "execkit: could not open a browser (%v); open the address above\n", err)
+		}
+	}
+	hs := &http.Server{Handler: v.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return execError{err}
+	}
+	return nil
+}
+
+// listenLoopback listens on addr, which must be a loopback address.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, usagef("address %q: %v", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, usagef("address %q: only loopback addresses are served", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, execError{err}
+	}
+	return ln, nil
+}
+
+// viewFlag serves the live viewer of the journal a run is writing.
+func viewFlag() cli.Flag {
+	return &cli.StringFlag{Name: "view", Usage: "serve the live journal viewer on this loopback address (127.0.0.1:0 picks a port)"}
+}
+
+// startLiveView serves j's viewer in the background when --view asks;
+// the returned function stops it.
+func startLiveView(c *cli.Context, j *journal.Journal) (func(), error) {
+	addr := c.String("view")
+	if addr == "" {
+		return func() {}, nil
+	}
+	v := viewer.New(j, viewer.Options{Title: j.Path(), Live: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := listenLoopback(addr)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serveViewer(ctx, c, v, ln, false)
+	}()
+	return func() { cancel(); <-done }, nil
+}
