@@ -121,7 +121,7 @@ func TestViewerInBrowser(t *testing.T) {
 		"echo hello from the transcript", // the transcript shows the commands
 		"hello from the transcript",
 		`<mark class="current">zebra-unique-word</mark>`, // search found the word
-		`2 matches`, // in the command and in its output
+		`2 matches`,                 // in the command and in its output
 		"No such file or directory", // stderr, rendered
 		`class="badge exit nonzero"`,
 		`this command changed: <span class="file change-added">notes.txt</span>`, // checkpoint marker
