@@ -65,25 +65,9 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 	if err := o.Budget.Check(); err != nil {
 		return o, usageError{err.Error()}
 	}
-	pol := &safety.Policy{}
-	if f := c.String("policy"); f != "" {
-		p, err := safety.LoadPolicy(f)
-		if err != nil {
-			return o, usageError{err.Error()}
-		}
-		pol = p
-	}
-	pol.Deny = append(pol.Deny, c.StringSlice("deny")...)
-	pol.Allow = append(pol.Allow, c.StringSlice("allow")...)
-	if !pol.Empty() {
-		o.Policy = pol
-	}
-	for _, name := range c.StringSlice("secret") {
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return o, usagef("--secret %s: no such environment variable (name the variable, not the value)", name)
-		}
-		o.Secrets = append(o.Secrets, safety.Secret{Name: name, Value: v})
+	var err error
+	if o.Policy, o.Secrets, err = policyAndSecrets(c); err != nil {
+		return o, err
 	}
 	if o.MaxOutputBytes <= 0 {
 		return o, usagef("--max-output must be positive, got %d", o.MaxOutputBytes)
@@ -94,6 +78,47 @@ func sessionOptions(c *cli.Context) (session.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// policyAndSecrets reads --policy, --deny, --allow and --secret.
+func policyAndSecrets(c *cli.Context) (*safety.Policy, []safety.Secret, error) {
+	pol := &safety.Policy{}
+	if f := c.String("policy"); f != "" {
+		p, err := safety.LoadPolicy(f)
+		if err != nil {
+			return nil, nil, usageError{err.Error()}
+		}
+		pol = p
+	}
+	pol.Deny = append(pol.Deny, c.StringSlice("deny")...)
+	pol.Allow = append(pol.Allow, c.StringSlice("allow")...)
+	if pol.Empty() {
+		pol = nil
+	}
+	var secrets []safety.Secret
+	for _, name := range c.StringSlice("secret") {
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return nil, nil, usagef("--secret %s: no such environment variable (name the variable, not the value)", name)
+		}
+		secrets = append(secrets, safety.Secret{Name: name, Value: v})
+	}
+	return pol, secrets, nil
+}
+
+// printResult prints a command's result as execkit exec does and returns
+// its status to pass through.
+func printResult(c *cli.Context, r session.Result) error {
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, r); err != nil {
+			return execError{err}
+		}
+	} else {
+		io.WriteString(c.App.Writer, r.Stdout)
+		io.WriteString(c.App.ErrWriter, r.Stderr)
+		notices(c.App.ErrWriter, r)
+	}
+	return resultStatus(r)
 }
 
 // withSession runs fn with the session the flags describe, under a context
@@ -195,16 +220,7 @@ func execCommand() *cli.Command {
 					}
 					return execError{err}
 				}
-				if c.Bool("json") {
-					if err := printJSON(c.App.Writer, r); err != nil {
-						return execError{err}
-					}
-				} else {
-					io.WriteString(c.App.Writer, r.Stdout)
-					io.WriteString(c.App.ErrWriter, r.Stderr)
-					notices(c.App.ErrWriter, r)
-				}
-				return resultStatus(r)
+				return printResult(c, r)
 			})
 		},
 	}

@@ -121,29 +121,12 @@ func mcpSettings(c *cli.Context) (mcpserver.Settings, func(), error) {
 	if err := set.Budget.Check(); err != nil {
 		return set, nil, usageError{err.Error()}
 	}
-	pol := &safety.Policy{}
-	if f := c.String("policy"); f != "" {
-		p, err := safety.LoadPolicy(f)
-		if err != nil {
-			return set, nil, usageError{err.Error()}
-		}
-		pol = p
-	}
-	pol.Deny = append(pol.Deny, c.StringSlice("deny")...)
-	pol.Allow = append(pol.Allow, c.StringSlice("allow")...)
-	if !pol.Empty() {
-		set.Policy = pol
-	}
-	for _, name := range c.StringSlice("secret") {
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return set, nil, usagef("--secret %s: no such environment variable (name the variable, not the value)", name)
-		}
-		set.Secrets = append(set.Secrets, safety.Secret{Name: name, Value: v})
+	var err error
+	if set.Policy, set.Secrets, err = policyAndSecrets(c); err != nil {
+		return set, nil, err
 	}
 	path := c.String("journal")
 	if path == "" {
-		var err error
 		if path, err = defaultJournal(); err != nil {
 			return set, nil, execError{fmt.Errorf("journal: %w", err)}
 		}

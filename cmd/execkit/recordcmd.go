@@ -228,16 +228,7 @@ func execViaRecorder(c *cli.Context, cmd string) error {
 		}
 		return execError{errors.New(msg.String())}
 	}
-	if c.Bool("json") {
-		if err := printJSON(c.App.Writer, r); err != nil {
-			return execError{err}
-		}
-	} else {
-		io.WriteString(c.App.Writer, r.Stdout)
-		io.WriteString(c.App.ErrWriter, r.Stderr)
-		notices(c.App.ErrWriter, r)
-	}
-	return resultStatus(r)
+	return printResult(c, r)
 }
 
 // proxyToRecorder connects stdio to the recorder's socket: an MCP agent
