@@ -54,8 +54,14 @@ lint: ## gofmt and go vet
 	$(GO) vet $(PKGS)
 
 .PHONY: demo
-demo: build ## a scripted local session: state, split streams, exit codes, timeout recovery
-	$(BIN) shell --timeout 2s < fixtures/demo/session.txt; echo "execkit shell exited with status $$?"
+demo: build ## record a scripted agent run (policy, split streams, exit codes), list it, replay it
+	@d=$$(mktemp -d) && export PATH="$(CURDIR)/bin:$$PATH" && \
+	echo "== execkit record: a script agent calls execkit exec; cd persists, rm is denied" && \
+	$(CURDIR)/$(BIN) record --journal $$d/demo.db --cwd $$d --deny rm -- sh fixtures/agents/build.sh && \
+	echo && echo "== execkit log" && $(CURDIR)/$(BIN) log $$d/demo.db && \
+	echo && echo "== execkit replay: the same commands in a fresh session, compared" && \
+	$(CURDIR)/$(BIN) replay $$d/demo.db && \
+	echo && echo "journal: $$d/demo.db  (execkit view $$d/demo.db to browse it; execkit shell for an interactive session)"
 
 .PHONY: ci
 ci: ## what CI runs (.ci/run)
