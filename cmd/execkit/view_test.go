@@ -115,6 +115,18 @@ func TestViewerInBrowser(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("no script policy: %q", csp)
 	}
+	// Exports through the journal's own exporters.
+	for format, want := range map[string]string{"md": "## Session", "jsonl": `"command":"echo hello from the transcript"`, "cast": `"version":2`} {
+		resp, err := http.Get(url + "export/" + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(want)) {
+			t.Errorf("export %s: %s, %.200q", format, resp.Status, b)
+		}
+	}
 
 	dom := headless(t, browser, url+"?q=zebra-unique-word", "--dump-dom")
 	for _, want := range []string{
