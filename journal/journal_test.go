@@ -86,6 +86,14 @@ func TestTwoPhaseAndInterrupted(t *testing.T) {
 		if f, _ := r.Entries(Filter{Text: "one"}); len(f) != 1 {
 			t.Errorf("text filter: %+v", f)
 		}
+		if all, _ := r.Entries(Filter{}); len(all) > 1 {
+			if f, _ := r.Entries(Filter{After: all[0].Seq}); len(f) != len(all)-1 || f[0].Seq != all[1].Seq {
+				t.Errorf("After skipped wrongly: %d entries", len(f))
+			}
+			if f, _ := r.Entries(Filter{After: all[len(all)-1].Seq}); len(f) != 0 {
+				t.Errorf("After the last entry: %d entries", len(f))
+			}
+		}
 		if f, _ := r.Entries(Filter{Session: "other"}); len(f) != 0 {
 			t.Errorf("session filter: %+v", f)
 		}

@@ -82,6 +82,9 @@ type Filter struct {
 	Since   time.Time
 	Until   time.Time
 	Text    string // in the command, stdout or stderr
+	// After skips the entries up to and including this sequence number,
+	// without reading them (a live reader asking for what is new).
+	After uint64
 }
 
 func (f Filter) match(e Entry) bool {
@@ -105,17 +108,21 @@ func (f Filter) match(e Entry) bool {
 // Entries returns the entries that match f, in order.
 func (r *Reader) Entries(f Filter) ([]Entry, error) {
 	var out []Entry
-	err := r.tx.Bucket(bucketEntries).ForEach(func(_, v []byte) error {
+	c := r.tx.Bucket(bucketEntries).Cursor()
+	k, v := c.First()
+	if f.After > 0 {
+		k, v = c.Seek(u64(f.After + 1))
+	}
+	for ; k != nil; k, v = c.Next() {
 		e, err := r.decode(v)
 		if err != nil {
-			return err
+			return out, err
 		}
 		if f.match(e) {
 			out = append(out, e)
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // Entry returns entry seq.

@@ -146,7 +146,9 @@ func (v *Viewer) load(after uint64) (view, error) {
 		if err != nil {
 			return err
 		}
-		es, err := r.Entries(journal.Filter{})
+		// A live page asks for what is new; the entries before it are not
+		// read again.
+		es, err := r.Entries(journal.Filter{After: after})
 		if err != nil {
 			return err
 		}
@@ -171,17 +173,23 @@ func (v *Viewer) load(after uint64) (view, error) {
 				lastCP[e.Session] = i
 			}
 		}
+		// Last is where a live page asks from next: before the first entry
+		// still running (it will change), else after the newest.
+		running := false
 		for i, e := range es {
-			out.Last = e.Seq
+			if e.Status == journal.StatusRunning && !running {
+				running = true
+				out.Last = e.Seq - 1
+			}
+			if !running {
+				out.Last = e.Seq
+			}
 			out.Counts[string(e.Status)]++
 			if k, ok := idx[e.Session]; ok {
 				out.Sessions[k].Commands++
 				if failed(e) {
 					out.Sessions[k].Failed++
 				}
-			}
-			if e.Seq <= after {
-				continue
 			}
 			ev := entryView{Entry: e, Failed: failed(e)}
 			if to, ok := next[i]; ok {
@@ -274,12 +282,10 @@ func (v *Viewer) serveEntries(w http.ResponseWriter, r *http.Request) {
 		vw.Entries = []entryView{}
 	}
 	json.NewEncoder(w).Encode(struct {
-		Entries  []entryView    `json:"entries"`
-		Sessions []sessionView  `json:"sessions"`
-		Counts   map[string]int `json:"counts"`
-		Sealed   bool           `json:"sealed"`
-		Time     time.Time      `json:"time"`
-	}{vw.Entries, vw.Sessions, vw.Counts, vw.Sealed, time.Now()})
+		Entries []entryView `json:"entries"`
+		Sealed  bool        `json:"sealed"`
+		Time    time.Time   `json:"time"`
+	}{vw.Entries, vw.Sealed, time.Now()})
 }
 
 // serveExport downloads the journal as Markdown, JSON lines or asciicast.

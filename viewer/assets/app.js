@@ -160,17 +160,25 @@
     const poll = function () {
       fetch("api/entries?after=" + last, { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (d) {
         const empty = transcript.querySelector(".empty");
+        // Ask next time from the first entry still running (sessions run
+        // at once, so a later one may finish first), else after the last.
+        let firstRunning = Infinity;
+        for (const e of d.entries) {
+          if (e.status === "running") firstRunning = Math.min(firstRunning, e.seq);
+        }
         for (const e of d.entries) {
           const old = document.getElementById("e-" + e.seq);
           if (e.status === "running" && old) continue;
           if (empty) empty.remove();
           const node = render(e);
-          if (old) old.replaceWith(node); else transcript.appendChild(node);
-          if (e.status !== "running") last = Math.max(last, e.seq);
-        }
-        for (const s of d.sessions) {
-          const n = document.querySelector('[data-count="' + s.id + '"]');
-          if (n) n.textContent = String(s.Commands);
+          if (old) {
+            old.replaceWith(node);
+          } else {
+            transcript.appendChild(node);
+            const n = document.querySelector('[data-count="' + e.session + '"]');
+            if (n) n.textContent = String(Number(n.textContent) + 1);
+          }
+          if (e.seq < firstRunning) last = Math.max(last, e.seq);
         }
         if (d.sealed) { document.getElementById("state").textContent = "sealed"; return; }
         applyFilters();
