@@ -374,7 +374,7 @@ func (p *process) startPipes(ctx context.Context, opts transport.StartOptions, e
 		return err
 	}
 	p.main = a
-	p.input = writer{a}
+	p.input = &remote.OnceCloser{WriteCloser: writer{a}}
 	p.stdout = a.stdout
 	p.errRaw = bufio.NewReaderSize(a.stderr, 64<<10)
 	return nil
@@ -389,7 +389,7 @@ func (p *process) startTTY(ctx context.Context, opts transport.StartOptions, env
 		return err
 	}
 	p.ctl = ctl
-	p.input = writer{ctl}
+	p.input = &remote.OnceCloser{WriteCloser: writer{ctl}}
 	go io.Copy(io.Discard, ctl.stderr)
 	p.errRaw = bufio.NewReaderSize(ctl.stdout, 64<<10)
 	dirc := make(chan string, 1)

@@ -541,7 +541,7 @@ func (p *process) startPipes(opts transport.StartOptions) error {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("ssh: channel: %w", err)
 	}
-	p.input, p.stdout = in, out
+	p.input, p.stdout = &remote.OnceCloser{WriteCloser: in}, out
 	p.errRaw = bufio.NewReaderSize(errp, 64<<10)
 	if err := s.Start(command(opts, remote.PipeSetup)); err != nil {
 		return fmt.Errorf("ssh: start: %w", err)
@@ -564,7 +564,7 @@ func (p *process) startTTY(ctx context.Context, opts transport.StartOptions) err
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("ssh: channel: %w", err)
 	}
-	p.input = in
+	p.input = &remote.OnceCloser{WriteCloser: in}
 	p.errRaw = bufio.NewReaderSize(out, 64<<10)
 	if err := ctl.Start("exec sh -c " + remote.ShellQuote(remote.TTYRelayScript)); err != nil {
 		return fmt.Errorf("ssh: start: %w", err)

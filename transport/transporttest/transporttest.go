@@ -46,6 +46,7 @@ func Run(t *testing.T, tr transport.Transport, opts Options) {
 	t.Run("SignalJobs", func(t *testing.T) { testSignalJobs(t, tr) })
 	t.Run("SignalJobsSinceMark", func(t *testing.T) { testSignalJobsByAge(t, tr) })
 	t.Run("CloseKillsEverything", func(t *testing.T) { testClose(t, tr) })
+	t.Run("InputClosedTwice", func(t *testing.T) { testInputClosedTwice(t, tr) })
 	if opts.TTY {
 		t.Run("TTY", func(t *testing.T) { testTTY(t, tr) })
 	}
@@ -282,6 +283,27 @@ func testClose(t *testing.T, tr transport.Transport) {
 		pid := pid
 		waitFor(t, func() bool { return !alive(check, pid) }, "process "+pid+" to be gone after Close")
 	}
+}
+
+// testInputClosedTwice: the command channel may be closed by a writer that
+// is done and by Close at the same time (transport.Run does both).
+func testInputClosedTwice(t *testing.T, tr transport.Transport) {
+	p := start(t, tr, transport.StartOptions{Argv: []string{"sh", "-c", "cat <&3 >/dev/null; echo done"}})
+	out := newLineReader(p.Stdout())
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Input().Close() }()
+	}
+	wg.Wait()
+	if l, err := out.next(waitLimit); err != nil || l != "done" {
+		t.Errorf("after closing the command channel: %q %v", l, err)
+	}
+	waitDone(t, p)
+	if err := p.Close(); err != nil {
+		t.Errorf("Close after the input was closed: %v", err)
+	}
+	p.Input().Close()
 }
 
 func testTTY(t *testing.T, tr transport.Transport) {

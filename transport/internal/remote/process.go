@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -97,4 +98,18 @@ func (e *Exit) FirstClose() bool {
 	first := !e.closed
 	e.closed = true
 	return first
+}
+
+// OnceCloser makes a writer's Close safe to call more than once and from
+// several goroutines (x/crypto's channel stdin is neither).
+type OnceCloser struct {
+	io.WriteCloser
+	once sync.Once
+	err  error
+}
+
+// Close closes the writer the first time.
+func (c *OnceCloser) Close() error {
+	c.once.Do(func() { c.err = c.WriteCloser.Close() })
+	return c.err
 }
