@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"io"
 	"os"
 	"testing"
 	"time"
@@ -65,19 +64,7 @@ func channelSentinel(b *testing.B, c *xssh.Client) func(cmd string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { in.Close(); s.Close() })
-	const mark = "__ek_sentinel_3f9a__"
-	outc, errc := make(chan string), make(chan string)
-	go scanMarks(out, mark, outc)
-	go scanMarks(errp, mark, errc)
-	return func(cmd string) {
-		io.WriteString(in, cmd+"\nprintf '\\n%s %d\\n' "+mark+" $?; printf '\\n%s\\n' "+mark+" >&2\n")
-		if line, ok := <-outc; !ok || line != mark+" 0\n" {
-			b.Fatal("sentinel stdout:", line)
-		}
-		if _, ok := <-errc; !ok {
-			b.Fatal("sentinel stderr closed")
-		}
-	}
+	return sentinelOver(b, in, out, errp)
 }
 
 // BenchmarkSSHLatencyRatios runs a trivial command, round by round and

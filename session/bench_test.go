@@ -111,9 +111,15 @@ func startSentinelRoundTrip(b *testing.B) func(cmd string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { in.Close(); c.Wait() })
+	return sentinelOver(b, in, outp, errp)
+}
+
+// sentinelOver drives the sentinel protocol over a running bash's stdin,
+// stdout and stderr; the function it returns runs cmd once.
+func sentinelOver(b *testing.B, in io.Writer, out, errp io.Reader) func(cmd string) {
 	const mark = "__ek_sentinel_3f9a__"
 	outc, errc := make(chan string), make(chan string)
-	go scanMarks(outp, mark, outc)
+	go scanMarks(out, mark, outc)
 	go scanMarks(errp, mark, errc)
 	return func(cmd string) {
 		io.WriteString(in, cmd+"\nprintf '\\n%s %d\\n' "+mark+" $?; printf '\\n%s\\n' "+mark+" >&2\n")
