@@ -91,7 +91,7 @@ func Newer(p Info, m transport.JobMark, markTicks, slack uint64, pidMax int) boo
 }
 
 // Jobs returns the live processes that belong to the shell with the given
-// pid: its descendants, plus anything still in its process group or session
+// pid, parents before their children: its descendants, plus anything still in its process group or session
 // (an orphaned grandchild re-parented to init keeps those). The shell itself
 // is excluded, and so is every process started before since. nowTicks is
 // the target's time since boot, read with the table, so that since.Time
@@ -104,20 +104,26 @@ func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks, slack uint
 		children[p.PPID] = append(children[p.PPID], p.PID)
 		byPid[p.PID] = p
 	}
+	// Breadth first from the shell, so that parents come before their
+	// children: signalled in that order, a script dies before the command
+	// it waits for, instead of seeing it end and running on.
 	member := map[int]bool{}
-	stack := append([]int(nil), children[shell]...)
-	for len(stack) > 0 {
-		pid := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
+	var order []int
+	queue := append([]int(nil), children[shell]...)
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
 		if member[pid] {
 			continue
 		}
 		member[pid] = true
-		stack = append(stack, children[pid]...)
+		order = append(order, pid)
+		queue = append(queue, children[pid]...)
 	}
 	for _, p := range procs {
-		if p.PID != shell && (p.PGID == shell || p.SID == shell) {
+		if p.PID != shell && !member[p.PID] && (p.PGID == shell || p.SID == shell) {
 			member[p.PID] = true
+			order = append(order, p.PID) // orphans, re-parented away
 		}
 	}
 	var markTicks uint64
@@ -131,7 +137,7 @@ func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks, slack uint
 		pidMax = 1 << 22
 	}
 	var out []int
-	for pid := range member {
+	for _, pid := range order {
 		p, ok := byPid[pid]
 		if !ok || p.State == 'Z' || !Newer(p, since, markTicks, slack, pidMax) {
 			continue

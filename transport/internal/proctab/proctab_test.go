@@ -53,6 +53,9 @@ func TestJobs(t *testing.T) {
 	// A mark 30 s ago on a clock now at tick 6000: tick 3000.
 	mark := transport.JobMark{Time: time.Now().Add(-30 * time.Second), LastPID: 199}
 	young := Jobs(procs, 100, mark, 6000, 1, 1<<22)
+	if len(young) == 2 && young[0] != 200 {
+		t.Errorf("a child came before its parent: %v", young)
+	}
 	sort.Ints(young)
 	if want := []int{200, 201}; !equal(young, want) {
 		t.Errorf("jobs since mark = %v, want %v", young, want)
