@@ -1,24 +1,15 @@
 package session_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
-	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/session/sessiontest"
 	"github.com/execkit/execkit/transport/local"
 )
 
-func openLocal(t *testing.T, opts session.Options) *session.Session {
-	t.Helper()
-	s, err := session.New(context.Background(), local.New(), opts)
-	if err != nil {
-		t.Fatalf("session.New: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+// openLocal opens a local session closed when the test ends.
+var openLocal = sessiontest.On(local.New())
 
 func tempDir(t *testing.T) string {
 	d, err := filepath.EvalSymlinks(t.TempDir())

@@ -19,11 +19,26 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/transport"
 )
 
 // Factory opens a new session on the target under test with opts. It
 // registers the session's Close with t.Cleanup.
 type Factory func(t *testing.T, opts session.Options) *session.Session
+
+// On is the Factory that opens sessions through tr, each closed when its
+// test ends.
+func On(tr transport.Transport) Factory {
+	return func(t *testing.T, opts session.Options) *session.Session {
+		t.Helper()
+		s, err := session.New(context.Background(), tr, opts)
+		if err != nil {
+			t.Fatalf("session.New: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
 
 // Options describe the target.
 type Options struct {

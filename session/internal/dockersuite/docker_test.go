@@ -20,15 +20,7 @@ func dockerFactory(t *testing.T) (sessiontest.Factory, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	return func(t *testing.T, opts session.Options) *session.Session {
-		t.Helper()
-		s, err := session.New(context.Background(), tr, opts)
-		if err != nil {
-			t.Fatalf("session.New in docker: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}, name
+	return sessiontest.On(tr), name
 }
 
 func TestDockerBash(t *testing.T) {

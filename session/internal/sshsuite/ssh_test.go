@@ -20,15 +20,7 @@ func sshFactory(t *testing.T, srv *sshtest.Server) (sessiontest.Factory, *ssh.Tr
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	return func(t *testing.T, opts session.Options) *session.Session {
-		t.Helper()
-		s, err := session.New(context.Background(), tr, opts)
-		if err != nil {
-			t.Fatalf("session.New over ssh: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}, tr
+	return sessiontest.On(tr), tr
 }
 
 func TestSSHBash(t *testing.T) {

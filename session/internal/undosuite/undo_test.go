@@ -17,11 +17,7 @@ import (
 	"github.com/execkit/execkit/undo"
 )
 
-func runner(tr transport.Transport) undo.Runner {
-	return func(ctx context.Context, script string) ([]byte, []byte, int, error) {
-		return transport.Run(ctx, tr, []string{"sh", "-c", script}, nil)
-	}
-}
+func runner(tr transport.Transport) undo.Runner { return transport.ScriptRunner(tr) }
 
 // listing describes the workspace through the target's own tools: every
 // file outside .git and node_modules with its mode and content hash, or
