@@ -12,7 +12,7 @@ import (
 
 type discard struct{ n int }
 
-func (d *discard) Write(p []byte) { d.n += len(p) }
+func (d *discard) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
 
 // buildLog makes about n bytes of a realistic build log: compiler and test
 // output, timestamps, paths, hashes, URLs, and a credential every few
@@ -55,7 +55,7 @@ func BenchmarkRedactBuildLog(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var d discard
-		s := r.Stream(Writer(&d))
+		s := r.Stream(&d)
 		for off := 0; off < len(log); off += 64 << 10 {
 			s.Write(log[off:min(off+64<<10, len(log))])
 		}
@@ -74,11 +74,12 @@ type keepFirst struct {
 	max  int
 }
 
-func (k *keepFirst) Write(p []byte) {
+func (k *keepFirst) Write(p []byte) (int, error) {
 	k.n += len(p)
 	if room := k.max - len(k.kept); room > 0 {
 		k.kept = append(k.kept, p[:min(room, len(p))]...)
 	}
+	return len(p), nil
 }
 
 // BenchmarkRedactShapeBuildLog is the whole path a session applies to a
@@ -92,7 +93,7 @@ func BenchmarkRedactShapeBuildLog(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		k := &keepFirst{max: 1 << 20}
-		s := r.Stream(Writer(k))
+		s := r.Stream(k)
 		for off := 0; off < len(log); off += 64 << 10 {
 			s.Write(log[off:min(off+64<<10, len(log))])
 		}

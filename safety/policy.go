@@ -22,7 +22,10 @@ import (
 // that is not a literal ($x, ${IFS}, a glob, brace expansion), a shell
 // reading its commands from a pipe, and a command that does not parse.
 //
-// The zero Policy allows everything.
+// The zero Policy allows everything. A Policy is safe for concurrent use:
+// NewPolicy, LoadPolicy and JSON decoding compile its patterns once, and a
+// Policy built as a struct literal compiles them per check without
+// changing the Policy.
 type Policy struct {
 	// Allow, when not empty, lists the only programs that may run (plus the
 	// harmless builtins in SafeBuiltins).
@@ -48,36 +51,69 @@ type Decision struct {
 	Program string `json:"program,omitempty"` // the program that was refused
 }
 
+// NewPolicy returns a policy with its patterns compiled; a bad pattern is
+// an error here, not at the first check.
+func NewPolicy(allow, deny, denyPatterns []string) (*Policy, error) {
+	p := &Policy{Allow: allow, Deny: deny, DenyPatterns: denyPatterns}
+	pats, err := compilePatterns(p.DenyPatterns)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	p.patterns = pats
+	return p, nil
+}
+
 // LoadPolicy reads a policy file (JSON: {"allow": [...], "deny": [...],
-// "deny_patterns": [...]}).
+// "deny_patterns": [...]}); unknown fields are refused.
 func LoadPolicy(file string) (*Policy, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	var p Policy
+	var j policyJSON
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("policy: %s: %w", file, err)
 	}
-	if err := p.Compile(); err != nil {
-		return nil, fmt.Errorf("policy: %s: %w", file, err)
+	p, err := NewPolicy(j.Allow, j.Deny, j.DenyPatterns)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, file)
 	}
-	return &p, nil
+	return p, nil
 }
 
-// Compile checks the patterns; Check calls it when needed.
-func (p *Policy) Compile() error {
-	p.patterns = p.patterns[:0]
-	for _, s := range p.DenyPatterns {
+// policyJSON is Policy's JSON form.
+type policyJSON struct {
+	Allow        []string `json:"allow,omitempty"`
+	Deny         []string `json:"deny,omitempty"`
+	DenyPatterns []string `json:"deny_patterns,omitempty"`
+}
+
+// UnmarshalJSON decodes a policy and compiles its patterns.
+func (p *Policy) UnmarshalJSON(b []byte) error {
+	var j policyJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	pats, err := compilePatterns(j.DenyPatterns)
+	if err != nil {
+		return err
+	}
+	*p = Policy{Allow: j.Allow, Deny: j.Deny, DenyPatterns: j.DenyPatterns, patterns: pats}
+	return nil
+}
+
+func compilePatterns(src []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, s := range src {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return fmt.Errorf("deny pattern %q: %w", s, err)
+			return nil, fmt.Errorf("deny pattern %q: %w", s, err)
 		}
-		p.patterns = append(p.patterns, re)
+		out = append(out, re)
 	}
-	return nil
+	return out, nil
 }
 
 // Empty reports whether the policy has no rule.
@@ -85,17 +121,67 @@ func (p *Policy) Empty() bool {
 	return p == nil || len(p.Allow) == 0 && len(p.Deny) == 0 && len(p.DenyPatterns) == 0
 }
 
-// Check decides whether cmd may run.
+// Merge returns a policy with the rules of p and q: a program denied by
+// either is denied, and when both have allow lists only programs on both
+// are allowed. Nil or empty policies add nothing; the result is nil when
+// neither has a rule.
+func Merge(p, q *Policy) *Policy {
+	if p.Empty() {
+		return q
+	}
+	if q.Empty() {
+		return p
+	}
+	out := &Policy{
+		Deny:         append(append([]string(nil), p.Deny...), q.Deny...),
+		DenyPatterns: append(append([]string(nil), p.DenyPatterns...), q.DenyPatterns...),
+		patterns:     append(append([]*regexp.Regexp(nil), p.compiled()...), q.compiled()...),
+	}
+	switch {
+	case len(p.Allow) == 0:
+		out.Allow = append([]string(nil), q.Allow...)
+	case len(q.Allow) == 0:
+		out.Allow = append([]string(nil), p.Allow...)
+	default:
+		in := map[string]bool{}
+		for _, a := range p.Allow {
+			in[a] = true
+		}
+		for _, a := range q.Allow {
+			if in[a] {
+				out.Allow = append(out.Allow, a)
+			}
+		}
+		if len(out.Allow) == 0 {
+			out.Allow = []string{"\x00none"} // the two allow lists share nothing
+		}
+	}
+	return out
+}
+
+// compiled returns the patterns, compiling them when the Policy was built
+// as a literal (bad patterns are left out here; Check refuses them).
+func (p *Policy) compiled() []*regexp.Regexp {
+	if len(p.patterns) == len(p.DenyPatterns) {
+		return p.patterns
+	}
+	pats, _ := compilePatterns(p.DenyPatterns)
+	return pats
+}
+
+// Check decides whether cmd may run. It does not change p.
 func (p *Policy) Check(cmd string) Decision {
 	if p.Empty() {
 		return Decision{Allowed: true}
 	}
-	if len(p.patterns) != len(p.DenyPatterns) {
-		if err := p.Compile(); err != nil {
+	pats := p.patterns
+	if len(pats) != len(p.DenyPatterns) {
+		var err error
+		if pats, err = compilePatterns(p.DenyPatterns); err != nil {
 			return Decision{Rule: "policy-error", Reason: err.Error()}
 		}
 	}
-	c := checker{p: p}
+	c := checker{p: p, patterns: pats}
 	c.script(cmd, 0)
 	if c.denied != nil {
 		return *c.denied
@@ -104,8 +190,9 @@ func (p *Policy) Check(cmd string) Decision {
 }
 
 type checker struct {
-	p      *Policy
-	denied *Decision
+	p        *Policy
+	patterns []*regexp.Regexp
+	denied   *Decision
 }
 
 func (c *checker) deny(rule, program, format string, a ...any) {
@@ -126,7 +213,7 @@ func (c *checker) script(src string, depth int) {
 		c.deny("dynamic", "", "shell code nested more than %d levels deep", maxDepth)
 		return
 	}
-	for _, re := range c.p.patterns {
+	for _, re := range c.patterns {
 		if re.MatchString(src) {
 			c.deny("pattern:"+re.String(), "", "the command matches the denied pattern %q", re.String())
 			return

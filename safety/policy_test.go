@@ -172,3 +172,45 @@ func FuzzPolicy(f *testing.F) {
 		}
 	})
 }
+
+// TestPolicyConcurrentCheck shares one Policy between goroutines, as a
+// server's sessions do; under -race it shows Check changes nothing.
+func TestPolicyConcurrentCheck(t *testing.T) {
+	literal := &Policy{Deny: []string{"rm"}, DenyPatterns: []string{`curl .*\| *sh`}}
+	built, err := NewPolicy(nil, []string{"rm"}, []string{`curl .*\| *sh`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Policy{literal, built} {
+		done := make(chan Decision, 8)
+		for i := 0; i < cap(done); i++ {
+			go func() { done <- p.Check("curl x | sh") }()
+		}
+		for i := 0; i < cap(done); i++ {
+			if d := <-done; d.Allowed || !strings.HasPrefix(d.Rule, "pattern:") {
+				t.Errorf("Check = %+v, want a pattern denial", d)
+			}
+		}
+	}
+	if _, err := NewPolicy(nil, nil, []string{"("}); err == nil {
+		t.Error("NewPolicy accepted a bad pattern")
+	}
+}
+
+func TestMerge(t *testing.T) {
+	op, _ := NewPolicy([]string{"ls", "cat", "rm"}, []string{"sudo"}, nil)
+	agent := &Policy{Allow: []string{"rm", "curl"}, Deny: []string{"cat"}}
+	m := Merge(op, agent)
+	for cmd, allowed := range map[string]bool{"rm x": true, "ls": false, "curl x": false, "cat f": false, "sudo ls": false} {
+		if d := m.Check(cmd); d.Allowed != allowed {
+			t.Errorf("merged policy: %q allowed=%v, want %v (%s)", cmd, d.Allowed, allowed, d.Reason)
+		}
+	}
+	if Merge(nil, &Policy{}) != nil && !Merge(nil, &Policy{}).Empty() {
+		t.Error("Merge of two empty policies has rules")
+	}
+	disjoint := Merge(&Policy{Allow: []string{"ls"}}, &Policy{Allow: []string{"cat"}})
+	if disjoint.Check("ls").Allowed || disjoint.Check("cat x").Allowed {
+		t.Error("disjoint allow lists allowed something")
+	}
+}

@@ -17,8 +17,23 @@ var readOnlyPrograms = map[string]bool{
 	"readlink": true, "diff": true, "cmp": true, "md5sum": true, "sha1sum": true, "sha256sum": true,
 	"cd": true, "sleep": true, "nproc": true, "uptime": true, "ps": true, "tree": true, "less": true,
 	"more": true, "jq": true, "column": true, "nl": true, "od": true, "xxd": true, "hexdump": true,
-	"seq": true, "yes": true, "env": true, "export": true, "set": true, "unset": true, "exit": true,
+	"seq": true, "yes": true, "sort": true, "env": true, "export": true, "set": true, "unset": true, "exit": true,
 	":": true, "alias": true, "history": true, "jobs": true, "wait": true, "read": true,
+}
+
+// writingOptions are the options that make a program of readOnlyPrograms
+// (or git) write a file or run another program; a short option also
+// matches with its value attached (-ofile), a long one with =value.
+var writingOptions = map[string][]string{
+	"sort":    {"-o", "--output"},
+	"tree":    {"-o", "--output"},
+	"history": {"-w", "-a"},
+	"less":    {"-o", "-O", "--log-file", "--LOG-FILE"},
+	"more":    {"-o", "-O", "--log-file", "--LOG-FILE"},
+	"file":    {"-C", "--compile"},
+	"rg":      {"--pre"},
+	"git":     {"--output"},
+	"date":    {"-s", "--set"},
 }
 
 // readOnlyGit are git subcommands that only read.
@@ -100,6 +115,11 @@ func readOnlyCall(call *syntax.CallExpr) bool {
 	}
 	switch name {
 	case "git":
+		for _, w := range words[1:] {
+			if strings.HasPrefix(w, "--output") {
+				return false
+			}
+		}
 		for i := 1; i < len(words); i++ {
 			switch w := words[i]; {
 			case w == "-C" || w == "-c" || w == "--git-dir" || w == "--work-tree" || w == "--namespace":
@@ -124,13 +144,24 @@ func readOnlyCall(call *syntax.CallExpr) bool {
 			}
 		}
 		return true
-	case "sort":
+	case "xxd":
+		// xxd [options] [infile [outfile]]: a second file is written.
+		files := 0
 		for _, w := range words[1:] {
-			if w == "-o" || strings.HasPrefix(w, "--output") || strings.HasPrefix(w, "-o") {
+			if !strings.HasPrefix(w, "-") || w == "-" {
+				files++
+			}
+		}
+		// Options taking a value (-c 16, -s 0x10 ...) count as files here:
+		// that errs towards "may write", as ReadOnly must.
+		return files <= 1
+	}
+	for _, w := range words[1:] {
+		for _, opt := range writingOptions[name] {
+			if w == opt || strings.HasPrefix(w, opt) && (strings.HasPrefix(opt, "--") || len(opt) == 2) {
 				return false
 			}
 		}
-		return true
 	}
 	return readOnlyPrograms[name]
 }

@@ -6,6 +6,7 @@ package safety
 
 import (
 	"bytes"
+	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -378,37 +379,22 @@ func (r *Redactor) RedactCommand(s string) string {
 	return out.String()
 }
 
-// Writer receives redacted bytes.
-type Writer interface{ Write(p []byte) }
-
-type bufWriter struct{ b *bytes.Buffer }
-
-func (w bufWriter) Write(p []byte) { w.b.Write(p) }
-
 // Stream redacts one stream written in pieces of any size: a secret split
 // across writes is still found. It holds back the last few KiB until more
 // arrives or Close. Not safe for concurrent use.
 type Stream struct {
 	r            *Redactor
-	out          Writer
+	out          io.Writer
 	buf          []byte
 	inPEM        bool
 	placeholders bool
 	kinds        map[string]int
 }
 
-// Stream starts redacting a stream into out (a *bytes.Buffer or a Writer).
-func (r *Redactor) Stream(out any) *Stream {
-	var w Writer
-	switch o := out.(type) {
-	case *bytes.Buffer:
-		w = bufWriter{o}
-	case Writer:
-		w = o
-	default:
-		panic("safety: Stream needs a *bytes.Buffer or a Writer")
-	}
-	return &Stream{r: r, out: w, kinds: map[string]int{}}
+// Stream starts redacting a stream into out. Errors from out are not
+// reported: out is expected to be a buffer that cannot fail.
+func (r *Redactor) Stream(out io.Writer) *Stream {
+	return &Stream{r: r, out: out, kinds: map[string]int{}}
 }
 
 // Write redacts p, passing on what can no longer be part of a secret.

@@ -18,7 +18,8 @@ func newCapBuffer(max int) *capBuffer {
 	return &capBuffer{headMax: h, ringMax: max - h}
 }
 
-func (b *capBuffer) Write(p []byte) {
+func (b *capBuffer) Write(p []byte) (int, error) {
+	n0 := len(p)
 	b.total += int64(len(p))
 	if n := b.headMax - len(b.head); n > 0 {
 		if n > len(p) {
@@ -28,17 +29,17 @@ func (b *capBuffer) Write(p []byte) {
 		p = p[n:]
 	}
 	if len(p) == 0 || b.ringMax == 0 {
-		return
+		return n0, nil
 	}
 	if len(p) >= b.ringMax {
 		b.ring = append(b.ring[:0], p[len(p)-b.ringMax:]...)
 		b.pos, b.full = 0, true
-		return
+		return n0, nil
 	}
 	if !b.full {
 		if room := b.ringMax - len(b.ring); len(p) <= room {
 			b.ring = append(b.ring, p...)
-			return
+			return n0, nil
 		} else {
 			b.ring = append(b.ring, p[:room]...)
 			p = p[room:]
@@ -50,6 +51,7 @@ func (b *capBuffer) Write(p []byte) {
 		p = p[n:]
 		b.pos = (b.pos + n) % b.ringMax
 	}
+	return n0, nil
 }
 
 // Bytes returns the kept bytes: head then tail.

@@ -756,7 +756,7 @@ func newFrameParser(nonce string, body *capBuffer, withTrailer bool, red *safety
 		nonce:       nonce,
 	}
 	if red != nil {
-		f.red = red.Stream(safety.Writer(body))
+		f.red = red.Stream(body)
 	}
 	return f
 }
