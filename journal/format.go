@@ -13,7 +13,10 @@ package journal
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+
+	"github.com/execkit/execkit/safety"
 )
 
 // Format identifies the file; Version is the format version this package
@@ -21,7 +24,7 @@ import (
 // ones with ErrNewerFormat.
 const (
 	Format  = "execkit-journal"
-	Version = 1
+	Version = 2
 )
 
 // Sentinel errors, prefixed like their package.
@@ -61,11 +64,136 @@ type Run struct {
 
 // Session describes one session of the run.
 type Session struct {
-	ID        string          `json:"id"`
-	Transport string          `json:"transport"` // local, ssh, docker
-	Target    string          `json:"target,omitempty"`
-	Started   time.Time       `json:"started"`
-	Options   json.RawMessage `json:"options,omitempty"` // session options as configured
+	ID string `json:"id"`
+	// Transport and Target say where the session ran, as the transport
+	// described itself when it opened ("ssh", "deploy@build:22").
+	Transport string    `json:"transport"`
+	Target    string    `json:"target,omitempty"`
+	Started   time.Time `json:"started"`
+	// Spec is how the session was asked for: enough to open it again.
+	Spec SessionSpec `json:"spec"`
+}
+
+// SpecVersion is the version of SessionSpec this package writes.
+const SpecVersion = 1
+
+// Endpoint says where a session's shell runs.
+type Endpoint struct {
+	// Transport is "local", "ssh" or "docker".
+	Transport string `json:"transport"`
+	// Address is the SSH target as given ([user@]host[:port] or a
+	// ~/.ssh/config alias) or the Docker container; empty for local.
+	Address string `json:"address,omitempty"`
+	// Image, for docker, ran the session in a throwaway container of this
+	// image, removed since.
+	Image string `json:"image,omitempty"`
+	// User, for docker, is the user the shell ran as.
+	User string `json:"user,omitempty"`
+}
+
+// SessionSpec is a session's configuration as the journal keeps it: where
+// it ran and every setting that shapes its results. Secrets are kept by
+// name only. A spec read from a version 1 journal is mapped from that
+// version's session options.
+type SessionSpec struct {
+	Version int `json:"spec_version"`
+	Endpoint
+	Shell string `json:"shell,omitempty"`
+	Dir   string `json:"dir,omitempty"`
+	TTY   bool   `json:"tty,omitempty"`
+	// TimeoutMS is the default per-command timeout; KillGraceMS how long an
+	// interrupted command gets before it is killed.
+	TimeoutMS      int64 `json:"timeout_ms,omitempty"`
+	KillGraceMS    int64 `json:"kill_grace_ms,omitempty"`
+	MaxOutputBytes int   `json:"max_output_bytes,omitempty"`
+	// Budget shapes each stream's text.
+	Budget safety.Budget `json:"budget,omitempty"`
+	// Policy was checked before every command; nil allowed everything.
+	Policy      *safety.Policy `json:"policy,omitempty"`
+	SecretNames []string       `json:"secret_names,omitempty"`
+	Raw         bool           `json:"raw,omitempty"`
+	NoRedact    bool           `json:"no_redact,omitempty"`
+	NoRespawn   bool           `json:"no_respawn,omitempty"`
+	// Workspace is the checkpointed directory, CheckpointDir its checkpoint
+	// repository, CheckpointMode "auto", "manual" or "off", and Exclude the
+	// patterns left out of checkpoints and never restored (beyond the
+	// built-in ones).
+	Workspace      string   `json:"workspace,omitempty"`
+	CheckpointDir  string   `json:"checkpoint_dir,omitempty"`
+	CheckpointMode string   `json:"checkpoint_mode,omitempty"`
+	Exclude        []string `json:"exclude,omitempty"`
+}
+
+// Timeout is TimeoutMS as a duration.
+func (s SessionSpec) Timeout() time.Duration { return time.Duration(s.TimeoutMS) * time.Millisecond }
+
+// KillGrace is KillGraceMS as a duration.
+func (s SessionSpec) KillGrace() time.Duration {
+	return time.Duration(s.KillGraceMS) * time.Millisecond
+}
+
+// UnmarshalJSON reads a session of either format version: version 1 kept
+// the session's options as an untyped object under "options", mapped here
+// onto Spec.
+func (s *Session) UnmarshalJSON(b []byte) error {
+	type plain Session
+	var v struct {
+		plain
+		Options *legacyOptions `json:"options"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Session(v.plain)
+	if s.Spec.Version == 0 {
+		var o legacyOptions
+		if v.Options != nil {
+			o = *v.Options
+		}
+		s.Spec = o.spec(s.Transport, s.Target)
+	}
+	return nil
+}
+
+// legacyOptions is a version 1 session's "options" object.
+type legacyOptions struct {
+	Shell          string         `json:"shell"`
+	Dir            string         `json:"dir"`
+	TTY            bool           `json:"tty"`
+	Timeout        time.Duration  `json:"timeout"`
+	MaxOutputBytes int            `json:"max_output_bytes"`
+	KillGrace      time.Duration  `json:"kill_grace"`
+	NoRespawn      bool           `json:"no_respawn"`
+	Policy         *safety.Policy `json:"policy"`
+	Raw            bool           `json:"raw"`
+	Budget         safety.Budget  `json:"budget"`
+	NoRedact       bool           `json:"no_redact"`
+	CheckpointMode string         `json:"checkpoint_mode"`
+	Workspace      string         `json:"workspace"`
+	CheckpointDir  string         `json:"checkpoint_dir"`
+}
+
+func (o legacyOptions) spec(transport, target string) SessionSpec {
+	sp := SessionSpec{
+		Version: SpecVersion, Endpoint: Endpoint{Transport: transport},
+		Shell: o.Shell, Dir: o.Dir, TTY: o.TTY, TimeoutMS: o.Timeout.Milliseconds(), KillGraceMS: o.KillGrace.Milliseconds(),
+		MaxOutputBytes: o.MaxOutputBytes, Budget: o.Budget, Policy: o.Policy, Raw: o.Raw, NoRedact: o.NoRedact,
+		NoRespawn: o.NoRespawn, Workspace: o.Workspace, CheckpointDir: o.CheckpointDir, CheckpointMode: o.CheckpointMode,
+	}
+	switch transport {
+	case "ssh":
+		sp.Address = target
+	case "docker":
+		// Version 1 wrote a throwaway container as "IMAGE (throwaway NAME)".
+		if img, _, ok := strings.Cut(target, " (throwaway "); ok {
+			sp.Image = img
+		} else {
+			sp.Address = target
+		}
+	case "":
+		sp.Transport = "local"
+	}
+	return sp
 }
 
 // Decision is the policy verdict recorded with an entry.
@@ -129,6 +257,7 @@ const (
 	kindSession    = "session"
 	kindIntent     = "intent"
 	kindCompletion = "completion"
+	kindCheckpoint = "checkpoint"
 	kindSeal       = "seal"
 )
 

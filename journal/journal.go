@@ -96,6 +96,11 @@ func Open(path string, opts *Options) (*Journal, error) {
 		if err := checkFormat(meta); err != nil {
 			return err
 		}
+		// Records of older versions stay as they are (readers map them);
+		// what is appended now is of this version.
+		if err := meta.Put(keyVersion, []byte(strconv.Itoa(Version))); err != nil {
+			return err
+		}
 		if meta.Get(keySeal) != nil {
 			return fmt.Errorf("%w: %s was sealed at the end of its run; start a new journal", ErrSealed, path)
 		}
@@ -233,9 +238,17 @@ func (j *Journal) writer(ch chain) {
 			}
 		}
 		saved := ch
+		refused := map[*request]error{}
 		err := j.db.Update(func(tx *bolt.Tx) error {
 			for _, r := range batch {
 				if err := r.apply(tx, &ch); err != nil {
+					var bad refusal
+					if errors.As(err, &bad) {
+						// Refused before it wrote anything: the rest of
+						// the batch goes on.
+						refused[r] = bad.err
+						continue
+					}
 					return err
 				}
 			}
@@ -249,6 +262,10 @@ func (j *Journal) writer(ch chain) {
 			j.mu.Unlock()
 		}
 		for _, r := range batch {
+			if e, ok := refused[r]; ok && err == nil {
+				r.reply <- e
+				continue
+			}
 			r.reply <- err
 		}
 		j.mu.Lock()
@@ -257,6 +274,13 @@ func (j *Journal) writer(ch chain) {
 		j.mu.Unlock()
 	}
 }
+
+// refusal is a request's apply refusing the request before writing
+// anything (an unknown entry, one already complete): the caller gets the
+// error and the journal goes on.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
 
 // do queues one change and waits for its commit.
 func (j *Journal) do(apply func(*bolt.Tx, *chain) error) error {
@@ -289,6 +313,12 @@ func (j *Journal) AddSession(s Session) error {
 	}
 	if s.Started.IsZero() {
 		s.Started = time.Now().UTC()
+	}
+	if s.Spec.Version == 0 {
+		s.Spec.Version = SpecVersion
+	}
+	if s.Spec.Transport == "" {
+		s.Spec.Transport = s.Transport
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -333,6 +363,42 @@ func (j *Journal) Intent(in Intent) (uint64, error) {
 	return seq, err
 }
 
+// checkpointed is a checkpoint record's data.
+type checkpointed struct {
+	Checkpoint string `json:"checkpoint"`
+}
+
+// Checkpointed records the workspace checkpoint taken for entry seq after
+// its intent and before it runs: the entry's Checkpoint is then id, and
+// `execkit undo` of the entry restores it even when the command never
+// completes.
+func (j *Journal) Checkpointed(seq uint64, id string) error {
+	data, err := json.Marshal(checkpointed{id})
+	if err != nil {
+		return err
+	}
+	return j.do(func(tx *bolt.Tx, ch *chain) error {
+		b := tx.Bucket(bucketEntries)
+		raw := b.Get(u64(seq))
+		if raw == nil {
+			return refusal{fmt.Errorf("%w: %d", ErrNoEntry, seq)}
+		}
+		var e Entry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		if e.Completion != nil || e.Checkpoint != "" {
+			return refusal{fmt.Errorf("journal: entry %d already has its checkpoint or completion", seq)}
+		}
+		e.Checkpoint = id
+		out, _ := json.Marshal(e)
+		if err := b.Put(u64(seq), out); err != nil {
+			return err
+		}
+		return appendRecord(tx, ch, kindCheckpoint, seq, data)
+	})
+}
+
 // Complete records how entry seq ended.
 func (j *Journal) Complete(seq uint64, c Completion) error {
 	if c.Time.IsZero() {
@@ -346,14 +412,14 @@ func (j *Journal) Complete(seq uint64, c Completion) error {
 		b := tx.Bucket(bucketEntries)
 		raw := b.Get(u64(seq))
 		if raw == nil {
-			return fmt.Errorf("%w: %d", ErrNoEntry, seq)
+			return refusal{fmt.Errorf("%w: %d", ErrNoEntry, seq)}
 		}
 		var e Entry
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return err
 		}
 		if e.Completion != nil {
-			return fmt.Errorf("journal: entry %d is already complete", seq)
+			return refusal{fmt.Errorf("journal: entry %d is already complete", seq)}
 		}
 		e.Completion = &c
 		e.Status = c.Status

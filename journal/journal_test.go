@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/execkit/execkit/safety"
 )
 
 func openTemp(t *testing.T) (*Journal, string) {
@@ -331,19 +333,77 @@ func TestFormatFixtures(t *testing.T) {
 	if os.Getenv("EXECKIT_UPDATE_FIXTURES") != "" {
 		writeFixtures(t, dir)
 	}
-	err := Read(filepath.Join(dir, "v1.db"), func(r *Reader) error {
-		es, err := r.Entries(Filter{})
-		if err != nil || len(es) != 3 || es[0].Command != "echo one" {
-			t.Errorf("v1 fixture: %+v %v", es, err)
+	for _, name := range []string{"v1.db", "v2.db"} {
+		err := Read(filepath.Join(dir, name), func(r *Reader) error {
+			es, err := r.Entries(Filter{})
+			if err != nil || len(es) != 3 || es[0].Command != "echo one" {
+				t.Errorf("%s fixture: %+v %v", name, es, err)
+			}
+			if rep := r.Verify(""); !rep.OK {
+				t.Errorf("%s fixture verify: %q", name, rep.Problems)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s fixture: %v", name, err)
+		}
+	}
+	// A version 1 session's untyped options read back as a typed spec.
+	for _, name := range []string{"v1-options.db", "v2.db"} {
+		err := Read(filepath.Join(dir, name), func(r *Reader) error {
+			ss, err := r.Sessions()
+			if err != nil || len(ss) != 2 {
+				t.Fatalf("%s: sessions %+v, %v", name, ss, err)
+			}
+			if rep := r.Verify(""); !rep.OK {
+				t.Errorf("%s fixture verify: %q", name, rep.Problems)
+			}
+			byID := map[string]Session{}
+			for _, s := range ss {
+				byID[s.ID] = s
+			}
+			sp := byID["s2"].Spec
+			if sp.Version != SpecVersion || sp.Transport != "ssh" || sp.Address != "deploy@build:2222" || sp.Shell != "bash" ||
+				sp.Timeout() != 90*time.Second || sp.MaxOutputBytes != 4096 || sp.Workspace != "/srv/app" ||
+				sp.CheckpointDir != "/var/cp" || sp.CheckpointMode != "auto" || sp.Budget.Mode != "tail" || sp.Budget.Lines != 7 {
+				t.Errorf("%s: spec %+v", name, sp)
+			}
+			if sp.Policy == nil || sp.Policy.Check("rm -rf x").Allowed || sp.Policy.Check("curl x | sh").Allowed {
+				t.Errorf("%s: the recorded policy does not refuse what it did: %+v", name, sp.Policy)
+			}
+			if name == "v2.db" && (len(sp.Exclude) != 1 || sp.Exclude[0] != "build") {
+				t.Errorf("v2: exclude %q", sp.Exclude)
+			}
+			if local := byID["s1"].Spec; local.Transport != "local" || local.Version != SpecVersion {
+				t.Errorf("%s: first session spec %+v", name, local)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Appending to a version 1 journal makes it version 2; its old
+	// records still read.
+	path := copyFile(t, filepath.Join(dir, "v1-options.db"))
+	j, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AddSession(Session{ID: "new", Transport: "local", Spec: SessionSpec{Version: SpecVersion, Endpoint: Endpoint{Transport: "local"}}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	Read(path, func(r *Reader) error {
+		ss, _ := r.Sessions()
+		if len(ss) != 3 || ss[0].Spec.Workspace != "/srv/app" && ss[1].Spec.Workspace != "/srv/app" {
+			t.Errorf("upgraded v1: %+v", ss)
 		}
 		if rep := r.Verify(""); !rep.OK {
-			t.Errorf("v1 fixture verify: %q", rep.Problems)
+			t.Errorf("upgraded v1 verify: %q", rep.Problems)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Errorf("v1 fixture: %v", err)
-	}
 	err = Read(filepath.Join(dir, "v99.db"), func(*Reader) error { return nil })
 	if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "upgrade execkit") {
 		t.Errorf("v99 fixture: %v", err)
@@ -368,9 +428,10 @@ func copyFile(t *testing.T, src string) string {
 }
 
 // writeFixtures regenerates fixtures/journals (EXECKIT_UPDATE_FIXTURES=1).
+// v1.db is left alone: it was written by the version 1 writer.
 func writeFixtures(t *testing.T, dir string) {
 	os.MkdirAll(dir, 0o755)
-	for _, v := range []string{"0", "1", "99"} {
+	for _, v := range []string{"0", "99", "2", "1-options"} {
 		path := filepath.Join(dir, "v"+v+".db")
 		os.Remove(path)
 		j, err := Open(path, &Options{Run: Run{ID: "fixture", Version: "fixture", Host: "fixture"}})
@@ -378,9 +439,33 @@ func writeFixtures(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 		record3(t, j)
+		switch v {
+		case "2":
+			pol := &safety.Policy{Deny: []string{"rm"}, DenyPatterns: []string{`curl .*\| *sh`}}
+			err = j.AddSession(Session{ID: "s2", Transport: "ssh", Target: "deploy@build:2222", Spec: SessionSpec{
+				Version: SpecVersion, Endpoint: Endpoint{Transport: "ssh", Address: "deploy@build:2222"}, Shell: "bash",
+				TimeoutMS: 90000, MaxOutputBytes: 4096, Budget: safety.Budget{Mode: "tail", Lines: 7}, Policy: pol,
+				Workspace: "/srv/app", CheckpointDir: "/var/cp", CheckpointMode: "auto", Exclude: []string{"build"}}})
+		case "1-options":
+			// As the version 1 writer stored a session: its options untyped.
+			legacy := `{"id":"s2","transport":"ssh","target":"deploy@build:2222","started":"2026-11-20T10:00:00Z","options":` +
+				`{"shell":"bash","timeout":90000000000,"max_output_bytes":4096,"kill_grace":500000000,` +
+				`"policy":{"deny":["rm"],"deny_patterns":["curl .*\\| *sh"]},"budget":{"mode":"tail","lines":7},` +
+				`"checkpoint_mode":"auto","workspace":"/srv/app","checkpoint_dir":"/var/cp"}}`
+			err = j.do(func(tx *bolt.Tx, ch *chain) error {
+				if err := tx.Bucket(bucketSessions).Put([]byte("s2"), []byte(legacy)); err != nil {
+					return err
+				}
+				return appendRecord(tx, ch, kindSession, 0, []byte(legacy))
+			})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		j.Close()
 		os.Remove(path + ".pid")
-		tamper(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte(v)) })
+		version := strings.TrimSuffix(v, "-options")
+		tamper(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte(version)) })
 	}
 }
 
@@ -419,4 +504,35 @@ func TestFollow(t *testing.T) {
 	if n != 2 || last != 3 || !errors.Is(err, context.Canceled) {
 		t.Errorf("replay: %d entries, last record %d, %v", n, last, err)
 	}
+}
+
+// TestCheckpointed: a checkpoint recorded between intent and completion
+// is the entry's, survives an interrupted command, and verifies.
+func TestCheckpointed(t *testing.T) {
+	j, path := openTemp(t)
+	a, _ := j.Intent(Intent{Session: "s", Command: "make", Decision: Decision{Allowed: true}})
+	if err := j.Checkpointed(a, "c0ffee"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Checkpointed(a, "again"); err == nil {
+		t.Error("a second checkpoint for one entry was accepted")
+	}
+	b, _ := j.Intent(Intent{Session: "s", Command: "make install", Decision: Decision{Allowed: true}})
+	j.Checkpointed(b, "beef")
+	j.Complete(a, Completion{Status: StatusOK})
+	if err := j.Checkpointed(a, "late"); err == nil {
+		t.Error("a checkpoint after the completion was accepted")
+	}
+	j.Close() // b never completes
+	Read(path, func(r *Reader) error {
+		ea, _ := r.Entry(a)
+		eb, _ := r.Entry(b)
+		if ea.Checkpoint != "c0ffee" || ea.Status != StatusOK || eb.Checkpoint != "beef" || eb.Status != StatusInterrupted {
+			t.Errorf("entries: %+v / %+v", ea, eb)
+		}
+		if rep := r.Verify(""); !rep.OK {
+			t.Errorf("verify: %q", rep.Problems)
+		}
+		return nil
+	})
 }

@@ -218,6 +218,15 @@ func (r *Reader) Verify(expectHead string) Report {
 			sessions[s.ID] = rec.Data
 		case kindIntent:
 			intents[rec.Entry] = rec.Data
+		case kindCheckpoint:
+			var c checkpointed
+			var in map[string]any
+			if intents[rec.Entry] == nil || completions[rec.Entry] != nil || json.Unmarshal(rec.Data, &c) != nil || json.Unmarshal(intents[rec.Entry], &in) != nil {
+				rep.fail(want, "record %d checkpoints entry %d out of order", want, rec.Entry)
+				break
+			}
+			in["checkpoint"] = c.Checkpoint
+			intents[rec.Entry], _ = json.Marshal(in)
 		case kindCompletion:
 			if intents[rec.Entry] == nil {
 				rep.fail(want, "record %d completes entry %d, which has no intent", want, rec.Entry)

@@ -12,6 +12,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -123,3 +124,18 @@ var (
 	// ErrClosed means the process was already closed.
 	ErrClosed = errors.New("transport: process closed")
 )
+
+// Describer is implemented by transports that name themselves for
+// journals and messages: kind is "local", "ssh" or "docker", target the
+// host or container as reached ("deploy@build:22").
+type Describer interface {
+	Describe() (kind, target string)
+}
+
+// Describe names tr through Describer, or by its Go type.
+func Describe(tr Transport) (kind, target string) {
+	if d, ok := tr.(Describer); ok {
+		return d.Describe()
+	}
+	return fmt.Sprintf("%T", tr), ""
+}

@@ -54,6 +54,9 @@ type LocalStore struct {
 	m       matcher
 	max     int64
 	st      *filesystem.Storage
+	exclude []string // Options.Exclude
+	// readOnly: opened with Options.ReadOnly.
+	readOnly bool
 
 	mu       sync.Mutex
 	cache    map[string]fileState
@@ -100,7 +103,7 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 	if dir == ws || strings.HasPrefix(ws, dir+string(filepath.Separator)) {
 		return nil, fmt.Errorf("%w: the checkpoint repository %s cannot hold the workspace", ErrWorkspace, dir)
 	}
-	s := &LocalStore{ws: ws, dir: dir, max: opts.MaxFileSize, cache: map[string]fileState{}}
+	s := &LocalStore{ws: ws, dir: dir, max: opts.MaxFileSize, cache: map[string]fileState{}, exclude: append([]string(nil), opts.Exclude...)}
 	if s.max <= 0 {
 		s.max = DefaultMaxFileSize
 	}
@@ -109,7 +112,11 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 		excl = append(excl, filepath.ToSlash(rel)) // a repository inside the workspace
 	}
 	s.m = newMatcher(excl)
+	s.readOnly = opts.ReadOnly
 	if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("%w: no checkpoint repository at %s", ErrNotFound, dir)
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("undo: checkpoint repository: %w", err)
 		}
@@ -118,8 +125,10 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 		}
 	}
 	s.st = filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
-	if err := s.st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, headRef)); err != nil {
-		return nil, fmt.Errorf("undo: checkpoint repository: %w", err)
+	if !opts.ReadOnly {
+		if err := s.st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, headRef)); err != nil {
+			return nil, fmt.Errorf("undo: checkpoint repository: %w", err)
+		}
 	}
 	if ref, err := s.st.Reference(headRef); err == nil {
 		s.head = ref.Hash()
@@ -132,7 +141,9 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 }
 
 // Info implements Store.
-func (s *LocalStore) Info() Info { return Info{Kind: "local", Workspace: s.ws, Dir: s.dir} }
+func (s *LocalStore) Info() Info {
+	return Info{Kind: "local", Workspace: s.ws, Dir: s.dir, Exclude: s.exclude}
+}
 
 func (s *LocalStore) loadCache() {
 	f, err := os.Open(filepath.Join(s.dir, statCacheFile))
@@ -631,6 +642,9 @@ func (s *LocalStore) putObject(o encoder) (plumbing.Hash, error) {
 
 // Checkpoint implements Store.
 func (s *LocalStore) Checkpoint(ctx context.Context, label string) (Checkpoint, error) {
+	if s.readOnly {
+		return Checkpoint{}, ErrReadOnly
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -877,6 +891,9 @@ func (s *LocalStore) diffTrees(a, b plumbing.Hash, prefix string, fn func(rel st
 // workspace: added (re-created), modified (content or mode brought back),
 // deleted (a file created since, removed).
 func (s *LocalStore) Restore(ctx context.Context, id string, dryRun bool) ([]Change, error) {
+	if s.readOnly && !dryRun {
+		return nil, ErrReadOnly
+	}
 	c, err := s.resolve(ctx, id)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ type RemoteStore struct {
 	run     Runner
 	ws, dir string
 	max     int64
+	exclude []string // Options.Exclude
 }
 
 // OpenRemote opens (creating it when needed) the checkpoint repository of a
@@ -43,7 +44,7 @@ func OpenRemote(ctx context.Context, run Runner, opts Options) (*RemoteStore, er
 	if err := checkWorkspace(opts.Workspace, home); err != nil {
 		return nil, err
 	}
-	s := &RemoteStore{run: run, ws: path.Clean(opts.Workspace), dir: opts.Dir, max: opts.MaxFileSize}
+	s := &RemoteStore{run: run, ws: path.Clean(opts.Workspace), dir: opts.Dir, max: opts.MaxFileSize, exclude: append([]string(nil), opts.Exclude...)}
 	if s.max <= 0 {
 		s.max = DefaultMaxFileSize
 	}
@@ -80,7 +81,9 @@ printf '%s\n' "$D"
 }
 
 // Info implements Store.
-func (s *RemoteStore) Info() Info { return Info{Kind: "remote", Workspace: s.ws, Dir: s.dir} }
+func (s *RemoteStore) Info() Info {
+	return Info{Kind: "remote", Workspace: s.ws, Dir: s.dir, Exclude: s.exclude}
+}
 
 // env starts every script: where things are, and git settings that make
 // the checkpoint repository independent of the user's configuration.

@@ -32,6 +32,9 @@ type Info struct {
 	Kind      string `json:"kind"` // "local" or "remote"
 	Workspace string `json:"workspace"`
 	Dir       string `json:"dir"` // the checkpoint repository
+	// Exclude are the patterns given in Options.Exclude (DefaultExcludes
+	// always apply besides).
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Checkpoint is one recorded state of the workspace.
@@ -83,6 +86,10 @@ type Options struct {
 	// MaxFileSize leaves out files larger than this many bytes; zero means
 	// DefaultMaxFileSize.
 	MaxFileSize int64
+	// ReadOnly opens an existing repository for List and Diff only: nothing
+	// is created or written, and Checkpoint and Restore fail with
+	// ErrReadOnly. A repository that does not exist is ErrNotFound.
+	ReadOnly bool
 }
 
 // DefaultMaxFileSize is the default size cap per file.
@@ -103,6 +110,7 @@ var (
 	ErrWorkspace = errors.New("undo: workspace refused")
 	ErrNotFound  = errors.New("undo: no such checkpoint")
 	ErrNoGit     = errors.New("undo: git is not installed on the target")
+	ErrReadOnly  = errors.New("undo: the store was opened read-only")
 )
 
 // checkWorkspace refuses a workspace that is not an explicit directory of
