@@ -105,7 +105,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 			return fmt.Errorf("%w: %s was sealed at the end of its run; start a new journal", ErrSealed, path)
 		}
 		if err := json.Unmarshal(meta.Get(keyRun), &j.run); err != nil {
-			return fmt.Errorf("%w: run metadata: %v", ErrNotJournal, err)
+			return fmt.Errorf("%w: run metadata: %w", ErrNotJournal, err)
 		}
 		return loadChain(tx, &ch)
 	})
@@ -177,7 +177,7 @@ func loadChain(tx *bolt.Tx, ch *chain) error {
 	}
 	var r record
 	if err := json.Unmarshal(v, &r); err != nil {
-		return fmt.Errorf("%w: last record: %v", ErrNotJournal, err)
+		return fmt.Errorf("%w: last record: %w", ErrNotJournal, err)
 	}
 	ch.n, ch.head = r.Seq, r.Hash
 	return nil

@@ -24,39 +24,30 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/execkit/execkit/journal"
-	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport"
-	"github.com/execkit/execkit/transport/docker"
-	"github.com/execkit/execkit/transport/local"
-	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/target"
 )
 
 // Settings are the operator's; agents cannot change them.
 type Settings struct {
-	// Journal records every session and command.
-	Journal *journal.Journal
-	// Policy applies to every command of every session.
-	Policy *safety.Policy
-	// Secrets are redacted from output and stored as ${secret:NAME}.
-	Secrets []safety.Secret
+	// Defaults configure every new session: shell, timeout, output limits,
+	// budget, policy, redaction. An agent's session_create can set its own
+	// target, directory, shell, terminal, workspace, timeout and budget,
+	// and can only narrow the policy.
+	Defaults journal.SessionSpec
+	// Env holds the journal that records every session and command, the
+	// secrets to redact, and the SSH settings (key directory, known_hosts,
+	// host key mode, client config) for ssh sessions.
+	Env target.Env
 	// MaxSessions bounds the sessions open at once (default 32).
 	MaxSessions int
 	// IdleTTL closes a session unused for this long (default 30 min).
 	IdleTTL time.Duration
-	// Budget is the default output budget.
-	Budget safety.Budget
-	// Timeout is the default per-command timeout (default 10 min).
-	Timeout time.Duration
 	// Transports allowed ("local", "ssh", "docker"); empty means all.
 	Transports []string
 	// Targets, when set, are the SSH hosts and containers allowed (path.Match
-	// patterns over "user@host:port" or the container name).
+	// patterns over the address the agent gives or the container name).
 	Targets []string
-	// SSH settings for ssh sessions.
-	KeyDir      string
-	KnownHosts  []string
-	HostKeyMode ssh.HostKeyMode
 	// Version is reported to clients.
 	Version string
 }
@@ -77,10 +68,8 @@ type Server struct {
 // live is one open session.
 type live struct {
 	id       string
-	kind     string
-	target   string
+	o        *target.Opened
 	s        *session.Session
-	release  func()
 	lastUsed time.Time // these three under Server.mu
 	commands int
 	cwd      string
@@ -95,9 +84,6 @@ func New(set Settings) *Server {
 	}
 	if set.IdleTTL <= 0 {
 		set.IdleTTL = 30 * time.Minute
-	}
-	if set.Timeout <= 0 {
-		set.Timeout = session.DefaultTimeout
 	}
 	if set.Version == "" {
 		set.Version = "dev"
@@ -134,10 +120,7 @@ func (s *Server) Close() {
 	}
 }
 
-func (l *live) close() {
-	l.s.Close()
-	l.release()
-}
+func (l *live) close() { l.o.Close() }
 
 // reap closes idle sessions.
 func (s *Server) reap() {
@@ -200,71 +183,6 @@ func (s *Server) allowed(kind, target string) error {
 	return nil
 }
 
-// openTransport reaches the target of a new session.
-func (s *Server) openTransport(ctx context.Context, kind, target, user string) (transport.Transport, func(), error) {
-	switch kind {
-	case "", "local":
-		return local.New(), func() {}, nil
-	case "ssh":
-		u, host, port, err := ssh.ParseTarget(target)
-		if err != nil {
-			return nil, nil, err
-		}
-		tr, err := ssh.New(ssh.Config{User: u, Host: host, Port: port, KeyDir: s.set.KeyDir, Agent: true,
-			KnownHosts: s.set.KnownHosts, HostKeyMode: s.set.HostKeyMode, Identities: ssh.DefaultIdentities(s.set.KeyDir)})
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := tr.Connect(ctx); err != nil {
-			tr.Close()
-			return nil, nil, err
-		}
-		return tr, func() { tr.Close() }, nil
-	case "docker":
-		tr, err := docker.New(ctx, docker.Config{Container: target, User: user})
-		if err != nil {
-			return nil, nil, err
-		}
-		return tr, func() { tr.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("unknown transport %q (local, ssh or docker)", kind)
-}
-
-// mergePolicy narrows the operator's policy by the agent's lists.
-func mergePolicy(op *safety.Policy, allow, deny []string) *safety.Policy {
-	p := &safety.Policy{}
-	if op != nil {
-		p.Allow = append(p.Allow, op.Allow...)
-		p.Deny = append(p.Deny, op.Deny...)
-		p.DenyPatterns = append(p.DenyPatterns, op.DenyPatterns...)
-	}
-	p.Deny = append(p.Deny, deny...)
-	if len(allow) > 0 {
-		if len(p.Allow) == 0 {
-			p.Allow = append(p.Allow, allow...)
-		} else {
-			opAllow := map[string]bool{}
-			for _, a := range p.Allow {
-				opAllow[a] = true
-			}
-			var both []string
-			for _, a := range allow {
-				if opAllow[a] {
-					both = append(both, a)
-				}
-			}
-			if len(both) == 0 {
-				both = []string{"\x00none"} // nothing the agent asked for is allowed
-			}
-			p.Allow = both
-		}
-	}
-	if p.Empty() {
-		return nil
-	}
-	return p
-}
-
 // ids are short, readable and unique within the server.
 func (s *Server) newID(kind string) string {
 	for i := 1; ; i++ {
@@ -285,18 +203,15 @@ func sortedIDs(m map[string]*live) []string {
 }
 
 // Adopt serves a session opened by the caller under id (execkit record's
-// default session, opened with the operator's target flags). release runs
-// after the session closes.
-func (s *Server) Adopt(id, kind, target string, sess *session.Session, release func()) error {
+// default session, opened with the operator's target flags); the server
+// closes it at the end.
+func (s *Server) Adopt(id string, o *target.Opened) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, taken := s.sessions[id]; taken || s.pending[id] {
 		return fmt.Errorf("session %q exists", id)
 	}
-	if release == nil {
-		release = func() {}
-	}
-	s.sessions[id] = &live{id: id, kind: kind, target: target, s: sess, release: release, lastUsed: time.Now(), cwd: sess.Cwd(), keep: true}
+	s.sessions[id] = &live{id: id, o: o, s: o.Session, lastUsed: time.Now(), cwd: o.Session.Cwd(), keep: true}
 	return nil
 }
 

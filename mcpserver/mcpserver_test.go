@@ -14,6 +14,7 @@ import (
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
+	"github.com/execkit/execkit/target"
 )
 
 // connect starts a client on its own in-memory connection to s.
@@ -56,7 +57,7 @@ func hammer(tb testing.TB, sessions, execs int) ([]time.Duration, []error) {
 		tb.Fatal(err)
 	}
 	defer j.Close()
-	s := New(Settings{Journal: j, MaxSessions: sessions, Policy: &safety.Policy{Deny: []string{"rm"}}})
+	s := New(Settings{Env: target.Env{Journal: j}, MaxSessions: sessions, Defaults: journal.SessionSpec{Policy: &safety.Policy{Deny: []string{"rm"}}}})
 	defer s.Close()
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -142,18 +143,24 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 	}
 }
 
-func TestMergePolicy(t *testing.T) {
+// TestAgentNarrowsPolicy: an agent's allow and deny lists narrow the
+// operator's policy and never widen it.
+func TestAgentNarrowsPolicy(t *testing.T) {
 	op := &safety.Policy{Allow: []string{"ls", "cat", "git"}, Deny: []string{"curl"}}
-	p := mergePolicy(op, []string{"cat", "rm"}, []string{"git"})
+	s := New(Settings{Defaults: journal.SessionSpec{Policy: op}})
+	defer s.Close()
+	p := s.spec(createIn{Allow: []string{"cat", "rm"}, Deny: []string{"git"}}).Policy
 	for cmd, want := range map[string]bool{"cat x": true, "ls": false, "rm x": false, "git status": false, "curl x": false} {
 		if got := p.Check(cmd).Allowed; got != want {
 			t.Errorf("%q allowed = %v, want %v", cmd, got, want)
 		}
 	}
-	if mergePolicy(nil, nil, nil) != nil {
-		t.Error("no policy at all should stay nil")
+	open := New(Settings{})
+	defer open.Close()
+	if p := open.spec(createIn{}).Policy; !p.Empty() {
+		t.Error("no policy at all should stay empty")
 	}
-	if p := mergePolicy(nil, []string{"ls"}, nil); p.Check("cat x").Allowed {
+	if p := open.spec(createIn{Allow: []string{"ls"}}).Policy; p.Check("cat x").Allowed {
 		t.Error("the agent's allow list did not narrow an open policy")
 	}
 }

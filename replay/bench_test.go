@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport/local"
+	"github.com/execkit/execkit/target"
 )
 
 // BenchmarkReplayOverhead replays a journal of 500 small commands and runs
@@ -19,23 +20,24 @@ func BenchmarkReplayOverhead(b *testing.B) {
 	for i := 0; i < 500; i++ {
 		cmds = append(cmds, fmt.Sprintf("echo line %d at $((%d * 2)); echo err %d >&2", i, i, i))
 	}
-	path := record(b, session.Options{}, cmds...)
+	path := record(b, journal.SessionSpec{}, nil, cmds...)
 	n, _ := ParseNormalize("all")
 	ctx := context.Background()
 	var replayPer, execPer []time.Duration
 	for i := 0; i < b.N; i++ {
 		p := plan(b, path)
 		t0 := time.Now()
-		rep, err := Run(ctx, p, Options{Open: localOpener, Normalizer: n})
+		rep, err := Run(ctx, p, Options{Normalizer: n})
 		if err != nil || !rep.OK() {
 			b.Fatal(err, rep.Diverged)
 		}
 		replayPer = append(replayPer, time.Since(t0)/time.Duration(len(cmds)))
 
-		s, err := session.New(ctx, local.New(), session.Options{})
+		o, err := target.Open(ctx, journal.SessionSpec{Endpoint: journal.Endpoint{Transport: "local"}}, nil, "")
 		if err != nil {
 			b.Fatal(err)
 		}
+		s := o.Session
 		t0 = time.Now()
 		for _, c := range cmds {
 			if _, err := s.Exec(ctx, c, session.ExecOptions{}); err != nil {

@@ -135,7 +135,7 @@ func LoadRules(file string) ([]Rule, error) {
 		}
 		rx, err := regexp.Compile(strings.TrimSpace(re))
 		if err != nil {
-			return nil, fmt.Errorf("replay: rules %s:%d: %v", file, line, err)
+			return nil, fmt.Errorf("replay: rules %s:%d: %w", file, line, err)
 		}
 		rules = append(rules, Rule{Name: fmt.Sprintf("%s:%d", file, line), Match: rx, Replace: strings.TrimSpace(repl)})
 	}

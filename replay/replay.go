@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/target"
 )
 
 // Fields that can be compared.
@@ -44,10 +44,6 @@ func ParseFields(spec string) ([]string, error) {
 	return out, nil
 }
 
-// Opener opens a fresh session for a recorded one, with the options
-// given (the recorded ones, adjusted for replay).
-type Opener func(ctx context.Context, rec journal.Session, opts session.Options) (*session.Session, error)
-
 // Options shape a replay.
 type Options struct {
 	Session       string // only this recorded session ("" all)
@@ -60,7 +56,12 @@ type Options struct {
 	Secrets map[string]string
 	// Record, when set, journals the replayed commands.
 	Record *journal.Journal
-	Open   Opener
+	// Target is where the commands run again; the zero Endpoint is this
+	// machine.
+	Target journal.Endpoint
+	// Env holds the operator's settings for reaching Target (SSH keys,
+	// known_hosts); its Journal and Secrets are Record and Secrets.
+	Env target.Env
 	// Progress, when set, is called after each entry.
 	Progress func(done, total int)
 }
@@ -205,7 +206,7 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 	if len(missing) > 0 {
 		return rep, fmt.Errorf("%w: the journal's commands use ${secret:%s}; give the value(s) in the environment (nothing was run)", ErrMissingSecret, strings.Join(missing, "}, ${secret:"))
 	}
-	sessions := map[string]*session.Session{}
+	sessions := map[string]*target.Opened{}
 	defer func() {
 		for _, s := range sessions {
 			s.Close()
@@ -221,8 +222,6 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 		}
 		res := EntryResult{Seq: e.Seq, Session: e.Session, Command: e.Command}
 		rec := recs[e.Session]
-		var ropts session.Options
-		_ = json.Unmarshal(rec.Options, &ropts)
 		switch {
 		case e.Status == journal.StatusInterrupted || e.Status == journal.StatusRunning || (e.Completion == nil && e.Status != journal.StatusBlocked):
 			res.Outcome, res.Reason = Skipped, "no recorded result ("+string(e.Status)+")"
@@ -230,7 +229,7 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 			res.Outcome, res.Reason = Skipped, "dry run"
 		case e.Status == journal.StatusBlocked:
 			// Checked against the recorded policy, never run.
-			d := ropts.Policy.Check(fill(e.Command, o.Secrets))
+			d := rec.Spec.Policy.Check(fill(e.Command, o.Secrets))
 			if d.Allowed {
 				res.Outcome, res.Reason = Diverge, "recorded as blocked, but the recorded policy now allows it"
 				break
@@ -240,7 +239,7 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 				// Through the session, whose fence (the same policy)
 				// refuses it before it runs, so that the replay's journal
 				// has the entry too.
-				s, err := sessionFor(ctx, sessions, o, rec, ropts)
+				s, err := sessionFor(ctx, sessions, o, rec, &rep)
 				if err != nil {
 					return rep, err
 				}
@@ -251,7 +250,7 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 				}
 			}
 		default:
-			s, err := sessionFor(ctx, sessions, o, rec, ropts)
+			s, err := sessionFor(ctx, sessions, o, rec, &rep)
 			if err != nil {
 				return rep, err
 			}
@@ -291,31 +290,38 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 
 // sessionFor returns the fresh session of a recorded one, opening it on
 // first use.
-func sessionFor(ctx context.Context, sessions map[string]*session.Session, o Options, rec journal.Session, ropts session.Options) (*session.Session, error) {
+func sessionFor(ctx context.Context, sessions map[string]*target.Opened, o Options, rec journal.Session, rep *Report) (*session.Session, error) {
 	if s := sessions[rec.ID]; s != nil {
-		return s, nil
+		return s.Session, nil
 	}
-	s, err := open(ctx, o, rec, ropts)
+	s, err := open(ctx, o, rec)
 	if err != nil {
 		return nil, fmt.Errorf("replay: session %s: %w", rec.ID, err)
 	}
 	sessions[rec.ID] = s
-	return s, nil
+	if rep.Against == "" {
+		rep.Against = s.Kind + " " + s.Target
+	}
+	return s.Session, nil
 }
 
-// open starts the fresh session for a recorded one: the recorded shell,
-// timeout, output limits and policy; the secrets as redaction keys (so
-// that output is scrubbed as it was when recorded); checkpoints off.
-func open(ctx context.Context, o Options, rec journal.Session, ropts session.Options) (*session.Session, error) {
-	opts := session.Options{
-		Shell: ropts.Shell, Dir: ropts.Dir, TTY: ropts.TTY, Timeout: ropts.Timeout,
-		MaxOutputBytes: ropts.MaxOutputBytes, KillGrace: ropts.KillGrace, Policy: ropts.Policy,
-		Raw: ropts.Raw, Budget: ropts.Budget, NoRedact: ropts.NoRedact, Journal: o.Record,
+// open starts the fresh session for a recorded one on o.Target: the
+// recorded shell, directory, timeouts, output limits, budget and policy;
+// the secrets as redaction keys (so that output is scrubbed as it was
+// when recorded); no checkpoints.
+func open(ctx context.Context, o Options, rec journal.Session) (*target.Opened, error) {
+	sp := rec.Spec
+	sp.Endpoint = o.Target
+	if sp.Transport == "" {
+		sp.Transport = "local"
 	}
+	sp.Workspace, sp.CheckpointDir, sp.CheckpointMode, sp.Exclude = "", "", "", nil
+	env := o.Env
+	env.Journal, env.Secrets = o.Record, nil
 	for name, v := range o.Secrets {
-		opts.Secrets = append(opts.Secrets, safety.Secret{Name: name, Value: v})
+		env.Secrets = append(env.Secrets, safety.Secret{Name: name, Value: v})
 	}
-	return o.Open(ctx, rec, opts)
+	return target.Open(ctx, sp, &env, "")
 }
 
 // fill puts the secrets' values in place of their placeholders.

@@ -6,27 +6,27 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport/local"
+	"github.com/execkit/execkit/target"
 )
 
 // record runs cmds in a local session with a journal and returns its path.
-func record(t testing.TB, opts session.Options, cmds ...string) string {
+func record(t testing.TB, sp journal.SessionSpec, secrets []safety.Secret, cmds ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rec.db")
 	j, err := journal.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Journal = j
-	s, err := session.New(context.Background(), local.New(), opts)
+	sp.Transport = "local"
+	o, err := target.Open(context.Background(), sp, &target.Env{Journal: j, Secrets: secrets}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := o.Session
 	for _, c := range cmds {
 		if _, err := s.Exec(context.Background(), c, session.ExecOptions{}); err != nil {
 			t.Fatal(err)
@@ -49,15 +49,11 @@ func plan(t testing.TB, path string) Plan {
 	return p
 }
 
-func localOpener(ctx context.Context, _ journal.Session, opts session.Options) (*session.Session, error) {
-	return session.New(ctx, local.New(), opts)
-}
-
 func TestSecretsAndTimeouts(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "ran")
 	const value = "s3cr3t-value-77"
-	path := record(t, session.Options{Dir: dir, Timeout: 300 * time.Millisecond, Secrets: []safety.Secret{{Name: "API_TOKEN", Value: value}}},
+	path := record(t, journal.SessionSpec{Dir: dir, TimeoutMS: 300}, []safety.Secret{{Name: "API_TOKEN", Value: value}},
 		"touch "+marker+"; echo "+value, "sleep 5")
 	os.Remove(marker)
 	p := plan(t, path)
@@ -66,14 +62,14 @@ func TestSecretsAndTimeouts(t *testing.T) {
 	}
 	n, _ := ParseNormalize("all")
 	// Without the secret nothing runs.
-	_, err := Run(context.Background(), p, Options{Open: localOpener, Normalizer: n})
+	_, err := Run(context.Background(), p, Options{Normalizer: n})
 	if !errors.Is(err, ErrMissingSecret) {
 		t.Fatalf("missing secret: %v", err)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a command ran although a secret was missing")
 	}
-	rep, err := Run(context.Background(), p, Options{Open: localOpener, Normalizer: n, Secrets: map[string]string{"API_TOKEN": value}})
+	rep, err := Run(context.Background(), p, Options{Normalizer: n, Secrets: map[string]string{"API_TOKEN": value}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,17 +117,17 @@ func skipString(s string, i int) int {
 // Budget keeps everything.
 type Budget struct {
 	// Mode: "" or "all", "head", "tail", "head+tail", "grep".
-	Mode string `json:"mode,omitempty"`
+	Mode string `json:"mode,omitempty" jsonschema:"head, tail, head+tail or grep; empty or all keeps every line"`
 	// Lines to keep: the first N (head), the last N (tail), or N at each
 	// end (head+tail). Zero means 50.
-	Lines int `json:"lines,omitempty"`
+	Lines int `json:"lines,omitempty" jsonschema:"lines kept by head/tail (each end for head+tail; default 50)"`
 	// Grep keeps lines matching this regular expression (mode "grep"),
 	// with Context lines around each.
-	Grep    string `json:"grep,omitempty"`
-	Context int    `json:"context,omitempty"`
+	Grep    string `json:"grep,omitempty" jsonschema:"with mode grep: keep lines matching this regular expression"`
+	Context int    `json:"context,omitempty" jsonschema:"with mode grep: lines kept around each match"`
 	// MaxChars caps the text at this many characters (0: no cap), keeping
 	// the start and the end.
-	MaxChars int `json:"max_chars,omitempty"`
+	MaxChars int `json:"max_chars,omitempty" jsonschema:"cap each stream at this many characters, keeping start and end"`
 }
 
 // Shape is what a Budget did to one stream.

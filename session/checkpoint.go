@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,7 +61,7 @@ func RestoreJournaled(ctx context.Context, j *journal.Journal, sessionID, cwd st
 	}
 	post, err := store.Checkpoint(ctx, "before: "+label)
 	if err != nil {
-		return Restored{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+		return Restored{}, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	out := Restored{Checkpoint: post.ID}
 	var seq uint64
@@ -70,7 +69,7 @@ func RestoreJournaled(ctx context.Context, j *journal.Journal, sessionID, cwd st
 		seq, err = j.Intent(journal.Intent{Session: sessionID, Command: label, CwdBefore: cwd, Checkpoint: post.ID,
 			Decision: journal.Decision{Allowed: true}})
 		if err != nil {
-			return out, fmt.Errorf("%w: %v", ErrJournal, err)
+			return out, fmt.Errorf("%w: %w", ErrJournal, err)
 		}
 		out.Entry = seq
 	}
@@ -89,7 +88,7 @@ func RestoreJournaled(ctx context.Context, j *journal.Journal, sessionID, cwd st
 			c.Stderr_ = journal.StreamInfo{Bytes: int64(len(c.Stderr)), Kept: int64(len(c.Stderr))}
 		}
 		if jerr := j.Complete(seq, c); jerr != nil && err == nil {
-			err = fmt.Errorf("%w: the restore ran but was not recorded: %v", ErrJournal, jerr)
+			err = fmt.Errorf("%w: the restore ran but was not recorded: %w", ErrJournal, jerr)
 		}
 	}
 	return out, err
@@ -97,8 +96,9 @@ func RestoreJournaled(ctx context.Context, j *journal.Journal, sessionID, cwd st
 
 // EntryState is where a journal entry's workspace state is kept.
 type EntryState struct {
+	// Session is the entry's session; Session.Spec says where its
+	// workspace and checkpoint repository are, and what they exclude.
 	Session journal.Session
-	Options Options // the session's options as recorded
 	// Checkpoint holds the workspace as it was just before the entry ran;
 	// "" when no file changed since (the entry and everything after it in
 	// its session only read).
@@ -128,15 +128,15 @@ func StateBefore(r *journal.Reader, seq uint64) (EntryState, error) {
 	if st.Session.ID == "" {
 		return st, fmt.Errorf("entry %d: its session %s is not in the journal", seq, e.Session)
 	}
-	if err := json.Unmarshal(st.Session.Options, &st.Options); err != nil || st.Options.Workspace == "" {
+	if st.Session.Spec.Workspace == "" {
 		return st, fmt.Errorf("entry %d: %w", seq, ErrNoCheckpoints)
 	}
 	if e.Checkpoint != "" {
 		st.Checkpoint = e.Checkpoint
 		return st, nil
 	}
-	if st.Options.CheckpointMode != CheckpointAuto {
-		return st, fmt.Errorf("entry %d has no checkpoint (the session's checkpoint mode was %s)", seq, st.Options.CheckpointMode)
+	if mode := st.Session.Spec.CheckpointMode; mode != CheckpointAuto {
+		return st, fmt.Errorf("entry %d has no checkpoint (the session's checkpoint mode was %s)", seq, mode)
 	}
 	later, err := r.Entries(journal.Filter{Session: e.Session})
 	if err != nil {

@@ -29,7 +29,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,69 +69,70 @@ var (
 )
 
 // Options configure a Session. The zero value is a bash (or sh) session in
-// the transport's default directory and environment.
+// the transport's default directory and environment. The journal records
+// them as a journal.SessionSpec (Session.Spec, OptionsFromSpec).
 type Options struct {
+	// Endpoint says where the shell runs, for the journal's record of the
+	// session (the opener in package target sets it); empty Transport
+	// means the transport's own description.
+	Endpoint journal.Endpoint
 	// Shell is the shell to run: "bash", "sh" or a path. Empty means bash
 	// when the target has it, sh otherwise.
-	Shell string `json:"shell,omitempty"`
+	Shell string
 	// Dir is the initial working directory. Empty means the target's default.
-	Dir string `json:"dir,omitempty"`
+	Dir string
 	// Env is the initial environment ("NAME=value"). Nil means the
 	// transport's default.
-	Env []string `json:"-"`
+	Env []string
 	// TTY runs commands with a pseudo-terminal as stdin and stdout (stderr
 	// stays separate). Reads of the terminal return end-of-file at once.
-	TTY bool `json:"tty,omitempty"`
+	TTY bool
 	// Timeout is the default per-command timeout. Zero means DefaultTimeout.
-	Timeout time.Duration `json:"timeout,omitempty"`
+	Timeout time.Duration
 	// MaxOutputBytes is how many bytes of each stream are kept (the first and
 	// the last half). Zero means DefaultMaxOutputBytes. Output past it is
 	// drained and counted, never buffered.
-	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
+	MaxOutputBytes int
 	// KillGrace is how long a timed-out command gets after SIGINT, and again
 	// after SIGKILL, before the shell itself is replaced. Zero means
 	// DefaultKillGrace.
-	KillGrace time.Duration `json:"kill_grace,omitempty"`
+	KillGrace time.Duration
 	// NoRespawn makes the session report ErrShellEnded instead of starting a
 	// new shell when the shell ends.
-	NoRespawn bool `json:"no_respawn,omitempty"`
+	NoRespawn bool
 	// Secrets are literal values the operator names: they are redacted from
 	// output ([REDACTED:secret:NAME]) and stored in commands as
 	// ${secret:NAME}. Values of the session's secret-looking environment
 	// variables (…TOKEN, …PASSWORD, …) are added automatically.
-	Secrets []safety.Secret `json:"-"`
+	Secrets []safety.Secret
 	// Policy is checked before every command; a command it refuses never
 	// runs and comes back with Blocked set. Nil allows everything.
-	Policy *safety.Policy `json:"policy,omitempty"`
+	Policy *safety.Policy
 	// Raw returns output as printed: terminal escape sequences, control
 	// characters and carriage-return overwrites are kept. By default they
 	// are removed (safety.Sanitize) before the caller or the journal sees
 	// the output.
-	Raw bool `json:"raw,omitempty"`
+	Raw bool
 	// Budget shapes each stream's text (head/tail/grep by line, a character
 	// cap) after redaction; ExecOptions.Budget overrides it.
-	Budget safety.Budget `json:"budget,omitempty"`
+	Budget safety.Budget
 	// NoRedact turns secret redaction off. Output is then returned and
 	// stored as printed.
-	NoRedact bool `json:"no_redact,omitempty"`
+	NoRedact bool
 	// ID names the session in the journal; empty means a random one.
-	ID string `json:"id,omitempty"`
+	ID string
 	// Journal, when set, records every Exec: the intent before the command
 	// runs (if that fails the command does not run) and the completion
 	// before the result is returned.
-	Journal *journal.Journal `json:"-"`
+	Journal *journal.Journal
 	// Checkpoints, when set, keeps workspace checkpoints: in CheckpointAuto
 	// mode one is taken before every command that may change files (if it
 	// cannot be taken, the command does not run), and its id goes into the
 	// journal entry and the result.
-	Checkpoints undo.Store `json:"-"`
+	Checkpoints undo.Store
 	// CheckpointMode is CheckpointAuto (the default when Checkpoints is
 	// set), CheckpointManual (only Session.Checkpoint) or CheckpointOff.
-	CheckpointMode string `json:"checkpoint_mode,omitempty"`
-	// Workspace and CheckpointDir record the checkpointed directory and its
-	// checkpoint repository in the journal; they are set from Checkpoints.
-	Workspace     string `json:"workspace,omitempty"`
-	CheckpointDir string `json:"checkpoint_dir,omitempty"`
+	CheckpointMode string
 }
 
 // Checkpoint modes.
@@ -223,6 +223,7 @@ type Session struct {
 	fresh   bool             // the shell was just started: the next command reports env
 	closing chan struct{}
 	once    sync.Once
+	spec    journal.SessionSpec
 }
 
 // New starts a shell through tr and returns the session.
@@ -237,7 +238,7 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 		opts.KillGrace = DefaultKillGrace
 	}
 	if err := opts.Budget.Check(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	switch opts.CheckpointMode {
 	case "":
@@ -249,13 +250,10 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	default:
 		return nil, fmt.Errorf("%w: checkpoint mode %q: want auto, manual or off", ErrInvalidOptions, opts.CheckpointMode)
 	}
-	if opts.Checkpoints != nil {
-		info := opts.Checkpoints.Info()
-		opts.Workspace, opts.CheckpointDir = info.Workspace, info.Dir
-	} else if opts.CheckpointMode != CheckpointOff {
+	if opts.Checkpoints == nil && opts.CheckpointMode != CheckpointOff {
 		return nil, fmt.Errorf("%w: checkpoint mode %s needs a workspace", ErrInvalidOptions, opts.CheckpointMode)
 	}
-	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{}), id: opts.ID}
+	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{}), id: opts.ID, spec: specOf(opts, tr)}
 	if s.id == "" {
 		s.id = newNonce()[:12]
 	}
@@ -275,11 +273,10 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 		return nil, fmt.Errorf("session: first command: %w", err)
 	}
 	if opts.Journal != nil {
-		kind, target := describe(tr)
-		conf, _ := json.Marshal(opts)
-		if err := opts.Journal.AddSession(journal.Session{ID: s.id, Transport: kind, Target: target, Options: conf}); err != nil {
+		kind, target := transport.Describe(tr)
+		if err := opts.Journal.AddSession(journal.Session{ID: s.id, Transport: kind, Target: target, Spec: s.spec}); err != nil {
 			sh.close()
-			return nil, fmt.Errorf("%w: %v", ErrJournal, err)
+			return nil, fmt.Errorf("%w: %w", ErrJournal, err)
 		}
 	}
 	return s, nil
@@ -304,14 +301,6 @@ func (s *Session) updateRedactor() {
 
 // ID returns the session's id, as recorded in the journal.
 func (s *Session) ID() string { return s.id }
-
-// describe names a transport's kind and target for the journal.
-func describe(tr transport.Transport) (kind, target string) {
-	if d, ok := tr.(interface{ Describe() (string, string) }); ok {
-		return d.Describe()
-	}
-	return fmt.Sprintf("%T", tr), ""
-}
 
 // Cwd returns the working directory after the last command.
 func (s *Session) Cwd() string {
@@ -364,17 +353,19 @@ func (s *Session) isClosing() bool {
 //
 // The error is non-nil only when no trustworthy result exists: the command
 // is invalid (ErrInvalidCommand), the session is closed (ErrClosed), the
-// shell ended and may not be re-spawned (ErrShellEnded, with the Result
-// filled in), a new shell could not be started, or ctx ended (ctx.Err(),
-// after the command was interrupted and the session recovered; the Result
-// has Canceled set).
+// journal could not record it (ErrJournal), the workspace checkpoint
+// before it failed (ErrCheckpoint; the command did not run), the shell
+// ended and may not be re-spawned (ErrShellEnded, with the Result filled
+// in), a new shell could not be started, or ctx ended (ctx.Err(), after
+// the command was interrupted and the session recovered; the Result has
+// Canceled set).
 func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result, error) {
 	if err := validateCommand(cmd); err != nil {
 		return Result{Command: cmd}, err
 	}
 	if eo.Budget != nil {
 		if err := eo.Budget.Check(); err != nil {
-			return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+			return Result{Command: cmd}, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
 	}
 	s.mu.Lock()
@@ -382,58 +373,124 @@ func (s *Session) Exec(ctx context.Context, cmd string, eo ExecOptions) (Result,
 	if s.isClosing() {
 		return Result{Command: cmd}, ErrClosed
 	}
-	// 1. The policy, on the parsed command.
-	decision := s.opts.Policy.Check(cmd)
+	x := &execCall{ctx: ctx, cmd: cmd, eo: eo}
+	x.res = Result{Command: cmd, CwdBefore: s.cwd, Cwd: s.cwd}
+	for _, st := range pipeline {
+		if !st(s, x) {
+			break
+		}
+	}
+	return x.res, x.err
+}
+
+// execCall is one command on its way through the pipeline.
+type execCall struct {
+	ctx      context.Context
+	cmd      string
+	eo       ExecOptions
+	decision safety.Decision
+	seq      uint64 // journal entry; 0 without a journal
+	res      Result
+	err      error
+}
+
+// A stage is one step of the exec pipeline. It returns false to end the
+// pipeline there, with x.res and x.err as the outcome.
+type stage func(s *Session, x *execCall) bool
+
+// pipeline is the exec pipeline in its documented order
+// (docs/architecture.md): nothing runs before the policy allowed it and
+// its intent is durable; no result is returned before its completion is.
+var pipeline = []stage{
+	(*Session).fence,
+	(*Session).recordIntent,
+	(*Session).checkpointStage,
+	(*Session).runStage,
+	(*Session).recordCompletion,
+}
+
+// fence checks the parsed command against the policy. A refused command
+// goes on to be journaled as blocked, and no further.
+func (s *Session) fence(x *execCall) bool {
+	x.decision = s.opts.Policy.Check(x.cmd)
+	if !x.decision.Allowed {
+		x.res.Blocked, x.res.Decision, x.res.ExitCode = true, &x.decision, 126
+	}
+	return true
+}
+
+// recordIntent commits the intent before anything runs; without it the
+// command does not run.
+func (s *Session) recordIntent(x *execCall) bool {
 	j := s.opts.Journal
-	if !decision.Allowed {
-		res := Result{Command: cmd, Blocked: true, Decision: &decision, ExitCode: 126, CwdBefore: s.cwd, Cwd: s.cwd}
-		if j != nil {
-			seq, err := j.Intent(s.intent(cmd, decision))
-			if err != nil {
-				return res, fmt.Errorf("%w: %v", ErrJournal, err)
-			}
-			res.Entry = seq
-		}
-		return res, nil
-	}
-	// 2. A checkpoint of the workspace, before a command that may change
-	// files; without it the command does not run.
-	var cp string
-	if s.opts.Checkpoints != nil && s.opts.CheckpointMode == CheckpointAuto && !safety.ReadOnly(cmd) {
-		c, err := s.opts.Checkpoints.Checkpoint(ctx, "before: "+s.storedCommand(cmd))
-		if err != nil {
-			return Result{Command: cmd, CwdBefore: s.cwd, Cwd: s.cwd}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
-		}
-		cp = c.ID
-	}
 	if j == nil {
-		res, err := s.execLocked(ctx, cmd, eo)
-		res.Checkpoint = cp
-		return res, err
+		return !x.res.Blocked
 	}
-	// 3. The intent is durable before the command runs; without it the
-	// command does not run at all.
-	in := s.intent(cmd, decision)
-	in.Checkpoint = cp
-	seq, err := j.Intent(in)
+	seq, err := j.Intent(s.intent(x.cmd, x.decision))
 	if err != nil {
-		return Result{Command: cmd}, fmt.Errorf("%w: %v", ErrJournal, err)
+		x.res = Result{Command: x.cmd, Blocked: x.res.Blocked, Decision: x.res.Decision, ExitCode: x.res.ExitCode, CwdBefore: s.cwd, Cwd: s.cwd}
+		x.err = fmt.Errorf("%w: %w", ErrJournal, err)
+		return false
 	}
-	res, xerr := s.execLocked(ctx, cmd, eo)
-	res.Entry = seq
-	res.Checkpoint = cp
-	// And the result is returned only once its completion is durable.
-	c := completion(res)
-	if xerr != nil && !errors.Is(xerr, ErrShellEnded) && !res.Canceled {
+	x.seq, x.res.Entry = seq, seq
+	return !x.res.Blocked
+}
+
+// checkpointStage checkpoints the workspace before a command that may
+// change files. When that fails the command does not run, and the entry
+// is completed as refused.
+func (s *Session) checkpointStage(x *execCall) bool {
+	if s.opts.Checkpoints == nil || s.opts.CheckpointMode != CheckpointAuto || safety.ReadOnly(x.cmd) {
+		return true
+	}
+	c, err := s.opts.Checkpoints.Checkpoint(x.ctx, "before: "+s.storedCommand(x.cmd))
+	if err == nil && x.seq != 0 {
+		if jerr := s.opts.Journal.Checkpointed(x.seq, c.ID); jerr != nil {
+			x.err = fmt.Errorf("%w: %w", ErrJournal, jerr)
+			return false
+		}
+	}
+	if err != nil {
+		x.err = fmt.Errorf("%w: %w", ErrCheckpoint, err)
+		x.res.ExitCode = 126
+		if x.seq != 0 {
+			c := completion(x.res)
+			c.Status, c.Stderr = journal.StatusBlocked, "[execkit: the workspace checkpoint failed, so the command did not run: "+err.Error()+"]"
+			if jerr := s.opts.Journal.Complete(x.seq, c); jerr != nil {
+				x.err = fmt.Errorf("%w (and %w: %w)", x.err, ErrJournal, jerr)
+			}
+		}
+		return false
+	}
+	x.res.Checkpoint = c.ID
+	return true
+}
+
+// runStage runs the command through the framing protocol; redaction,
+// sanitising and shaping happen on the way (execLocked).
+func (s *Session) runStage(x *execCall) bool {
+	entry, cp := x.res.Entry, x.res.Checkpoint
+	x.res, x.err = s.execLocked(x.ctx, x.cmd, x.eo)
+	x.res.Entry, x.res.Checkpoint = entry, cp
+	return true
+}
+
+// recordCompletion commits the result before it is returned.
+func (s *Session) recordCompletion(x *execCall) bool {
+	if x.seq == 0 {
+		return true
+	}
+	c := completion(x.res)
+	if x.err != nil && !errors.Is(x.err, ErrShellEnded) && !x.res.Canceled {
 		// No trustworthy result (the shell could not be started again, the
 		// session was closed): the command's fate is unknown.
 		c.Status = journal.StatusInterrupted
-		c.Stderr += "\n[execkit: " + xerr.Error() + "]"
+		c.Stderr += "\n[execkit: " + x.err.Error() + "]"
 	}
-	if err := j.Complete(seq, c); err != nil {
-		return res, fmt.Errorf("%w: the command ran but its result was not recorded: %v", ErrJournal, err)
+	if err := s.opts.Journal.Complete(x.seq, c); err != nil {
+		x.err = fmt.Errorf("%w: the command ran but its result was not recorded: %w", ErrJournal, err)
 	}
-	return res, xerr
+	return true
 }
 
 // finish sanitises and shapes a result's text, after redaction and the byte

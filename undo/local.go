@@ -83,7 +83,7 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 	}
 	ws, err := filepath.EvalSymlinks(filepath.Clean(opts.Workspace))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrWorkspace, err)
+		return nil, fmt.Errorf("%w: %w", ErrWorkspace, err)
 	}
 	if err := checkWorkspace(ws, home); err != nil {
 		return nil, err

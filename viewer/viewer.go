@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/target"
 	"github.com/execkit/execkit/undo"
 )
 
@@ -118,13 +119,6 @@ type entryView struct {
 	More    int           // changes not listed
 }
 
-// sessionOptions is the part of a session's recorded options the viewer
-// reads (a subset of session.Options' JSON).
-type sessionOptions struct {
-	Workspace     string `json:"workspace"`
-	CheckpointDir string `json:"checkpoint_dir"`
-}
-
 func failed(e journal.Entry) bool {
 	switch e.Status {
 	case journal.StatusOK, journal.StatusRunning:
@@ -153,13 +147,11 @@ func (v *Viewer) load(after uint64) (view, error) {
 			return err
 		}
 		idx := map[string]int{}
-		opts := map[string]sessionOptions{}
+		specs := map[string]journal.SessionSpec{}
 		for _, s := range sessions {
-			var o sessionOptions
-			json.Unmarshal(s.Options, &o)
-			opts[s.ID] = o
+			specs[s.ID] = s.Spec
 			idx[s.ID] = len(out.Sessions)
-			out.Sessions = append(out.Sessions, sessionView{Session: s, Workspace: o.Workspace})
+			out.Sessions = append(out.Sessions, sessionView{Session: s, Workspace: s.Spec.Workspace})
 		}
 		// The files an entry changed: from its checkpoint to the next one
 		// of its session (local workspaces only).
@@ -193,7 +185,7 @@ func (v *Viewer) load(after uint64) (view, error) {
 			}
 			ev := entryView{Entry: e, Failed: failed(e)}
 			if to, ok := next[i]; ok {
-				ev.Changes = v.filesChanged(opts[e.Session], e.Checkpoint, to)
+				ev.Changes = v.filesChanged(specs[e.Session], e.Checkpoint, to)
 				if len(ev.Changes) > 20 {
 					ev.More, ev.Changes = len(ev.Changes)-20, ev.Changes[:20]
 				}
@@ -208,19 +200,21 @@ func (v *Viewer) load(after uint64) (view, error) {
 	return out, err
 }
 
-// filesChanged diffs two checkpoints of a local workspace, cached.
-func (v *Viewer) filesChanged(o sessionOptions, from, to string) []undo.Change {
-	if o.Workspace == "" || o.CheckpointDir == "" {
+// filesChanged diffs two checkpoints of a workspace on this machine,
+// cached. The store is opened read-only: the viewer creates and changes
+// nothing, and does not reach other machines.
+func (v *Viewer) filesChanged(sp journal.SessionSpec, from, to string) []undo.Change {
+	if sp.Workspace == "" {
 		return nil
 	}
-	key := o.CheckpointDir + " " + from + " " + to
+	key := sp.Workspace + " " + sp.CheckpointDir + " " + from + " " + to
 	v.mu.Lock()
 	ch, ok := v.changes[key]
 	v.mu.Unlock()
 	if ok {
 		return ch
 	}
-	st, err := undo.OpenLocal(undo.Options{Workspace: o.Workspace, Dir: o.CheckpointDir})
+	st, err := target.ReadOnlyStore(sp, nil)
 	if err == nil {
 		ch, _ = st.Diff(context.Background(), from, to)
 	}

@@ -16,102 +16,16 @@ import (
 	"golang.org/x/term"
 
 	"github.com/execkit/execkit/journal"
-	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/undo"
+	"github.com/execkit/execkit/target"
 )
-
-// sessionFlags are the options shared by exec and shell; each maps onto a
-// session.Options field.
-func sessionFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "cwd", Usage: "initial working directory"},
-		&cli.DurationFlag{Name: "timeout", Value: session.DefaultTimeout, Usage: "per-command timeout"},
-		&cli.StringFlag{Name: "shell", Usage: `shell to run: "bash", "sh" or a path (default: bash, else sh)`},
-		&cli.BoolFlag{Name: "tty", Usage: "give commands a pseudo-terminal as stdin/stdout"},
-		&cli.IntFlag{Name: "max-output", Value: session.DefaultMaxOutputBytes, Usage: "bytes of each stream to keep (first and last half)"},
-		&cli.StringFlag{Name: "journal", Usage: "record every command in this journal file (created if missing)"},
-		&cli.StringSliceFlag{Name: "secret", Usage: "NAME of an environment variable whose value is a secret to redact (repeatable; the value never goes on the command line)"},
-		&cli.StringFlag{Name: "policy", Usage: "policy file (JSON: allow, deny, deny_patterns); see docs/security-model.md"},
-		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
-		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
-		&cli.BoolFlag{Name: "raw", Usage: "keep terminal escape sequences and control characters in the output"},
-		&cli.StringFlag{Name: "budget", Usage: "shape each stream: head, tail, head+tail or grep"},
-		&cli.IntFlag{Name: "lines", Usage: "lines kept by --budget head/tail (each end for head+tail; default 50)"},
-		&cli.StringFlag{Name: "grep", Usage: "with --budget grep: keep lines matching this regular expression"},
-		&cli.IntFlag{Name: "context", Usage: "with --budget grep: lines kept around each match"},
-		&cli.IntFlag{Name: "max-chars", Usage: "cap each stream at this many characters (start and end kept)"},
-		&cli.BoolFlag{Name: "no-redact", Usage: "return and record output as printed, without secret redaction"},
-	}
-}
-
-func sessionOptions(c *cli.Context) (session.Options, error) {
-	o := session.Options{
-		Dir:            c.String("cwd"),
-		Timeout:        c.Duration("timeout"),
-		Shell:          c.String("shell"),
-		TTY:            c.Bool("tty"),
-		MaxOutputBytes: c.Int("max-output"),
-	}
-	if o.Timeout <= 0 {
-		return o, usagef("--timeout must be positive, got %s", o.Timeout)
-	}
-	o.NoRedact = c.Bool("no-redact")
-	o.Raw = c.Bool("raw")
-	o.Budget = safety.Budget{Mode: c.String("budget"), Lines: c.Int("lines"), Grep: c.String("grep"), Context: c.Int("context"), MaxChars: c.Int("max-chars")}
-	if o.Budget.Mode == "" && o.Budget.Grep != "" {
-		o.Budget.Mode = "grep"
-	}
-	if err := o.Budget.Check(); err != nil {
-		return o, usageError{err.Error()}
-	}
-	var err error
-	if o.Policy, o.Secrets, err = policyAndSecrets(c); err != nil {
-		return o, err
-	}
-	if o.MaxOutputBytes <= 0 {
-		return o, usagef("--max-output must be positive, got %d", o.MaxOutputBytes)
-	}
-	if o.Dir != "" && !remoteTarget(c) {
-		if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
-			return o, usagef("--cwd %s: not a directory", o.Dir)
-		}
-	}
-	return o, nil
-}
-
-// policyAndSecrets reads --policy, --deny, --allow and --secret.
-func policyAndSecrets(c *cli.Context) (*safety.Policy, []safety.Secret, error) {
-	pol := &safety.Policy{}
-	if f := c.String("policy"); f != "" {
-		p, err := safety.LoadPolicy(f)
-		if err != nil {
-			return nil, nil, usageError{err.Error()}
-		}
-		pol = p
-	}
-	pol.Deny = append(pol.Deny, c.StringSlice("deny")...)
-	pol.Allow = append(pol.Allow, c.StringSlice("allow")...)
-	if pol.Empty() {
-		pol = nil
-	}
-	var secrets []safety.Secret
-	for _, name := range c.StringSlice("secret") {
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return nil, nil, usagef("--secret %s: no such environment variable (name the variable, not the value)", name)
-		}
-		secrets = append(secrets, safety.Secret{Name: name, Value: v})
-	}
-	return pol, secrets, nil
-}
 
 // printResult prints a command's result as execkit exec does and returns
 // its status to pass through.
 func printResult(c *cli.Context, r session.Result) error {
 	if c.Bool("json") {
 		if err := printJSON(c.App.Writer, r); err != nil {
-			return execError{err}
+			return err
 		}
 	} else {
 		io.WriteString(c.App.Writer, r.Stdout)
@@ -124,67 +38,47 @@ func printResult(c *cli.Context, r session.Result) error {
 // withSession runs fn with the session the flags describe, under a context
 // that SIGINT/SIGTERM cancel, and closes the session afterwards. A shell
 // that exits ends the session: for exec the command has simply finished,
-// for shell the person typed exit.
+// for shell the person typed exit. Every flag is checked before the
+// journal is opened or created.
 func withSession(c *cli.Context, fn func(context.Context, *session.Session) error) error {
-	var j *journal.Journal
-	if path := c.String("journal"); path != "" {
-		var err error
-		if j, err = journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}}); err != nil {
-			return err
-		}
-		defer j.Close()
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	s, _, _, release, err := openSession(ctx, c, j, true)
+	sp, env, err := sessionSetup(c)
 	if err != nil {
 		return err
 	}
-	defer release()
-	defer s.Close()
-	return fn(ctx, s)
+	sp.NoRespawn = true
+	if path := c.String("journal"); path != "" {
+		j, err := openJournal(path, nil)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		env.Journal = j
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	o, err := target.Open(ctx, sp, &env, "")
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	return fn(ctx, o.Session)
 }
 
-// openSession opens the session the flags describe (target, workspace,
-// session options), journaled in j when it is not nil. release closes the
-// transport, after the session.
-func openSession(ctx context.Context, c *cli.Context, j *journal.Journal, noRespawn bool) (s *session.Session, kind, target string, release func(), err error) {
-	opts, err := sessionOptions(c)
+// sessionSetup reads and checks the session flags and the operator's
+// settings.
+func sessionSetup(c *cli.Context) (journal.SessionSpec, target.Env, error) {
+	sp, err := specFromFlags(c)
 	if err != nil {
-		return nil, "", "", nil, err
+		return sp, target.Env{}, err
 	}
-	opts.NoRespawn = noRespawn
-	opts.Journal = j
-	tr, release, err := openTransport(ctx, c)
-	if err != nil {
-		return nil, "", "", nil, err
-	}
-	fail := func(err error) (*session.Session, string, string, func(), error) {
-		release()
-		return nil, "", "", nil, err
-	}
-	if ws := c.String("workspace"); ws != "" {
-		store, err := openStore(ctx, c, tr, ws, c.String("checkpoint-dir"))
-		if err != nil {
-			if errors.Is(err, undo.ErrWorkspace) {
-				return fail(usageError{err.Error()})
-			}
-			return fail(execError{err})
-		}
-		opts.Checkpoints = store
-		opts.CheckpointMode = c.String("checkpoint")
-	} else if c.IsSet("checkpoint") || c.IsSet("checkpoint-dir") || c.IsSet("exclude") {
-		return fail(usagef("--checkpoint, --checkpoint-dir and --exclude need --workspace DIR"))
-	}
-	s, err = session.New(ctx, tr, opts)
-	if err != nil {
-		return fail(execError{err})
-	}
-	kind, target = "local", ""
-	if d, ok := tr.(interface{ Describe() (string, string) }); ok {
-		kind, target = d.Describe()
-	}
-	return s, kind, target, release, nil
+	env, err := envFromFlags(c)
+	return sp, env, err
+}
+
+// openJournal opens (creating it when missing) the journal at path for
+// this execkit run.
+func openJournal(path string, settings map[string]string) (*journal.Journal, error) {
+	return journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args, Settings: settings}})
 }
 
 // signalContext is cancelled by SIGINT/SIGTERM, so that an interrupted
@@ -200,7 +94,10 @@ func execCommand() *cli.Command {
 		ArgsUsage: "COMMAND...",
 		Description: "Runs COMMAND (the arguments joined by spaces, parsed by the shell) and exits\n" +
 			"with its exit status. --json prints the structured result instead.",
-		Flags: append(append(append(sessionFlags(), targetFlags()...), workspaceFlags()...), &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}),
+		Flags: flagsOf(sessionFlags(), targetFlags(), sshFlags(), workspaceFlags(), []cli.Flag{
+			journalFlag("record every command in this journal file (created if missing)"),
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		}),
 		Action: func(c *cli.Context) error {
 			cmd, err := joinArgs(c)
 			if err != nil {
@@ -215,10 +112,7 @@ func execCommand() *cli.Command {
 					r.ShellEnded, err = false, nil
 				}
 				if err != nil && !errors.Is(err, context.Canceled) {
-					if errors.Is(err, session.ErrInvalidCommand) {
-						return usageError{err.Error()}
-					}
-					return execError{err}
+					return err
 				}
 				return printResult(c, r)
 			})
@@ -271,7 +165,9 @@ func shellCommand() *cli.Command {
 		Description: "Reads command lines from stdin and runs each in one persistent session,\n" +
 			"showing its output and then its exit code and duration. Ends at end of input,\n" +
 			"or when the shell itself exits (exit, exec, set -e), with that status.",
-		Flags: append(append(sessionFlags(), targetFlags()...), workspaceFlags()...),
+		Flags: flagsOf(sessionFlags(), targetFlags(), sshFlags(), workspaceFlags(), []cli.Flag{
+			journalFlag("record every command in this journal file (created if missing)"),
+		}),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usagef("shell takes no arguments")
@@ -310,7 +206,7 @@ func shellLoop(ctx context.Context, c *cli.Context, s *session.Session) error {
 				fmt.Fprintln(errw, "execkit:", xerr)
 				continue
 			case xerr != nil:
-				return execError{xerr}
+				return xerr
 			}
 			io.WriteString(out, r.Stdout)
 			io.WriteString(errw, r.Stderr)

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/target"
+	"github.com/execkit/execkit/undo"
 )
 
 // Exit codes of the execkit binary. This file is the one place where errors
@@ -14,12 +18,17 @@ import (
 // execkit's own codes sit where shells and timeout(1) put theirs.
 const (
 	ExitOK      = 0
-	ExitFailure = 1   // a command other than exec/shell failed
+	ExitFailure = 1   // a command that runs nothing (log, verify …) failed
 	ExitUsage   = 64  // bad flags or arguments (sysexits EX_USAGE)
 	ExitTimeout = 124 // the command was interrupted at its timeout
-	ExitBlocked = 126 // the policy refused the command; it did not run
 	ExitExecKit = 125 // execkit itself could not run the command
+	ExitBlocked = 126 // the policy refused the command; it did not run
 )
+
+// runners are the commands that run commands on a target: any error of
+// theirs that is not a usage error is execkit failing to run the command
+// (a journal that cannot be opened, a host that cannot be reached).
+var runners = map[string]bool{"exec": true, "shell": true, "record": true, "mcp": true, "undo": true}
 
 // usageError marks a mistake in how execkit was called.
 type usageError struct{ msg string }
@@ -28,20 +37,17 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// execError marks a failure of execkit itself while running a command:
-// the shell could not start, the transport broke.
-type execError struct{ err error }
-
-func (e execError) Error() string { return e.err.Error() }
-func (e execError) Unwrap() error { return e.err }
-
 // exitStatus is a command's status to pass through, with no message.
 type exitStatus struct{ code int }
 
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// exitCode maps err to the process exit code and prints its message.
-func exitCode(err error, stderr io.Writer) int {
+// usageSentinels are the library errors that mean the call was wrong.
+var usageSentinels = []error{target.ErrSpec, session.ErrInvalidCommand, session.ErrInvalidOptions, undo.ErrWorkspace}
+
+// exitCode maps the error of command cmd to the process exit code and
+// prints its message.
+func exitCode(cmd string, err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -58,11 +64,15 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "execkit:", err)
 	var u usageError
-	var x execError
-	switch {
-	case errors.As(err, &u):
+	if errors.As(err, &u) {
 		return ExitUsage
-	case errors.As(err, &x):
+	}
+	for _, s := range usageSentinels {
+		if errors.Is(err, s) {
+			return ExitUsage
+		}
+	}
+	if runners[cmd] {
 		return ExitExecKit
 	}
 	return ExitFailure

@@ -17,12 +17,7 @@ import (
 // journalArg returns the journal path argument, and the rest.
 func journalArg(c *cli.Context, rest int) (string, []string, error) {
 	if c.NArg() != 1+rest {
-		for _, a := range c.Args().Slice() {
-			if strings.HasPrefix(a, "-") {
-				return "", nil, usagef("%s: flags go before %s: execkit %s [flags] %s", c.Command.Name, c.Command.ArgsUsage, c.Command.Name, c.Command.ArgsUsage)
-			}
-		}
-		return "", nil, usagef("%s: usage: execkit %s [flags] %s", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+		return "", nil, usagef("%s: usage: execkit %s %s [flags]", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
 	}
 	return c.Args().First(), c.Args().Tail(), nil
 }

@@ -22,20 +22,27 @@ func main() {
 // run is main without the process: it returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	return exitCode(app.Run(flagsFirst(app, args)), stderr)
+	cmd := ""
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	return exitCode(cmd, app.Run(flagsFirst(app, args)), stderr)
 }
 
-// flagsFirst lets `execkit undo SEQ --journal FILE` and `execkit replay
-// JOURNAL --ssh HOST` be written with the flags after the arguments, as
-// people type them: the command line library stops at the first argument
-// that is not a flag, so for undo, replay and diff the arguments are moved
-// after the flags. Other commands keep their order (exec's command may
-// itself look like flags).
+// flagsFirst lets flags come after the arguments, as people type them
+// (`execkit undo 3 --journal run.db`, `execkit log run.db --json`): the
+// command line library stops at the first argument that is not a flag, so
+// the arguments are moved after the flags. exec, record and setup keep their
+// order: their arguments are a command line of their own, whose words may
+// look like flags. Everything after "--" stays an argument.
 func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 3 || (args[1] != "undo" && args[1] != "replay" && args[1] != "diff") {
+	if len(args) < 3 || args[1] == "exec" || args[1] == "record" || args[1] == "setup" {
 		return args
 	}
 	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
 		if _, isBool := f.(*cli.BoolFlag); isBool {
@@ -63,7 +70,11 @@ func flagsFirst(app *cli.App, args []string) []string {
 			rest = append(rest, a)
 		}
 	}
-	return append(append(append([]string{}, args[:2]...), flags...), rest...)
+	out := append(append([]string{}, args[:2]...), flags...)
+	if len(rest) > 0 {
+		out = append(append(out, "--"), rest...)
+	}
+	return out
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,10 +16,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/urfave/cli/v2"
 
-	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/mcpserver"
-	"github.com/execkit/execkit/safety"
-	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/target"
 )
 
 // defaultJournal is where an MCP server run journals when not told: one
@@ -47,38 +44,34 @@ func mcpCommand() *cli.Command {
 		Usage: "serve execkit's tools to an agent over the Model Context Protocol (stdio by default)",
 		Description: "Every setting here is the operator's: tool arguments cannot loosen them. See docs/mcp.md.\n" +
 			"Environment: EXECKIT_JOURNAL, EXECKIT_POLICY, EXECKIT_KEY_DIR, EXECKIT_KNOWN_HOSTS, EXECKIT_HOST_KEY_MODE.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "journal", EnvVars: []string{"EXECKIT_JOURNAL"}, Usage: "journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)"},
-			&cli.StringFlag{Name: "policy", EnvVars: []string{"EXECKIT_POLICY"}, Usage: "policy file (JSON: allow, deny, deny_patterns)"},
-			&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
-			&cli.StringSliceFlag{Name: "allow", Usage: "with any --allow, only these programs may run (repeatable)"},
-			&cli.StringSliceFlag{Name: "secret", Usage: "NAME of an environment variable whose value is a secret to redact (repeatable)"},
-			&cli.StringFlag{Name: "key-dir", EnvVars: []string{"EXECKIT_KEY_DIR"}, Usage: "directory SSH identity files must be in (default ~/.ssh)"},
-			&cli.StringSliceFlag{Name: "known-hosts", EnvVars: []string{"EXECKIT_KNOWN_HOSTS"}, Usage: "known_hosts file for ssh sessions (repeatable)"},
-			&cli.StringFlag{Name: "host-key-mode", EnvVars: []string{"EXECKIT_HOST_KEY_MODE"}, Value: string(ssh.Strict), Usage: "strict, accept-new or fingerprint (insecure is refused here)"},
+		Flags: flagsOf(sessionFlags(), sshFlags(), []cli.Flag{
+			journalFlag("journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)", "EXECKIT_JOURNAL"),
 			&cli.IntFlag{Name: "max-sessions", Value: 32, Usage: "sessions open at once"},
 			&cli.DurationFlag{Name: "idle-ttl", Value: 30 * time.Minute, Usage: "close sessions idle this long"},
-			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "default per-command timeout"},
-			&cli.StringFlag{Name: "budget", Usage: "default output budget: head, tail, head+tail or grep"},
-			&cli.IntFlag{Name: "lines", Usage: "lines kept by --budget"},
-			&cli.IntFlag{Name: "max-chars", Usage: "cap each stream at this many characters"},
 			&cli.StringSliceFlag{Name: "transport", Usage: "allowed transports: local, ssh, docker (repeatable; default all)"},
 			&cli.StringSliceFlag{Name: "target", Usage: "allowed SSH targets / containers, as patterns (repeatable; default any)"},
 			&cli.StringFlag{Name: "http", Usage: "serve Streamable HTTP on this loopback address (127.0.0.1:PORT) instead of stdio"},
 			&cli.StringFlag{Name: "token-env", Usage: "with --http: NAME of the environment variable holding the bearer token (default: a random one, printed on stderr)"},
 			viewFlag(),
-		},
+		}),
 		Action: func(c *cli.Context) error {
 			if os.Getenv(envSocket) != "" && c.String("http") == "" {
 				// Inside execkit record: the recorder's sessions and journal.
 				return proxyToRecorder(c)
+			}
+			for _, addr := range []string{c.String("http"), c.String("view")} {
+				if addr != "" {
+					if err := checkLoopback(addr); err != nil {
+						return err
+					}
+				}
 			}
 			set, closeAll, err := mcpSettings(c)
 			if err != nil {
 				return err
 			}
 			defer closeAll()
-			stopView, err := startLiveView(c, set.Journal)
+			stopView, err := startLiveView(c, set.Env.Journal)
 			if err != nil {
 				return err
 			}
@@ -91,66 +84,53 @@ func mcpCommand() *cli.Command {
 				return serveHTTP(ctx, c, srv, addr)
 			}
 			if err := srv.MCP().Run(ctx, &mcp.StdioTransport{}); err != nil && !errors.Is(err, context.Canceled) {
-				return execError{err}
+				return err
 			}
 			return nil
 		},
 	}
 }
 
-// mcpSettings reads the operator's settings from the flags.
+// mcpSettings reads the operator's settings from the flags: the same
+// session flags as exec and shell give every session's defaults. Every
+// flag is checked before the journal is created.
 func mcpSettings(c *cli.Context) (mcpserver.Settings, func(), error) {
+	sp, env, err := sessionSetup(c)
+	if err != nil {
+		return mcpserver.Settings{}, nil, err
+	}
+	if env.SSH.Insecure() {
+		return mcpserver.Settings{}, nil, usagef("--host-key-mode insecure is not offered to agents")
+	}
 	set := mcpserver.Settings{
-		MaxSessions: c.Int("max-sessions"), IdleTTL: c.Duration("idle-ttl"), Timeout: c.Duration("timeout"),
-		Transports: c.StringSlice("transport"), Targets: c.StringSlice("target"),
-		KeyDir: c.String("key-dir"), KnownHosts: c.StringSlice("known-hosts"), HostKeyMode: ssh.HostKeyMode(c.String("host-key-mode")),
-		Budget:  safety.Budget{Mode: c.String("budget"), Lines: c.Int("lines"), MaxChars: c.Int("max-chars")},
-		Version: version,
+		Defaults: sp, Env: env, MaxSessions: c.Int("max-sessions"), IdleTTL: c.Duration("idle-ttl"),
+		Transports: c.StringSlice("transport"), Targets: c.StringSlice("target"), Version: version,
 	}
-	if set.HostKeyMode == ssh.Insecure {
-		return set, nil, usagef("--host-key-mode insecure is not offered to agents")
-	}
-	if _, err := ssh.ParseHostKeyMode(string(set.HostKeyMode)); err != nil {
-		return set, nil, usageError{err.Error()}
-	}
+	reg := target.Default()
 	for _, t := range set.Transports {
-		if t != "local" && t != "ssh" && t != "docker" {
-			return set, nil, usagef("--transport %q: want local, ssh or docker", t)
+		if _, err := reg.Lookup(t); err != nil {
+			return set, nil, fmt.Errorf("--transport: %w", err)
 		}
-	}
-	if err := set.Budget.Check(); err != nil {
-		return set, nil, usageError{err.Error()}
-	}
-	var err error
-	if set.Policy, set.Secrets, err = policyAndSecrets(c); err != nil {
-		return set, nil, err
 	}
 	path := c.String("journal")
 	if path == "" {
 		if path, err = defaultJournal(); err != nil {
-			return set, nil, execError{fmt.Errorf("journal: %w", err)}
+			return set, nil, fmt.Errorf("journal: %w", err)
 		}
 	}
 	settings := map[string]string{"max_sessions": fmt.Sprint(set.MaxSessions), "transports": strings.Join(set.Transports, ","),
-		"targets": strings.Join(set.Targets, ","), "host_key_mode": string(set.HostKeyMode)}
-	j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args, Settings: settings}})
+		"targets": strings.Join(set.Targets, ","), "host_key_mode": env.SSH.HostKeyMode}
+	j, err := openJournal(path, settings)
 	if err != nil {
-		return set, nil, execError{err}
+		return set, nil, err
 	}
-	set.Journal = j
+	set.Env.Journal = j
 	return set, func() { j.Seal(); j.Close() }, nil
 }
 
 // serveHTTP serves Streamable HTTP on a loopback address, every request
 // carrying the bearer token.
 func serveHTTP(ctx context.Context, c *cli.Context, srv *mcpserver.Server, addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usagef("--http %q: %v", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return usagef("--http %q: only loopback addresses are served", addr)
-	}
 	token := ""
 	if name := c.String("token-env"); name != "" {
 		if token = os.Getenv(name); token == "" {
@@ -161,9 +141,9 @@ func serveHTTP(ctx context.Context, c *cli.Context, srv *mcpserver.Server, addr 
 		rand.Read(b)
 		token = hex.EncodeToString(b)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenLoopback(addr)
 	if err != nil {
-		return execError{err}
+		return err
 	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.MCP() }, nil)
 	want := []byte("Bearer " + token)
@@ -182,7 +162,7 @@ func serveHTTP(ctx context.Context, c *cli.Context, srv *mcpserver.Server, addr 
 		hs.Shutdown(sctx)
 	}()
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return execError{err}
+		return err
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/mcpserver"
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/target"
 )
 
 // Inside `execkit record`, these tell execkit exec and execkit mcp where the
@@ -40,42 +41,56 @@ func recordCommand() *cli.Command {
 			"CMD in that one session (cd persists between calls) and `execkit mcp` serves the same sessions\n" +
 			"to an MCP agent. When AGENT exits the journal is sealed and a summary printed; execkit record\n" +
 			"exits with AGENT's status. With no AGENT, an interactive recorded shell.",
-		Flags: append(append(append(sessionFlags(), targetFlags()...), workspaceFlags()...), viewFlag()),
+		Flags: flagsOf(sessionFlags(), targetFlags(), sshFlags(), workspaceFlags(), []cli.Flag{
+			journalFlag("journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)"),
+			viewFlag(),
+		}),
 		Action: func(c *cli.Context) error {
 			start := time.Now()
-			path := c.String("journal")
-			if path == "" {
-				var err error
-				if path, err = defaultJournal(); err != nil {
-					return execError{fmt.Errorf("journal: %w", err)}
-				}
-				path = strings.Replace(path, "mcp-", "record-", 1)
-			}
-			j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}})
+			sp, env, err := sessionSetup(c)
 			if err != nil {
 				return err
 			}
-			ctx := context.Background()
-			sess, kind, target, release, err := openSession(ctx, c, j, false)
+			if addr := c.String("view"); addr != "" {
+				if err := checkLoopback(addr); err != nil {
+					return err
+				}
+			}
+			path := c.String("journal")
+			if path == "" {
+				if path, err = defaultJournal(); err != nil {
+					return fmt.Errorf("journal: %w", err)
+				}
+				path = strings.Replace(path, "mcp-", "record-", 1)
+			}
+			j, err := openJournal(path, nil)
+			if err != nil {
+				return err
+			}
+			env.Journal = j
+			o, err := target.Open(context.Background(), sp, &env, "")
 			if err != nil {
 				j.Close()
 				return err
 			}
 			stopView, err := startLiveView(c, j)
 			if err != nil {
-				release()
-				sess.Close()
+				o.Close()
 				j.Close()
 				return err
 			}
 			defer stopView()
-			opts, _ := sessionOptions(c)
-			srv := mcpserver.New(mcpserver.Settings{Journal: j, Policy: opts.Policy, Secrets: opts.Secrets, Version: version})
-			srv.Adopt("default", kind, target, sess, release)
+			// Sessions the agent opens (execkit mcp inside the run) get the
+			// same settings as the default one, but their own target and
+			// workspace.
+			defaults := sp
+			defaults.Endpoint, defaults.Workspace, defaults.CheckpointDir, defaults.CheckpointMode, defaults.Exclude = journal.Endpoint{}, "", "", "", nil
+			srv := mcpserver.New(mcpserver.Settings{Defaults: defaults, Env: env, Version: version})
+			srv.Adopt("default", o)
 			var runErr error
 			if args := c.Args().Slice(); len(args) == 0 {
 				sctx, stop := signalContext()
-				runErr = shellLoop(sctx, c, sess)
+				runErr = shellLoop(sctx, c, o.Session)
 				stop()
 			} else {
 				runErr = runAgent(c, srv, args)
@@ -83,10 +98,10 @@ func recordCommand() *cli.Command {
 			srv.Close()
 			summary(c.App.ErrWriter, j, path, time.Since(start))
 			if _, err := j.Seal(); err != nil && runErr == nil {
-				runErr = execError{fmt.Errorf("seal the journal: %w", err)}
+				runErr = fmt.Errorf("seal the journal: %w", err)
 			}
 			if err := j.Close(); err != nil && runErr == nil {
-				runErr = execError{err}
+				runErr = err
 			}
 			return runErr
 		},
@@ -97,17 +112,17 @@ func recordCommand() *cli.Command {
 func runAgent(c *cli.Context, srv *mcpserver.Server, args []string) error {
 	dir, err := os.MkdirTemp("", "execkit-record-")
 	if err != nil {
-		return execError{err}
+		return err
 	}
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "socket")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		return execError{err}
+		return err
 	}
 	defer ln.Close()
 	if err := os.Chmod(sock, 0o600); err != nil {
-		return execError{err}
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -127,7 +142,7 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string) error {
 	cmd.Env = append(os.Environ(), envSocket+"="+sock, envSession+"=default")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.App.Reader, c.App.Writer, c.App.ErrWriter
 	if err := cmd.Start(); err != nil {
-		return execError{fmt.Errorf("start the agent: %w", err)}
+		return fmt.Errorf("start the agent: %w", err)
 	}
 	// The agent decides what an interrupt means; it is passed on.
 	sigs := make(chan os.Signal, 4)
@@ -141,7 +156,7 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string) error {
 			cmd.Process.Signal(s)
 		case err := <-done:
 			if cmd.ProcessState == nil {
-				return execError{err}
+				return err
 			}
 			if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 				fmt.Fprintf(c.App.ErrWriter, "execkit: the agent was killed by signal %d\n", int(st.Signal()))
@@ -212,7 +227,7 @@ func execViaRecorder(c *cli.Context, cmd string) error {
 	}
 	res, err := clientCall(ctx, "session_exec", args)
 	if err != nil {
-		return execError{err}
+		return err
 	}
 	var r session.Result
 	if res.StructuredContent != nil {
@@ -226,7 +241,7 @@ func execViaRecorder(c *cli.Context, cmd string) error {
 				msg.WriteString(t.Text)
 			}
 		}
-		return execError{errors.New(msg.String())}
+		return errors.New(msg.String())
 	}
 	return printResult(c, r)
 }
@@ -236,7 +251,7 @@ func execViaRecorder(c *cli.Context, cmd string) error {
 func proxyToRecorder(c *cli.Context) error {
 	conn, err := net.Dial("unix", os.Getenv(envSocket))
 	if err != nil {
-		return execError{fmt.Errorf("the recorder at %s: %w", os.Getenv(envSocket), err)}
+		return fmt.Errorf("the recorder at %s: %w", os.Getenv(envSocket), err)
 	}
 	defer conn.Close()
 	done := make(chan struct{}, 2)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/replay"
-	"github.com/execkit/execkit/session"
 )
 
 // replayExit is how replay and diff end: 0 all match, 1 divergence, 2 an
@@ -124,11 +122,11 @@ func replayCommand() *cli.Command {
 			"--ssh, --docker or --docker-image), with the recorded shell, policy and timeout. Blocked entries\n" +
 			"are checked to be blocked still, never run. ${secret:NAME} placeholders are filled from the\n" +
 			"environment variable NAME. Exit status: 0 all match, 1 a divergence, 2 an error.",
-		Flags: append(append(compareFlags(),
+		Flags: flagsOf(append(compareFlags(),
 			&cli.BoolFlag{Name: "local", Usage: "replay on this machine (the default)"},
 			&cli.StringFlag{Name: "record", Usage: "journal the replayed commands in this new journal file"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the entries that would run, run nothing"},
-		), targetFlags()...),
+		), targetFlags(), sshFlags()),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return replayFail(err) },
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -153,26 +151,17 @@ func replayCommand() *cli.Command {
 					o.Secrets[name] = v
 				}
 			}
-			ctx, stop := signalContext()
-			defer stop()
-			var tr any
-			release := func() {}
-			if !o.DryRun {
-				t, rel, err := openTransport(ctx, c)
-				if err != nil {
-					return replayFail(err)
-				}
-				tr, release = t, rel
-				o.Open = func(ctx context.Context, _ journal.Session, opts session.Options) (*session.Session, error) {
-					return session.New(ctx, t, opts)
-				}
+			if o.Target, err = endpointFromFlags(c); err != nil {
+				return replayFail(err)
 			}
-			defer release()
+			if o.Env, err = envFromFlags(c); err != nil {
+				return replayFail(err)
+			}
 			if out := c.String("record"); out != "" && !o.DryRun {
 				if _, err := os.Stat(out); err == nil {
 					return replayFail(fmt.Errorf("--record %s: the file exists; name a new journal", out))
 				}
-				j, err := journal.Open(out, &journal.Options{Run: journal.Run{Version: version, Command: os.Args}})
+				j, err := openJournal(out, nil)
 				if err != nil {
 					return replayFail(err)
 				}
@@ -182,18 +171,14 @@ func replayCommand() *cli.Command {
 			if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) && c.String("format") == "text" {
 				o.Progress = progressBar(f)
 			}
+			ctx, stop := signalContext()
+			defer stop()
 			rep, err := replay.Run(ctx, plan, o)
 			if o.Progress != nil {
 				fmt.Fprint(c.App.ErrWriter, "\r\x1b[K")
 			}
 			if err != nil {
 				return replayFail(err)
-			}
-			if tr != nil {
-				if d, ok := tr.(interface{ Describe() (string, string) }); ok {
-					k, t := d.Describe()
-					rep.Against = k + " " + t
-				}
 			}
 			return writeReport(c, &rep)
 		},

@@ -41,7 +41,7 @@ func viewCommand() *cli.Command {
 			// Read it once now, so that a journal that cannot be read (in
 			// use, wrong version) fails here and not in the browser.
 			if err := viewer.File(path).View(func(*journal.Reader) error { return nil }); err != nil {
-				return execError{err}
+				return err
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -75,23 +75,31 @@ func serveViewer(ctx context.Context, c *cli.Context, v *viewer.Viewer, ln net.L
 		hs.Shutdown(sctx)
 	}()
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return execError{err}
+		return err
+	}
+	return nil
+}
+
+// checkLoopback refuses an address that is not host:port on loopback.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("address %q: %v", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usagef("address %q: only loopback addresses are served", addr)
 	}
 	return nil
 }
 
 // listenLoopback listens on addr, which must be a loopback address.
 func listenLoopback(addr string) (net.Listener, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, usagef("address %q: %v", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, usagef("address %q: only loopback addresses are served", addr)
+	if err := checkLoopback(addr); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, execError{err}
+		return nil, err
 	}
 	return ln, nil
 }

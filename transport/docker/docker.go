@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	defer cancel()
 	if _, err := cli.Ping(pctx); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker: engine at %s: %w: %v", cli.DaemonHost(), transport.ErrUnavailable, err)
+		return nil, fmt.Errorf("docker: engine at %s: %w: %w", cli.DaemonHost(), transport.ErrUnavailable, err)
 	}
 	if cfg.Image != "" {
 		if err := t.startContainer(ctx); err != nil {
@@ -240,7 +240,7 @@ func (t *Transport) execError(err error) error {
 	case errdefs.IsConflict(err):
 		return fmt.Errorf("docker: container %s is not running: %w", t.name, transport.ErrUnavailable)
 	case client.IsErrConnectionFailed(err):
-		return fmt.Errorf("docker: engine: %w: %v", transport.ErrUnavailable, err)
+		return fmt.Errorf("docker: engine: %w: %w", transport.ErrUnavailable, err)
 	}
 	return fmt.Errorf("docker: exec in %s: %w", t.name, err)
 }

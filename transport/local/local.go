@@ -109,7 +109,7 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
-			return fail(fmt.Errorf("local: start %q: %w: %v", opts.Argv[0], transport.ErrNoShell, err))
+			return fail(fmt.Errorf("local: start %q: %w: %w", opts.Argv[0], transport.ErrNoShell, err))
 		}
 		return fail(fmt.Errorf("local: start %q: %w", opts.Argv[0], err))
 	}

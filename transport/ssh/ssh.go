@@ -360,7 +360,7 @@ func (t *Transport) dialOnce(ctx context.Context, addr string, chk *hostKeyCheck
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: connect to %s: %w: %v", addr, transport.ErrUnavailable, err)
+		return nil, fmt.Errorf("ssh: connect to %s: %w: %w", addr, transport.ErrUnavailable, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)

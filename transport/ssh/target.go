@@ -120,7 +120,7 @@ func LookupAlias(file, name string) (Alias, error) {
 			if active && a.Port == 0 {
 				p, err := parsePort(val)
 				if err != nil {
-					return a, fmt.Errorf("ssh: config %s:%d: %v", file, lineNo, err)
+					return a, fmt.Errorf("ssh: config %s:%d: %w", file, lineNo, err)
 				}
 				a.Port = p
 			}

@@ -112,7 +112,7 @@ func (h *Helper) readAnswers() {
 			continue
 		}
 		if err != nil {
-			h.fail(fmt.Errorf("%w: %v", ErrBroken, err))
+			h.fail(fmt.Errorf("%w: %w", ErrBroken, err))
 			break
 		}
 		if string(line) != endLine+"\n" {
@@ -153,7 +153,7 @@ func (h *Helper) send(req string) *call {
 	}
 	h.waiters <- c
 	if _, err := io.WriteString(h.w, req+"\n"); err != nil {
-		h.fail(fmt.Errorf("%w: %v", ErrBroken, err))
+		h.fail(fmt.Errorf("%w: %w", ErrBroken, err))
 	}
 	return c
 }
@@ -167,7 +167,7 @@ func (h *Helper) wait(ctx context.Context, c *call) ([]byte, error) {
 		return c.b, c.err
 	case <-ctx.Done():
 		// The answer is still owed; the stream is out of step for good.
-		h.fail(fmt.Errorf("%w: %v", ErrBroken, ctx.Err()))
+		h.fail(fmt.Errorf("%w: %w", ErrBroken, ctx.Err()))
 	case <-t.C:
 		h.fail(fmt.Errorf("%w within %s", ErrBroken, requestTimeout))
 	}

@@ -1,0 +1,64 @@
+package session
+
+import (
+	"time"
+
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/transport"
+)
+
+// Spec returns the session's configuration as its journal records it.
+func (s *Session) Spec() journal.SessionSpec { return s.spec }
+
+// specOf is what the journal records of a session opened with opts on tr:
+// the one mapping from Options to journal.SessionSpec (OptionsFromSpec is
+// its inverse).
+func specOf(opts Options, tr transport.Transport) journal.SessionSpec {
+	sp := journal.SessionSpec{
+		Version: journal.SpecVersion, Endpoint: opts.Endpoint,
+		Shell: opts.Shell, Dir: opts.Dir, TTY: opts.TTY,
+		TimeoutMS: ms(opts.Timeout), KillGraceMS: ms(opts.KillGrace), MaxOutputBytes: opts.MaxOutputBytes,
+		Budget: opts.Budget, Policy: opts.Policy, Raw: opts.Raw, NoRedact: opts.NoRedact, NoRespawn: opts.NoRespawn,
+		CheckpointMode: opts.CheckpointMode,
+	}
+	if sp.Policy.Empty() {
+		sp.Policy = nil
+	}
+	if sp.Transport == "" {
+		sp.Transport, _ = transport.Describe(tr)
+	}
+	for _, sec := range opts.Secrets {
+		sp.SecretNames = append(sp.SecretNames, sec.Name)
+	}
+	if opts.Checkpoints != nil {
+		info := opts.Checkpoints.Info()
+		sp.Workspace, sp.CheckpointDir, sp.Exclude = info.Workspace, info.Dir, info.Exclude
+	}
+	return sp
+}
+
+// OptionsFromSpec returns the Options a recorded spec describes. What a
+// spec does not hold is the caller's to add: the journal, the checkpoint
+// store (opened from sp.Workspace, sp.CheckpointDir and sp.Exclude), the
+// secrets' values and the environment.
+func OptionsFromSpec(sp journal.SessionSpec) Options {
+	o := Options{
+		Endpoint: sp.Endpoint, Shell: sp.Shell, Dir: sp.Dir, TTY: sp.TTY,
+		Timeout: sp.Timeout(), KillGrace: sp.KillGrace(), MaxOutputBytes: sp.MaxOutputBytes,
+		Budget: sp.Budget, Policy: sp.Policy, Raw: sp.Raw, NoRedact: sp.NoRedact, NoRespawn: sp.NoRespawn,
+		CheckpointMode: sp.CheckpointMode,
+	}
+	if sp.Workspace == "" && o.CheckpointMode == CheckpointOff {
+		o.CheckpointMode = ""
+	}
+	return o
+}
+
+// ms turns a duration into whole milliseconds for a spec, rounding up so
+// that a positive duration never becomes zero (the default).
+func ms(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
