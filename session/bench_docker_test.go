@@ -9,8 +9,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport/docker"
+	"github.com/execkit/execkit/target/targettest"
 	"github.com/execkit/execkit/transport/docker/dockertest"
 )
 
@@ -22,16 +23,7 @@ func BenchmarkDockerLatencyRatios(b *testing.B) {
 	ctx := context.Background()
 	name := dockertest.Container(b)
 	cli := dockertest.Client(b)
-	tr, err := docker.New(ctx, docker.Config{Container: name})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tr.Close()
-	s, err := session.New(ctx, tr, session.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := targettest.Open(b, journal.SessionSpec{Endpoint: targettest.Docker(name)}, nil).Session
 	execOnce := func() {
 		created, err := cli.ContainerExecCreate(ctx, name, container.ExecOptions{Cmd: []string{"true"}, AttachStdout: true, AttachStderr: true})
 		if err != nil {

@@ -8,12 +8,21 @@ import (
 
 	xssh "golang.org/x/crypto/ssh"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport/ssh"
+	"github.com/execkit/execkit/target"
+	"github.com/execkit/execkit/target/targettest"
 	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
 // rawClient dials srv with x/crypto/ssh alone: the baseline's connection.
+// sshSession opens a session on srv through the opener, closed when b
+// ends.
+func sshSession(b *testing.B, srv *sshtest.Server) *session.Session {
+	e, set := targettest.SSH(b, srv)
+	return targettest.Open(b, journal.SessionSpec{Endpoint: e}, &target.Env{SSH: set}).Session
+}
+
 func rawClient(b *testing.B, srv *sshtest.Server) *xssh.Client {
 	key, err := os.ReadFile(srv.Identity)
 	if err != nil {
@@ -78,17 +87,7 @@ func channelSentinel(b *testing.B, c *xssh.Client) func(cmd string) {
 func BenchmarkSSHLatencyRatios(b *testing.B) {
 	ctx := context.Background()
 	srv := sshtest.Start(b, sshtest.Options{})
-	cfg := srv.Config(b)
-	tr, err := ssh.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tr.Close()
-	s, err := session.New(ctx, tr, session.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := sshSession(b, srv)
 	raw := rawClient(b, srv)
 	defer raw.Close()
 	sentinel := channelSentinel(b, raw)
@@ -131,16 +130,7 @@ func BenchmarkSSHLatencyRatios(b *testing.B) {
 func BenchmarkSSHExecTrivial(b *testing.B) {
 	ctx := context.Background()
 	srv := sshtest.Start(b, sshtest.Options{})
-	tr, err := ssh.New(srv.Config(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tr.Close()
-	s, err := session.New(ctx, tr, session.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := sshSession(b, srv)
 	samples := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

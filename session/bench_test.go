@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/transport/local"
+	"github.com/execkit/execkit/target/targettest"
 )
 
 // reportLatency adds p50/p99 of the per-operation samples to the benchmark.
@@ -34,12 +35,7 @@ func percentile(d []time.Duration, q int) float64 {
 
 // benchSession opens a default local session, closed when b ends.
 func benchSession(b *testing.B) *session.Session {
-	s, err := session.New(context.Background(), local.New(), session.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
+	return targettest.Open(b, journal.SessionSpec{Endpoint: targettest.Local}, nil).Session
 }
 
 // BenchmarkExecTrivial is a trivial command through a persistent session.

@@ -5,11 +5,13 @@ import (
 	"testing"
 
 	"github.com/execkit/execkit/session/sessiontest"
-	"github.com/execkit/execkit/transport/local"
+	"github.com/execkit/execkit/target"
+	"github.com/execkit/execkit/target/targettest"
 )
 
-// openLocal opens a local session closed when the test ends.
-var openLocal = sessiontest.On(local.New())
+// openLocal opens a local session through the opener, closed when the
+// test ends.
+var openLocal = targettest.Factory(targettest.Local, target.SSHSettings{})
 
 func tempDir(t *testing.T) string {
 	d, err := filepath.EvalSymlinks(t.TempDir())

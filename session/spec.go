@@ -10,29 +10,36 @@ import (
 // Spec returns the session's configuration as its journal records it.
 func (s *Session) Spec() journal.SessionSpec { return s.spec }
 
-// specOf is what the journal records of a session opened with opts on tr:
-// the one mapping from Options to journal.SessionSpec (OptionsFromSpec is
-// its inverse).
-func specOf(opts Options, tr transport.Transport) journal.SessionSpec {
+// Spec is what the journal records of a session opened with o: the one
+// mapping from Options to journal.SessionSpec (OptionsFromSpec is its
+// inverse). The workspace, its repository and excludes come from
+// o.Checkpoints; secrets are kept by name.
+func (o Options) Spec() journal.SessionSpec {
 	sp := journal.SessionSpec{
-		Version: journal.SpecVersion, Endpoint: opts.Endpoint,
-		Shell: opts.Shell, Dir: opts.Dir, TTY: opts.TTY,
-		TimeoutMS: ms(opts.Timeout), KillGraceMS: ms(opts.KillGrace), MaxOutputBytes: opts.MaxOutputBytes,
-		Budget: opts.Budget, Policy: opts.Policy, Raw: opts.Raw, NoRedact: opts.NoRedact, NoRespawn: opts.NoRespawn,
-		CheckpointMode: opts.CheckpointMode,
+		Version: journal.SpecVersion, Endpoint: o.Endpoint,
+		Shell: o.Shell, Dir: o.Dir, TTY: o.TTY,
+		TimeoutMS: ms(o.Timeout), KillGraceMS: ms(o.KillGrace), MaxOutputBytes: o.MaxOutputBytes,
+		Budget: o.Budget, Policy: o.Policy, Raw: o.Raw, NoRedact: o.NoRedact, NoRespawn: o.NoRespawn,
+		CheckpointMode: o.CheckpointMode,
 	}
 	if sp.Policy.Empty() {
 		sp.Policy = nil
 	}
-	if sp.Transport == "" {
-		sp.Transport, _ = transport.Describe(tr)
-	}
-	for _, sec := range opts.Secrets {
+	for _, sec := range o.Secrets {
 		sp.SecretNames = append(sp.SecretNames, sec.Name)
 	}
-	if opts.Checkpoints != nil {
-		info := opts.Checkpoints.Info()
+	if o.Checkpoints != nil {
+		info := o.Checkpoints.Info()
 		sp.Workspace, sp.CheckpointDir, sp.Exclude = info.Workspace, info.Dir, info.Exclude
+	}
+	return sp
+}
+
+// specOf is opts.Spec() with the transport named when opts do not say.
+func specOf(opts Options, tr transport.Transport) journal.SessionSpec {
+	sp := opts.Spec()
+	if sp.Transport == "" {
+		sp.Transport, _ = transport.Describe(tr)
 	}
 	return sp
 }

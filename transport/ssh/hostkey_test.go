@@ -271,12 +271,10 @@ func TestConnectErrors(t *testing.T) {
 	cfg.ConnectTimeout = 500 * time.Millisecond
 	tr2, _ := ssh.New(cfg)
 	defer tr2.Close()
-	t0 := time.Now()
+	// The handshake's own timeout ends it: the error says so (a hang would
+	// end at the test's deadline instead).
 	err = tr2.Connect(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "did not finish within") {
 		t.Errorf("silent server: %v", err)
-	}
-	if d := time.Since(t0); d > 10*time.Second {
-		t.Errorf("silent server took %v", d)
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/session/sessiontest"
+	"github.com/execkit/execkit/target"
+	"github.com/execkit/execkit/target/targettest"
 	"github.com/execkit/execkit/transport"
-	"github.com/execkit/execkit/transport/docker"
 	"github.com/execkit/execkit/transport/docker/dockertest"
-	"github.com/execkit/execkit/transport/local"
-	"github.com/execkit/execkit/transport/ssh"
 	"github.com/execkit/execkit/transport/ssh/sshtest"
 	"github.com/execkit/execkit/undo"
 )
@@ -27,16 +27,14 @@ while IFS= read -r f; do
 	if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(stat -c %a "$f") $(cksum <"$f")"; fi
 done`
 
-// exercise runs commands that change files in a session with checkpoints,
-// then restores each checkpoint and compares the workspace as the target
-// lists it.
-func exercise(t *testing.T, tr transport.Transport, store undo.Store, ws string) {
+// exercise opens a session with checkpoints of workspace ws at e through
+// the opener, runs commands that change files, then restores each
+// checkpoint and compares the workspace as the target lists it. It
+// returns the session's transport.
+func exercise(t *testing.T, e journal.Endpoint, set target.SSHSettings, ws, cpDir string) transport.Transport {
 	ctx := context.Background()
-	s, err := session.New(ctx, tr, session.Options{Dir: ws, Checkpoints: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	o := targettest.Open(t, journal.SessionSpec{Endpoint: e, Dir: ws, Workspace: ws, CheckpointDir: cpDir}, &target.Env{SSH: set})
+	s := o.Session
 	list := func() string {
 		r := sessiontest.Exec(t, s, "sh -c '"+strings.ReplaceAll(listing, "'", `'\''`)+"' sh "+ws, session.ExecOptions{})
 		return r.Stdout
@@ -86,44 +84,31 @@ func exercise(t *testing.T, tr transport.Transport, store undo.Store, ws string)
 			t.Fatalf("undoing restore %d: workspace\n%s\nwant\n%s", i, got, was)
 		}
 	}
+	return o.Transport()
 }
 
 func TestUndoLocal(t *testing.T) {
 	ws := t.TempDir()
-	store, err := undo.OpenLocal(undo.Options{Workspace: ws, Dir: t.TempDir() + "/cp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exercise(t, local.New(), store, ws)
+	exercise(t, targettest.Local, target.SSHSettings{}, ws, t.TempDir()+"/cp")
 }
 
 func TestUndoSSH(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Options{})
-	tr, err := ssh.New(srv.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	e, set := targettest.SSH(t, srv)
 	ws := t.TempDir()
-	store, err := undo.OpenRemote(context.Background(), runner(tr), undo.Options{Workspace: ws, Dir: t.TempDir() + "/cp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exercise(t, tr, store, ws)
+	tr := exercise(t, e, set, ws, t.TempDir()+"/cp")
 	noGit(t, tr, ws)
 }
 
 func TestUndoDocker(t *testing.T) {
 	name := dockertest.Container(t)
 	ctx := context.Background()
-	tr, err := docker.New(ctx, docker.Config{Container: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if _, _, code, err := transport.Run(ctx, tr, []string{"mkdir", "-p", "/work/ws"}, nil); err != nil || code != 0 {
+	e := targettest.Docker(name)
+	prep := targettest.Open(t, journal.SessionSpec{Endpoint: e}, nil)
+	if _, _, code, err := transport.Run(ctx, prep.Transport(), []string{"mkdir", "-p", "/work/ws"}, nil); err != nil || code != 0 {
 		t.Fatal(code, err)
 	}
+	tr := exercise(t, e, target.SSHSettings{}, "/work/ws", "")
 	store, err := undo.OpenRemote(ctx, runner(tr), undo.Options{Workspace: "/work/ws"})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +116,6 @@ func TestUndoDocker(t *testing.T) {
 	if d := store.Info().Dir; !strings.HasPrefix(d, "/root/.local/state/execkit/checkpoints/ws-") {
 		t.Errorf("default checkpoint repository in the container: %q", d)
 	}
-	exercise(t, tr, store, "/work/ws")
 	noGit(t, tr, "/work/ws")
 }
 
