@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/target"
+	"github.com/execkit/execkit/target/targettest"
+	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
 // connect starts a client on its own in-memory connection to s.
@@ -180,5 +183,36 @@ func TestLimitsAndTargets(t *testing.T) {
 	}
 	if err := tool(cs, "session_create", map[string]any{}, nil); err == nil {
 		t.Error("more sessions than MaxSessions")
+	}
+}
+
+// TestSSHAlias: an agent's session_create with an alias of the operator's
+// SSH client config reaches the host the alias names, with its user, port
+// and identity (MCP sessions used to ignore the config and fail).
+func TestSSHAlias(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	_, set := targettest.SSH(t, srv)
+	conf := filepath.Join(t.TempDir(), "config")
+	alias := fmt.Sprintf("Host buildbox\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n", srv.Host, srv.Port, srv.User, set.Identities[0])
+	if err := os.WriteFile(conf, []byte(alias), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set.ConfigFile, set.Identities = conf, nil // the identity comes from the alias
+	s := New(Settings{Env: target.Env{SSH: set}})
+	defer s.Close()
+	cs := connect(t, s)
+	var info SessionInfo
+	if err := tool(cs, "session_create", map[string]any{"transport": "ssh", "target": "buildbox"}, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Transport != "ssh" || info.Target != srv.Target() {
+		t.Errorf("session through the alias: %+v, want ssh %s", info, srv.Target())
+	}
+	var r struct{ Stdout string }
+	if err := tool(cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "echo over-ssh"}, &r); err != nil || r.Stdout != "over-ssh\n" {
+		t.Errorf("exec through the alias: %q %v", r.Stdout, err)
+	}
+	if err := tool(cs, "session_create", map[string]any{"transport": "ssh", "target": "not-an-alias.invalid"}, nil); err == nil {
+		t.Error("a host that resolves nowhere opened a session")
 	}
 }

@@ -205,6 +205,11 @@ func shellLoop(ctx context.Context, c *cli.Context, s *session.Session) error {
 			case errors.Is(xerr, session.ErrInvalidCommand):
 				fmt.Fprintln(errw, "execkit:", xerr)
 				continue
+			case errors.Is(xerr, session.ErrCheckpoint):
+				// Refused, and journaled as such; the session goes on.
+				fmt.Fprintln(errw, "execkit:", xerr)
+				last = ExitBlocked
+				continue
 			case xerr != nil:
 				return xerr
 			}

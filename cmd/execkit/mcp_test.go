@@ -209,12 +209,15 @@ func TestMCPEndToEnd(t *testing.T) {
 }
 
 // TestMCPInsideRecord: an MCP agent started inside execkit record reaches
-// the recorder's sessions and journal through `execkit mcp`.
+// the recorder's sessions and journal through `execkit mcp`, and the
+// sessions it opens there get record's settings (they used to get none of
+// --timeout, --max-output, --budget or the policy).
 func TestMCPInsideRecord(t *testing.T) {
 	dir := t.TempDir()
 	jpath := filepath.Join(dir, "rec.db")
 	sockFile := filepath.Join(dir, "sock")
-	rec := exec.Command(os.Args[0], "record", "--journal", jpath, "--cwd", dir, "--",
+	rec := exec.Command(os.Args[0], "record", "--journal", jpath, "--cwd", dir,
+		"--timeout", "1s", "--max-output", "100", "--deny", "rm", "--budget", "tail", "--lines", "3", "--",
 		"sh", "-c", `printf '%s' "$EXECKIT_SOCKET" > `+sockFile+`; while [ ! -e `+filepath.Join(dir, "stop")+` ]; do sleep 0.05; done`)
 	rec.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
 	var recErr strings.Builder
@@ -245,18 +248,49 @@ func TestMCPInsideRecord(t *testing.T) {
 	if r.Stdout != "/\n" || r.Entry != 2 {
 		t.Errorf("through the recorder: %+v", r)
 	}
+	// A session the agent opens has record's settings.
+	var info struct {
+		SessionID string `json:"session_id"`
+	}
+	call(t, cs, "session_create", map[string]any{}, &info)
+	var slow struct {
+		TimedOut bool `json:"timed_out"`
+	}
+	call(t, cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "sleep 30; echo late"}, &slow)
+	if !slow.TimedOut {
+		t.Error("record's --timeout 1s did not apply to a session the agent opened")
+	}
+	if res := call(t, cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "rm -f x"}, nil); !res.IsError || !strings.Contains(text(res), "deny:rm") {
+		t.Errorf("record's --deny rm did not apply: %s", text(res))
+	}
+	var flood struct {
+		Stdout     string
+		StdoutInfo struct {
+			Bytes, Kept int64
+		} `json:"stdout_info"`
+	}
+	call(t, cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "seq 1 1000"}, &flood)
+	if flood.StdoutInfo.Bytes != 3893 || flood.StdoutInfo.Kept > 100 || !strings.HasSuffix(flood.Stdout, "999\n1000\n") {
+		t.Errorf("record's --max-output 100 and --budget tail: %+v", flood)
+	}
 	cs.Close()
 	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
 	if err := rec.Wait(); err != nil {
 		t.Fatalf("record: %v: %s", err, recErr.String())
 	}
-	if !strings.Contains(recErr.String(), "recorded 2 commands") {
+	if !strings.Contains(recErr.String(), "recorded 5 commands") {
 		t.Errorf("summary: %s", recErr.String())
 	}
 	err := journal.Read(jpath, func(r *journal.Reader) error {
 		es, err := r.Entries(journal.Filter{})
-		if len(es) != 2 || es[0].Command != "cd / && pwd" {
+		if len(es) != 5 || es[0].Command != "cd / && pwd" {
 			t.Errorf("journal entries: %+v", es)
+		}
+		ss, _ := r.Sessions()
+		for _, s := range ss {
+			if sp := s.Spec; sp.Timeout() != time.Second || sp.MaxOutputBytes != 100 || sp.Budget.Mode != "tail" || sp.Policy == nil || sp.Policy.Check("rm x").Allowed {
+				t.Errorf("session %s recorded as %+v", s.ID, sp)
+			}
 		}
 		if _, sealed := r.Seal(); !sealed {
 			t.Error("journal not sealed")
