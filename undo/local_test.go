@@ -139,11 +139,7 @@ func mutate(r *rand.Rand, ws string) {
 func TestRestoreProperty(t *testing.T) {
 	ctx := context.Background()
 	m := newMatcher(nil)
-	seqs := 200
-	if testing.Short() {
-		seqs = 20
-	}
-	for seq := 0; seq < seqs; seq++ {
+	for seq := 0; seq < propertyRuns; seq++ {
 		r := rand.New(rand.NewSource(int64(seq)))
 		ws := t.TempDir()
 		os.MkdirAll(filepath.Join(ws, ".git"), 0o755)

@@ -19,11 +19,13 @@ func dockerFactory(t *testing.T) (sessiontest.Factory, string) {
 }
 
 func TestDockerBash(t *testing.T) {
+	t.Parallel()
 	open, _ := dockerFactory(t)
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: "/tmp"})
 }
 
 func TestDockerSh(t *testing.T) {
+	t.Parallel()
 	open, _ := dockerFactory(t)
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "sh", TTY: true, TempDir: "/tmp"})
 }
@@ -32,6 +34,7 @@ func TestDockerSh(t *testing.T) {
 // container, that a timed-out command leaves no process behind, and that
 // closing the session leaves only the container's own.
 func TestDockerTimeoutNoSurvivors(t *testing.T) {
+	t.Parallel()
 	open, name := dockerFactory(t)
 	s := open(t, session.Options{})
 	sessiontest.Exec(t, s, "cd /tmp; export EK_T=kept", session.ExecOptions{})

@@ -21,12 +21,14 @@ func sshFactory(t *testing.T, srv *sshtest.Server) sessiontest.Factory {
 }
 
 func TestSSHBash(t *testing.T) {
+	t.Parallel()
 	srv := sshtest.Start(t, sshtest.Options{})
 	open := sshFactory(t, srv)
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t)})
 }
 
 func TestSSHSh(t *testing.T) {
+	t.Parallel()
 	srv := sshtest.Start(t, sshtest.Options{})
 	open := sshFactory(t, srv)
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t)})
@@ -36,6 +38,7 @@ func TestSSHSh(t *testing.T) {
 // session connects again and restores its directory and environment, and
 // when the host stays down the error says so instead of hanging.
 func TestSSHConnectionLoss(t *testing.T) {
+	t.Parallel()
 	srv := sshtest.Start(t, sshtest.Options{})
 	open := sshFactory(t, srv)
 	s := open(t, session.Options{})

@@ -88,11 +88,13 @@ func exercise(t *testing.T, e journal.Endpoint, set target.SSHSettings, ws, cpDi
 }
 
 func TestUndoLocal(t *testing.T) {
+	t.Parallel()
 	ws := t.TempDir()
 	exercise(t, targettest.Local, target.SSHSettings{}, ws, t.TempDir()+"/cp")
 }
 
 func TestUndoSSH(t *testing.T) {
+	t.Parallel()
 	srv := sshtest.Start(t, sshtest.Options{})
 	e, set := targettest.SSH(t, srv)
 	ws := t.TempDir()
@@ -101,6 +103,7 @@ func TestUndoSSH(t *testing.T) {
 }
 
 func TestUndoDocker(t *testing.T) {
+	t.Parallel()
 	name := dockertest.Container(t)
 	ctx := context.Background()
 	e := targettest.Docker(name)
