@@ -20,12 +20,11 @@ deps: ## install what the tests need (root + apt), or say what is missing
 	@sh .ci/install-deps
 
 .PHONY: test
-test: deps lint ## install test needs, then vet and run every test with the race detector
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+test: deps lint test-race ## install test needs, then vet and run every test with the race detector
 
 .PHONY: test-race
 test-race: ## run the tests with the race detector, without installing anything
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	$(GO) test -race -count=1 -parallel 4 -timeout 25m $(PKGS)
 
 .PHONY: bench
 bench: ## run the benchmarks (figures go in docs/performance.md)
@@ -40,6 +39,10 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 .PHONY: durability
 durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)
 	$(GO) test -tags integration -run 'TestKill9$$' -count=1 -v ./journal/
+
+.PHONY: integration
+integration: durability ## tier 3: 2 GiB floods on every transport, 200 restore histories, the kill -9 loop
+	$(GO) test -tags integration -count=1 -timeout 25m -run 'TestLocalBash|TestSSHBash|TestDockerBash|TestRestoreProperty' ./session/... ./undo/
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME

@@ -373,29 +373,12 @@ type checkpointed struct {
 // `execkit undo` of the entry restores it even when the command never
 // completes.
 func (j *Journal) Checkpointed(seq uint64, id string) error {
-	data, err := json.Marshal(checkpointed{id})
-	if err != nil {
-		return err
-	}
-	return j.do(func(tx *bolt.Tx, ch *chain) error {
-		b := tx.Bucket(bucketEntries)
-		raw := b.Get(u64(seq))
-		if raw == nil {
-			return refusal{fmt.Errorf("%w: %d", ErrNoEntry, seq)}
-		}
-		var e Entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return err
-		}
+	return j.updateEntry(seq, kindCheckpoint, checkpointed{id}, func(e *Entry) error {
 		if e.Completion != nil || e.Checkpoint != "" {
-			return refusal{fmt.Errorf("journal: entry %d already has its checkpoint or completion", seq)}
+			return fmt.Errorf("journal: entry %d already has its checkpoint or completion", seq)
 		}
 		e.Checkpoint = id
-		out, _ := json.Marshal(e)
-		if err := b.Put(u64(seq), out); err != nil {
-			return err
-		}
-		return appendRecord(tx, ch, kindCheckpoint, seq, data)
+		return nil
 	})
 }
 
@@ -404,30 +387,41 @@ func (j *Journal) Complete(seq uint64, c Completion) error {
 	if c.Time.IsZero() {
 		c.Time = time.Now().UTC()
 	}
-	data, err := json.Marshal(c)
+	return j.updateEntry(seq, kindCompletion, c, func(e *Entry) error {
+		if e.Completion != nil {
+			return fmt.Errorf("journal: entry %d is already complete", seq)
+		}
+		e.Completion = &c
+		e.Status = c.Status
+		return nil
+	})
+}
+
+// updateEntry appends a record of kind with data for entry seq and applies
+// change to the entry's view; an error of change refuses the request.
+func (j *Journal) updateEntry(seq uint64, kind string, data any, change func(*Entry) error) error {
+	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
 	return j.do(func(tx *bolt.Tx, ch *chain) error {
 		b := tx.Bucket(bucketEntries)
-		raw := b.Get(u64(seq))
-		if raw == nil {
+		old := b.Get(u64(seq))
+		if old == nil {
 			return refusal{fmt.Errorf("%w: %d", ErrNoEntry, seq)}
 		}
 		var e Entry
-		if err := json.Unmarshal(raw, &e); err != nil {
+		if err := json.Unmarshal(old, &e); err != nil {
 			return err
 		}
-		if e.Completion != nil {
-			return refusal{fmt.Errorf("journal: entry %d is already complete", seq)}
+		if err := change(&e); err != nil {
+			return refusal{err}
 		}
-		e.Completion = &c
-		e.Status = c.Status
 		out, _ := json.Marshal(e)
 		if err := b.Put(u64(seq), out); err != nil {
 			return err
 		}
-		return appendRecord(tx, ch, kindCompletion, seq, data)
+		return appendRecord(tx, ch, kind, seq, raw)
 	})
 }
 

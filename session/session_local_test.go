@@ -4,14 +4,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/session/sessiontest"
 	"github.com/execkit/execkit/target"
 	"github.com/execkit/execkit/target/targettest"
 )
 
-// openLocal opens a local session through the opener, closed when the
+// openLocal opens local sessions through the opener, each closed when its
 // test ends.
-var openLocal = targettest.Factory(targettest.Local, target.SSHSettings{})
+func openLocal(t *testing.T, opts session.Options) *session.Session {
+	return targettest.Factory(t, targettest.Local, target.SSHSettings{})(t, opts)
+}
 
 func tempDir(t *testing.T) string {
 	d, err := filepath.EvalSymlinks(t.TempDir())

@@ -22,7 +22,7 @@ const (
 	ExitUsage   = 64  // bad flags or arguments (sysexits EX_USAGE)
 	ExitTimeout = 124 // the command was interrupted at its timeout
 	ExitExecKit = 125 // execkit itself could not run the command
-	ExitBlocked = 126 // the policy refused the command; it did not run
+	ExitBlocked = 126 // the policy (or a failed checkpoint) refused the command; it did not run
 )
 
 // runners are the commands that run commands on a target: any error of
@@ -71,6 +71,9 @@ func exitCode(cmd string, err error, stderr io.Writer) int {
 		if errors.Is(err, s) {
 			return ExitUsage
 		}
+	}
+	if errors.Is(err, session.ErrCheckpoint) {
+		return ExitBlocked // refused, and journaled as such
 	}
 	if runners[cmd] {
 		return ExitExecKit

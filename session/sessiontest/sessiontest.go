@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,6 +49,8 @@ type Options struct {
 	TTY bool
 	// TempDir is a writable directory on the target.
 	TempDir string
+
+	sleepOffset int // set by Run
 }
 
 func (o Options) bash() bool { return o.Shell != "sh" }
@@ -57,6 +60,7 @@ func Run(t *testing.T, open Factory, o Options) {
 	if o.TempDir == "" {
 		o.TempDir = "/tmp"
 	}
+	o.sleepOffset = newSleepOffset()
 	t.Run("State", func(t *testing.T) { testState(t, open, o) })
 	t.Run("ExitCodes", func(t *testing.T) { testExitCodes(t, open, o) })
 	t.Run("Corpus", func(t *testing.T) { RunCorpus(t, open, o) })
@@ -151,7 +155,7 @@ func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) 
 	t.Helper()
 	for _, c := range cmdlines {
 		n := 0
-		for i := 0; i < 20; i++ {
+		for i := 0; i < 100; i++ { // up to ~10 s on a loaded machine
 			if n = Survivors(t, open, o, c); n == 0 {
 				break
 			}
@@ -163,19 +167,28 @@ func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) 
 	}
 }
 
-// sleepOffset makes the sleep durations the suite looks for unique to this
-// test process, so that suites running at once on the same machine (the
-// local, SSH and Docker ones, in parallel packages) never count each
-// other's processes.
-var sleepOffset = 10000 * (1 + rand.Intn(800))
+// offsets hands every Run its own sleepOffset, so that suites running at
+// once on the same machine (the local, SSH and Docker ones, in parallel
+// packages and in parallel tests) never count each other's processes.
+var offsets = struct {
+	sync.Mutex
+	next int
+}{next: 10000 * (1 + rand.Intn(400))}
+
+func newSleepOffset() int {
+	offsets.Lock()
+	defer offsets.Unlock()
+	offsets.next += 10000
+	return offsets.next
+}
 
 var sleepRE = regexp.MustCompile(`sleep (10[0-9][0-9])\b`)
 
-// u shifts every "sleep 10NN" in s by sleepOffset.
-func u(s string) string {
+// u shifts every "sleep 10NN" in s by the suite run's offset.
+func (o Options) u(s string) string {
 	return sleepRE.ReplaceAllStringFunc(s, func(m string) string {
 		n, _ := strconv.Atoi(m[len("sleep "):])
-		return "sleep " + strconv.Itoa(n+sleepOffset)
+		return "sleep " + strconv.Itoa(n+o.sleepOffset)
 	})
 }
 
@@ -184,15 +197,15 @@ func testTimeout(t *testing.T, open Factory, o Options) {
 		name, cmd string
 		procs     []string
 	}{
-		{"foreground", u("sleep 1001"), []string{u("sleep 1001")}},
-		{"pipeline", u("sleep 1002 | sleep 1003 | cat"), []string{u("sleep 1002"), u("sleep 1003")}},
-		{"subshell", u("(sleep 1004; echo never)"), []string{u("sleep 1004")}},
-		{"background child", u("sleep 1005 & sleep 1006"), []string{u("sleep 1005"), u("sleep 1006")}},
-		{"waited background", u("sleep 1007 & wait $!"), []string{u("sleep 1007")}},
-		{"nested shell", u("sh -c 'sleep 1008; echo never'"), []string{u("sleep 1008")}},
+		{"foreground", o.u("sleep 1001"), []string{o.u("sleep 1001")}},
+		{"pipeline", o.u("sleep 1002 | sleep 1003 | cat"), []string{o.u("sleep 1002"), o.u("sleep 1003")}},
+		{"subshell", o.u("(sleep 1004; echo never)"), []string{o.u("sleep 1004")}},
+		{"background child", o.u("sleep 1005 & sleep 1006"), []string{o.u("sleep 1005"), o.u("sleep 1006")}},
+		{"waited background", o.u("sleep 1007 & wait $!"), []string{o.u("sleep 1007")}},
+		{"nested shell", o.u("sh -c 'sleep 1008; echo never'"), []string{o.u("sleep 1008")}},
 	}
 	for i, c := range cases {
-		earlier := u(fmt.Sprintf("sleep %d", 1090+i)) // unique per case
+		earlier := o.u(fmt.Sprintf("sleep %d", 1090+i)) // unique per case
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t, session.Options{Shell: o.Shell})
 			Exec(t, s, "cd "+o.TempDir+"; export EK_T=kept", session.ExecOptions{})
@@ -234,12 +247,12 @@ func testCancel(t *testing.T, open Factory, o Options) {
 	s := open(t, session.Options{Shell: o.Shell})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	r, err := s.Exec(ctx, u("sleep 1010"), session.ExecOptions{})
+	r, err := s.Exec(ctx, o.u("sleep 1010"), session.ExecOptions{})
 	if !errors.Is(err, context.DeadlineExceeded) || !r.Canceled {
 		t.Errorf("cancelled Exec: err %v, canceled %v", err, r.Canceled)
 	}
 	expect(t, Exec(t, s, "echo fine", session.ExecOptions{}), "fine\n", "", 0)
-	waitNoSurvivors(t, open, o, u("sleep 1010"))
+	waitNoSurvivors(t, open, o, o.u("sleep 1010"))
 }
 
 func testRespawn(t *testing.T, open Factory, o Options) {
@@ -270,7 +283,7 @@ func testNoRespawn(t *testing.T, open Factory, o Options) {
 
 func testCloseOrphans(t *testing.T, open Factory, o Options) {
 	s := open(t, session.Options{Shell: o.Shell})
-	Exec(t, s, u("sleep 1011 & (sleep 1012 &) ; sleep 1013 >/dev/null 2>&1 </dev/null &"), session.ExecOptions{})
+	Exec(t, s, o.u("sleep 1011 & (sleep 1012 &) ; sleep 1013 >/dev/null 2>&1 </dev/null &"), session.ExecOptions{})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +293,7 @@ func testCloseOrphans(t *testing.T, open Factory, o Options) {
 	if _, err := s.Exec(context.Background(), "true", session.ExecOptions{}); !errors.Is(err, session.ErrClosed) {
 		t.Errorf("Exec after Close: %v", err)
 	}
-	waitNoSurvivors(t, open, o, u("sleep 1011"), u("sleep 1012"), u("sleep 1013"))
+	waitNoSurvivors(t, open, o, o.u("sleep 1011"), o.u("sleep 1012"), o.u("sleep 1013"))
 }
 
 func testFlood(t *testing.T, open Factory, o Options) {
@@ -491,6 +504,9 @@ func RunCorpus(t *testing.T, open Factory, o Options) {
 		n++
 		c := c
 		t.Run(c.Name, func(t *testing.T) {
+			// Each case has a session of its own: they run side by side
+			// (as many as go test's -parallel allows).
+			t.Parallel()
 			// Raw: the corpus checks that bytes come through the frame exactly.
 			s := open(t, session.Options{Shell: o.Shell, TTY: c.TTY, Timeout: 30 * time.Second, Raw: true})
 			Exec(t, s, "cd "+o.TempDir, session.ExecOptions{})

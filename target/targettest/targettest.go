@@ -7,12 +7,15 @@ package targettest
 
 import (
 	"context"
+	"io"
+	"sync"
 	"testing"
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/session/sessiontest"
 	"github.com/execkit/execkit/target"
+	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
@@ -47,13 +50,17 @@ func Open(tb testing.TB, sp journal.SessionSpec, env *target.Env) *target.Opened
 
 // Factory is the sessiontest.Factory that opens every session through
 // target.Open at e: the options become a spec (session.Options.Spec), the
-// journal and secrets go in the Env.
-func Factory(e journal.Endpoint, set target.SSHSettings) sessiontest.Factory {
+// journal and secrets go in the Env. The sessions share one transport (one
+// SSH connection, one engine client), opened through the real factory on
+// first use and closed when tb ends, as the sessions of one execkit run
+// would share them; each session is closed when its own test ends.
+func Factory(tb testing.TB, e journal.Endpoint, set target.SSHSettings) sessiontest.Factory {
+	reg := Shared(tb, target.Default())
 	return func(t *testing.T, opts session.Options) *session.Session {
 		t.Helper()
 		sp := opts.Spec()
 		sp.Endpoint = e
-		env := &target.Env{SSH: set, Journal: opts.Journal, Secrets: opts.Secrets}
+		env := &target.Env{SSH: set, Journal: opts.Journal, Secrets: opts.Secrets, Registry: reg}
 		o, err := target.Open(context.Background(), sp, env, opts.ID)
 		if err != nil {
 			t.Fatalf("target.Open: %v", err)
@@ -62,3 +69,47 @@ func Factory(e journal.Endpoint, set target.SSHSettings) sessiontest.Factory {
 		return o.Session
 	}
 }
+
+// Shared decorates every factory of reg so that each endpoint is reached
+// once: later opens get the same transport, which closing a session does
+// not close; it is closed when tb ends.
+func Shared(tb testing.TB, reg *target.Registry) *target.Registry {
+	var mu sync.Mutex
+	open := map[journal.Endpoint]transport.Transport{}
+	tb.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, tr := range open {
+			if c, ok := tr.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	})
+	var fs []target.Factory
+	for _, kind := range reg.Kinds() {
+		f, _ := reg.Lookup(kind)
+		inner := f.Open
+		f.Open = func(ctx context.Context, e journal.Endpoint, env *target.Env) (transport.Transport, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if tr, ok := open[e]; ok {
+				return shared{tr}, nil
+			}
+			tr, err := inner(ctx, e, env)
+			if err != nil {
+				return nil, err
+			}
+			open[e] = tr
+			return shared{tr}, nil
+		}
+		fs = append(fs, f)
+	}
+	return target.NewRegistry(fs...)
+}
+
+// shared is a transport whose Close leaves it open for the next session.
+type shared struct{ transport.Transport }
+
+func (s shared) Describe() (kind, target string) { return transport.Describe(s.Transport) }
+
+func (shared) Close() error { return nil }

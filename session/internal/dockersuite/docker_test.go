@@ -15,7 +15,7 @@ import (
 // dockerFactory opens sessions in one test container, through the opener.
 func dockerFactory(t *testing.T) (sessiontest.Factory, string) {
 	name := dockertest.Container(t)
-	return targettest.Factory(targettest.Docker(name), target.SSHSettings{}), name
+	return targettest.Factory(t, targettest.Docker(name), target.SSHSettings{}), name
 }
 
 func TestDockerBash(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 // connection.
 func sshFactory(t *testing.T, srv *sshtest.Server) sessiontest.Factory {
 	e, set := targettest.SSH(t, srv)
-	return targettest.Factory(e, set)
+	return targettest.Factory(t, e, set)
 }
 
 func TestSSHBash(t *testing.T) {
