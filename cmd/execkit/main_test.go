@@ -55,11 +55,29 @@ func TestScripts(t *testing.T) {
 
 // TestExitCodes pins the exit code of each kind of outcome.
 func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	notJournal := filepath.Join(dir, "not-a-journal.txt")
+	os.WriteFile(notJournal, []byte("hello\n"), 0o600)
 	cases := []struct {
 		args []string
 		want int
 	}{
 		{[]string{"execkit", "exec", "true"}, ExitOK},
+		// A journal that cannot be opened is execkit failing to run the
+		// command (125) from every command that runs commands, never the
+		// command's own status.
+		{[]string{"execkit", "exec", "--journal", notJournal, "true"}, ExitExecKit},
+		{[]string{"execkit", "shell", "--journal", notJournal}, ExitExecKit},
+		{[]string{"execkit", "mcp", "--journal", notJournal}, ExitExecKit},
+		{[]string{"execkit", "record", "--journal", notJournal, "--", "true"}, ExitExecKit},
+		{[]string{"execkit", "undo", "1", "--journal", notJournal}, ExitExecKit},
+		{[]string{"execkit", "log", notJournal}, ExitFailure},
+		// Flags are checked before any file is created.
+		{[]string{"execkit", "exec", "--journal", filepath.Join(dir, "new.db"), "--timeout", "-1s", "true"}, ExitUsage},
+		{[]string{"execkit", "mcp", "--journal", filepath.Join(dir, "new.db"), "--budget", "middle"}, ExitUsage},
+		{[]string{"execkit", "mcp", "--journal", filepath.Join(dir, "new.db"), "--http", "10.0.0.1:80"}, ExitUsage},
+		{[]string{"execkit", "record", "--journal", filepath.Join(dir, "new.db"), "--ssh", "h:99999", "--", "true"}, ExitUsage},
+		{[]string{"execkit", "exec", "--journal", filepath.Join(dir, "new.db"), "--host-key-mode", "trusting", "true"}, ExitUsage},
 		{[]string{"execkit", "exec", "exit 7"}, 7},
 		{[]string{"execkit", "exec", "(exit 123)"}, 123},
 		{[]string{"execkit", "exec", "kill -TERM $$"}, 128 + 15},
@@ -78,6 +96,9 @@ func TestExitCodes(t *testing.T) {
 		if got := run(c.args, strings.NewReader(""), &out, &errb); got != c.want {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", c.args, got, c.want, errb.String())
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.db")); err == nil {
+		t.Error("a command refused for its flags created its journal")
 	}
 }
 
