@@ -165,3 +165,21 @@ func TestJournalCloseDuringExec(t *testing.T) {
 		return nil
 	})
 }
+
+// TestErrorChain: a journal failure keeps its chain through Exec, and its
+// message says each thing once.
+func TestErrorChain(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openLocal(t, session.Options{Journal: j})
+	j.Close()
+	_, err = s.Exec(context.Background(), "true", session.ExecOptions{})
+	if !errors.Is(err, session.ErrJournal) || !errors.Is(err, journal.ErrClosed) {
+		t.Errorf("Exec with a closed journal: %v, want ErrJournal wrapping journal.ErrClosed", err)
+	}
+	if err != nil && strings.Count(err.Error(), "journal") > 1 {
+		t.Errorf("message stutters: %q", err)
+	}
+}

@@ -60,12 +60,12 @@ var (
 	ErrShellEnded     = errors.New("session: shell ended")
 	// ErrJournal means the journal could not record a command; a command
 	// whose intent could not be recorded did not run.
-	ErrJournal = errors.New("session: journal")
+	ErrJournal = errors.New("session: not recorded")
 	// ErrInvalidOptions means the options of an Exec cannot be applied.
 	ErrInvalidOptions = errors.New("session: invalid options")
 	// ErrCheckpoint means the workspace checkpoint before a command could
 	// not be taken; the command did not run.
-	ErrCheckpoint = errors.New("session: checkpoint")
+	ErrCheckpoint = errors.New("session: no workspace checkpoint, so the command did not run")
 )
 
 // Options configure a Session. The zero value is a bash (or sh) session in
