@@ -41,8 +41,8 @@ durability: ## kill -9 a journal writer at random instants, 500 times (tier 3)
 	$(GO) test -tags integration -run 'TestKill9$$' -count=1 -v ./journal/
 
 .PHONY: integration
-integration: durability ## tier 3: 2 GiB floods on every transport, 200 restore histories, the kill -9 loop
-	$(GO) test -tags integration -count=1 -timeout 25m -run 'TestLocalBash|TestSSHBash|TestDockerBash|TestRestoreProperty' ./session/... ./undo/
+integration: durability ## tier 3: 2 GiB floods and sh over SSH and Docker, 200 restore histories, the kill -9 loop
+	$(GO) test -tags integration -count=1 -timeout 25m -run 'TestLocalBash|TestSSHBash|TestSSHSh|TestDockerBash|TestDockerSh|TestRestoreProperty' ./session/... ./undo/
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME

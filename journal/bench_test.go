@@ -100,3 +100,42 @@ func BenchmarkConcurrent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckpointRecord is a whole command's records with and without
+// the checkpoint record a checkpointed command adds between its intent
+// and its run, interleaved in one run, and their ratio.
+func BenchmarkCheckpointRecord(b *testing.B) {
+	j, err := Open(filepath.Join(b.TempDir(), "run.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	var plain, with []time.Duration
+	command := func(checkpoint bool) time.Duration {
+		t0 := time.Now()
+		seq, err := j.Intent(Intent{Session: "s", Command: "make", Decision: Decision{Allowed: true}})
+		if err == nil && checkpoint {
+			err = j.Checkpointed(seq, "0123456789abcdef0123456789abcdef01234567")
+		}
+		if err == nil {
+			err = j.Complete(seq, Completion{Status: StatusOK, Stdout: "done\n"})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		plain = append(plain, command(false))
+		with = append(with, command(true))
+	}
+	b.StopTimer()
+	p50 := func(d []time.Duration) float64 {
+		sort.Slice(d, func(i, k int) bool { return d[i] < d[k] })
+		return float64(d[len(d)/2].Microseconds())
+	}
+	b.ReportMetric(p50(plain), "plain-p50-µs")
+	b.ReportMetric(p50(with), "checkpointed-p50-µs")
+	b.ReportMetric(p50(with)/p50(plain), "checkpointed/plain")
+}

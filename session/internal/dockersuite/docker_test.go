@@ -24,12 +24,6 @@ func TestDockerBash(t *testing.T) {
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: "/tmp"})
 }
 
-func TestDockerSh(t *testing.T) {
-	t.Parallel()
-	open, _ := dockerFactory(t)
-	sessiontest.Run(t, open, sessiontest.Options{Shell: "sh", TTY: true, TempDir: "/tmp"})
-}
-
 // TestDockerTimeoutNoSurvivors checks with `docker top`, from outside the
 // container, that a timed-out command leaves no process behind, and that
 // closing the session leaves only the container's own.

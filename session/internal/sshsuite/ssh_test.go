@@ -27,13 +27,6 @@ func TestSSHBash(t *testing.T) {
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t)})
 }
 
-func TestSSHSh(t *testing.T) {
-	t.Parallel()
-	srv := sshtest.Start(t, sshtest.Options{})
-	open := sshFactory(t, srv)
-	sessiontest.Run(t, open, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t)})
-}
-
 // TestSSHConnectionLoss: a lost connection shows as a shell that ended; the
 // session connects again and restores its directory and environment, and
 // when the host stays down the error says so instead of hanging.

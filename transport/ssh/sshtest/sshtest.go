@@ -146,6 +146,11 @@ func Start(t testing.TB, opts Options) *Server {
 		"PrintLastLog no",
 		"Subsystem sftp internal-sftp",
 		"MaxSessions 64",
+		// sshd runs every channel's command through the user's login
+		// shell; bash started by sshd reads ~/.bashrc unless it is nested
+		// (SHLVL). The test server keeps the tests apart from the rc files
+		// of whoever runs them (a pyenv set-up costs ~0.5 s a channel).
+		"SetEnv SHLVL=1",
 	), "\n") + "\n"
 	must(t, os.WriteFile(conf, []byte(cfg), 0o600))
 	if out, err := exec.Command(Sshd, "-t", "-f", conf).CombinedOutput(); err != nil {
