@@ -104,6 +104,7 @@ func TestExitCodes(t *testing.T) {
 
 // TestExecJSONShape pins the field names of `exec --json`.
 func TestExecJSONShape(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	code := run([]string{"execkit", "exec", "--json", "--max-output", "10", "echo 0123456789abcdef; echo e >&2; exit 3"}, strings.NewReader(""), &out, &errb)
 	if code != 3 {
@@ -131,6 +132,7 @@ func TestExecJSONShape(t *testing.T) {
 // started for the test; $SSH_TARGET, $KEY_DIR, $IDENTITY and $KNOWN_HOSTS
 // describe it, $OTHER_KNOWN_HOSTS lists a different key for it.
 func TestSSHScripts(t *testing.T) {
+	t.Parallel()
 	srv := sshtest.Start(t, sshtest.Options{})
 	known := srv.WriteKnownHosts(t)
 	other := filepath.Join(t.TempDir(), "other_known_hosts")
@@ -159,6 +161,7 @@ func TestSSHScripts(t *testing.T) {
 // real engine; $CONTAINER names a running test container and $IMAGE the
 // test image.
 func TestDockerScripts(t *testing.T) {
+	t.Parallel()
 	img := dockertest.Image(t)
 	name := dockertest.Container(t)
 	testscript.Run(t, testscript.Params{
@@ -175,6 +178,7 @@ func TestDockerScripts(t *testing.T) {
 // TestReplayExitCodes pins replay's and diff's own exit codes: 0 all
 // match, 1 a divergence, 2 an error.
 func TestReplayExitCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j := filepath.Join(dir, "rec.db")
 	f := filepath.Join(dir, "f.txt")
@@ -212,6 +216,7 @@ func TestReplayExitCodes(t *testing.T) {
 // TestReplayOnTerminal: on a terminal the report is coloured and a progress
 // bar is drawn on standard error.
 func TestReplayOnTerminal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j := filepath.Join(dir, "rec.db")
 	var out, errb bytes.Buffer

@@ -74,6 +74,7 @@ func serveView(t *testing.T, journalPath string) string {
 // script does not run it, requests without the token are refused, and a
 // screenshot is kept.
 func TestViewerInBrowser(t *testing.T) {
+	t.Parallel()
 	browser := chromium(t)
 	dir := t.TempDir()
 	j := filepath.Join(dir, "run.db")
@@ -183,6 +184,7 @@ func artifactDir(t *testing.T) string {
 // TestLiveViewer: execkit record --view serves the run being written; new
 // entries show up as they are committed.
 func TestLiveViewer(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	stop := filepath.Join(dir, "stop")
 	// Inside the agent, "$EK_BIN" is this test binary acting as execkit.
