@@ -177,9 +177,10 @@ func specFromFlags(c *cli.Context) (journal.SessionSpec, error) {
 	return sp, nil
 }
 
-// policyFromFlags reads --policy, --deny and --allow; nil when none.
+// policyFromFlags reads --policy, --deny and --allow; the flags' lists add
+// to the file's. Nil when there is no rule.
 func policyFromFlags(c *cli.Context) (*safety.Policy, error) {
-	var file *safety.Policy
+	file := &safety.Policy{}
 	if f := c.String("policy"); f != "" {
 		p, err := safety.LoadPolicy(f)
 		if err != nil {
@@ -187,14 +188,14 @@ func policyFromFlags(c *cli.Context) (*safety.Policy, error) {
 		}
 		file = p
 	}
-	flags, err := safety.NewPolicy(c.StringSlice("allow"), c.StringSlice("deny"), nil)
+	p, err := safety.NewPolicy(append(file.Allow, c.StringSlice("allow")...), append(file.Deny, c.StringSlice("deny")...), file.DenyPatterns)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	if p := safety.Merge(file, flags); !p.Empty() {
-		return p, nil
+	if p.Empty() {
+		return nil, nil
 	}
-	return nil, nil
+	return p, nil
 }
 
 // envFromFlags reads the operator's settings that are not part of a

@@ -216,7 +216,6 @@ func TestReplayExitCodes(t *testing.T) {
 // TestReplayOnTerminal: on a terminal the report is coloured and a progress
 // bar is drawn on standard error.
 func TestReplayOnTerminal(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	j := filepath.Join(dir, "rec.db")
 	var out, errb bytes.Buffer
