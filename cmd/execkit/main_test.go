@@ -20,6 +20,8 @@ import (
 	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
+// Tests that call run in this process do not run in parallel: the command
+// line library keeps its help and version flags in package variables.
 func TestMain(m *testing.M) {
 	// Tests that need the binary itself (an MCP client starting the
 	// server) run the test binary with EXECKIT_RUN_MAIN=1.
@@ -104,7 +106,6 @@ func TestExitCodes(t *testing.T) {
 
 // TestExecJSONShape pins the field names of `exec --json`.
 func TestExecJSONShape(t *testing.T) {
-	t.Parallel()
 	var out, errb bytes.Buffer
 	code := run([]string{"execkit", "exec", "--json", "--max-output", "10", "echo 0123456789abcdef; echo e >&2; exit 3"}, strings.NewReader(""), &out, &errb)
 	if code != 3 {
@@ -178,7 +179,6 @@ func TestDockerScripts(t *testing.T) {
 // TestReplayExitCodes pins replay's and diff's own exit codes: 0 all
 // match, 1 a divergence, 2 an error.
 func TestReplayExitCodes(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	j := filepath.Join(dir, "rec.db")
 	f := filepath.Join(dir, "f.txt")

@@ -314,7 +314,6 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestMCPOverHTTP: Streamable HTTP on loopback, with the bearer token on
 // every request; without it, 401.
 func TestMCPOverHTTP(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -74,7 +74,6 @@ func serveView(t *testing.T, journalPath string) string {
 // script does not run it, requests without the token are refused, and a
 // screenshot is kept.
 func TestViewerInBrowser(t *testing.T) {
-	t.Parallel()
 	browser := chromium(t)
 	dir := t.TempDir()
 	j := filepath.Join(dir, "run.db")
