@@ -296,7 +296,7 @@ func ReadOnlyStore(sp journal.SessionSpec, reg *Registry) (undo.Store, error) {
 	if f.Remote {
 		return nil, fmt.Errorf("%w: the workspace is on %s %s, not read from here", ErrGone, sp.Transport, sp.Address)
 	}
-	return undo.OpenLocal(undo.Options{Workspace: sp.Workspace, Dir: sp.CheckpointDir, Exclude: sp.Exclude, ReadOnly: true})
+	return openStore(context.Background(), f, nil, sp, true)
 }
 
 func openStore(ctx context.Context, f Factory, tr transport.Transport, sp journal.SessionSpec, readOnly bool) (undo.Store, error) {
