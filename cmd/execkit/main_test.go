@@ -20,8 +20,10 @@ import (
 	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
-// Tests that call run in this process do not run in parallel: the command
-// line library keeps its help and version flags in package variables.
+// The tests here run one at a time: those that call run in this process
+// must (the command line library keeps its help and version flags in
+// package variables), and the others, run beside the session suites of
+// other packages, only add load to a 2-core machine.
 func TestMain(m *testing.M) {
 	// Tests that need the binary itself (an MCP client starting the
 	// server) run the test binary with EXECKIT_RUN_MAIN=1.
@@ -133,7 +135,6 @@ func TestExecJSONShape(t *testing.T) {
 // started for the test; $SSH_TARGET, $KEY_DIR, $IDENTITY and $KNOWN_HOSTS
 // describe it, $OTHER_KNOWN_HOSTS lists a different key for it.
 func TestSSHScripts(t *testing.T) {
-	t.Parallel()
 	srv := sshtest.Start(t, sshtest.Options{})
 	known := srv.WriteKnownHosts(t)
 	other := filepath.Join(t.TempDir(), "other_known_hosts")
@@ -162,7 +163,6 @@ func TestSSHScripts(t *testing.T) {
 // real engine; $CONTAINER names a running test container and $IMAGE the
 // test image.
 func TestDockerScripts(t *testing.T) {
-	t.Parallel()
 	img := dockertest.Image(t)
 	name := dockertest.Container(t)
 	testscript.Run(t, testscript.Params{

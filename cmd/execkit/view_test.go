@@ -183,7 +183,6 @@ func artifactDir(t *testing.T) string {
 // TestLiveViewer: execkit record --view serves the run being written; new
 // entries show up as they are committed.
 func TestLiveViewer(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	stop := filepath.Join(dir, "stop")
 	// Inside the agent, "$EK_BIN" is this test binary acting as execkit.
