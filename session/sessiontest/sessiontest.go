@@ -169,17 +169,24 @@ func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) 
 
 // offsets hands every Run its own sleepOffset, so that suites running at
 // once on the same machine (the local, SSH and Docker ones, in parallel
-// packages and in parallel tests) never count each other's processes.
+// tests, packages and even other checkouts' test runs) never count each
+// other's processes: a random multiple of 100 below 10^9, never the same
+// twice in one process.
 var offsets = struct {
 	sync.Mutex
-	next int
-}{next: 10000 * (1 + rand.Intn(400))}
+	used map[int]bool
+}{used: map[int]bool{}}
 
 func newSleepOffset() int {
 	offsets.Lock()
 	defer offsets.Unlock()
-	offsets.next += 10000
-	return offsets.next
+	for {
+		n := 100 * (100 + rand.Intn(10_000_000))
+		if !offsets.used[n] {
+			offsets.used[n] = true
+			return n
+		}
+	}
 }
 
 var sleepRE = regexp.MustCompile(`sleep (10[0-9][0-9])\b`)
