@@ -161,6 +161,17 @@ func (s *Server) get(id string) (*live, error) {
 	return l, nil
 }
 
+// hold finds session id and holds it for one command (one at a time per
+// session); release lets the next one in.
+func (s *Server) hold(id string) (*live, func(), error) {
+	l, err := s.get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.busy.Lock()
+	return l, l.busy.Unlock, nil
+}
+
 // allowed checks a transport and target against the operator's settings.
 func (s *Server) allowed(kind, target string) error {
 	if len(s.set.Transports) > 0 {

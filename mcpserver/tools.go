@@ -137,12 +137,11 @@ func (s *Server) sessionCreate(ctx context.Context, _ *mcp.CallToolRequest, in c
 }
 
 func (s *Server) sessionExec(ctx context.Context, _ *mcp.CallToolRequest, in execIn) (*mcp.CallToolResult, session.Result, error) {
-	l, err := s.get(in.SessionID)
+	l, release, err := s.hold(in.SessionID)
 	if err != nil {
 		return nil, session.Result{}, err
 	}
-	l.busy.Lock()
-	defer l.busy.Unlock()
+	defer release()
 	eo := session.ExecOptions{Timeout: time.Duration(in.TimeoutMS) * time.Millisecond, Budget: in.Budget}
 	r, err := l.s.Exec(ctx, in.Command, eo)
 	s.mu.Lock()
@@ -234,12 +233,11 @@ func (s *Server) sessionCheckpoints(ctx context.Context, _ *mcp.CallToolRequest,
 }
 
 func (s *Server) sessionRestore(ctx context.Context, _ *mcp.CallToolRequest, in restoreIn) (*mcp.CallToolResult, session.Restored, error) {
-	l, err := s.get(in.SessionID)
+	l, release, err := s.hold(in.SessionID)
 	if err != nil {
 		return nil, session.Restored{}, err
 	}
-	l.busy.Lock()
-	defer l.busy.Unlock()
+	defer release()
 	id, label := in.Checkpoint, "restore "+in.Checkpoint
 	if in.Entry != 0 {
 		j := s.set.Env.Journal
