@@ -637,6 +637,17 @@ func (s *Session) respawnLocked(ctx context.Context) error {
 	return nil
 }
 
+// waitGrace is how long a shell whose command's processes were all killed
+// gets to end the frame before it is judged stuck: ten kill graces, and
+// never under five seconds.
+func waitGrace(killGrace time.Duration) time.Duration {
+	const factor, least = 10, 5 * time.Second
+	if g := factor * killGrace; g > least {
+		return g
+	}
+	return least
+}
+
 // runState is what one framed command reports besides its output.
 type runState struct {
 	cwd       string
@@ -683,17 +694,29 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	next := start.Add(timeout) // when the next stage of interruption is due
 	stage := 0                 // 0 running, 1 after SIGINT, 2 after SIGKILL
 	ctxDone := ctx.Done()
+	signalled := 0 // processes of the command that the stages reached
 	interrupt := func() {
+		grace := s.opts.KillGrace
 		switch stage {
 		case 0:
-			sh.proc.SignalJobs(context.Background(), transport.SIGINT, mark)
+			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGINT, mark)
+			signalled += n
 		case 1:
-			sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
+			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
+			signalled += n
+			if signalled > 0 {
+				// The shell was waiting for processes that are dead now;
+				// all it has left to do is reap them and end the frame.
+				// On a loaded machine that may take more than a grace,
+				// and replacing it would take the jobs of earlier
+				// commands with it, so it gets longer.
+				grace = waitGrace(grace)
+			}
 		default:
 			// The shell itself is stuck: replace it.
 			st.shellGone = true
 		}
-		next = time.Now().Add(s.opts.KillGrace)
+		next = time.Now().Add(grace)
 		stage++
 	}
 	parsers := [2]*frameParser{out, errp}

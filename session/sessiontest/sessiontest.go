@@ -234,7 +234,7 @@ func testTimeout(t *testing.T, open Factory, o Options) {
 			waitNoSurvivors(t, open, o, c.procs...)
 			// A job started before the timed-out command is not its to kill.
 			if n := Survivors(t, open, o, earlier); n != 1 {
-				t.Errorf("the earlier background job: %d running, want 1", n)
+				t.Errorf("the earlier background job: %d running, want 1 (timed-out command: shell ended %v, respawned %v, after %v)", n, r.ShellEnded, r.Respawned, r.Duration)
 			}
 		})
 	}
