@@ -13,6 +13,7 @@ package mcpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -230,9 +231,16 @@ func (s *Server) Adopt(id string, o *target.Opened) error {
 // conn, as on stdio) until it closes; the sessions are shared with every
 // other connection.
 func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) error {
-	ss, err := s.srv.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, nil)
-	if err != nil {
-		return err
+	return s.Serve(ctx, conn, conn)
+}
+
+// Serve serves one MCP connection of newline-delimited JSON-RPC, read from
+// in and written to out, until in ends or ctx is done. Malformed input is
+// answered with JSON-RPC errors and never ends it (see Wire).
+func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
+	err := s.srv.Run(ctx, &Wire{Reader: in, Writer: out})
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
-	return ss.Wait()
+	return err
 }

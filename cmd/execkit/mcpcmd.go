@@ -83,10 +83,7 @@ func mcpCommand() *cli.Command {
 			if addr := c.String("http"); addr != "" {
 				return serveHTTP(ctx, c, srv, addr)
 			}
-			if err := srv.MCP().Run(ctx, &mcp.StdioTransport{}); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			return nil
+			return srv.Serve(ctx, os.Stdin, os.Stdout)
 		},
 	}
 }
