@@ -136,11 +136,25 @@ func testExitCodes(t *testing.T, open Factory, o Options) {
 // cmdline (arguments joined by spaces), using a separate session.
 func Survivors(t *testing.T, open Factory, o Options, cmdline string) int {
 	t.Helper()
-	s := open(t, session.Options{Shell: o.Shell})
-	// The pattern never matches the command doing the search.
-	script := `n=0; for f in /proc/[0-9]*/cmdline; do c=$(tr '\000' ' ' <"$f" 2>/dev/null); ` +
-		`[ "$c" = ` + shellQuote(cmdline+" ") + ` ] && n=$((n+1)); done; echo $n`
-	r := Exec(t, s, script, session.ExecOptions{})
+	return countProcs(t, open(t, session.Options{Shell: o.Shell}), cmdline)
+}
+
+// countProcs counts, through observer (a session of its own on the
+// target), the processes whose command line is exactly cmdline. One grep
+// picks the few processes that have cmdline's last argument as one of
+// theirs, and only those are compared whole: a scan costs a handful of
+// processes however many the machine runs.
+func countProcs(t *testing.T, observer *session.Session, cmdline string) int {
+	t.Helper()
+	args := strings.Fields(cmdline)
+	if len(args) == 0 {
+		t.Fatal("countProcs: empty command line")
+	}
+	// The pattern never matches the command doing the search: its
+	// arguments are not the pattern's.
+	script := `n=0; for f in $(grep -lzxF -e ` + shellQuote(args[len(args)-1]) + ` /proc/[0-9]*/cmdline 2>/dev/null); do ` +
+		`c=$(tr '\000' ' ' <"$f" 2>/dev/null); [ "$c" = ` + shellQuote(cmdline+" ") + ` ] && n=$((n+1)); done; echo $n`
+	r := Exec(t, observer, script, session.ExecOptions{})
 	n, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
 	if err != nil {
 		t.Fatalf("survivor scan printed %q (stderr %q)", r.Stdout, r.Stderr)
@@ -153,10 +167,11 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // waitNoSurvivors allows processes a moment to be reaped after SIGKILL.
 func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) {
 	t.Helper()
+	observer := open(t, session.Options{Shell: o.Shell})
 	for _, c := range cmdlines {
 		n := 0
 		for i := 0; i < 100; i++ { // up to ~10 s on a loaded machine
-			if n = Survivors(t, open, o, c); n == 0 {
+			if n = countProcs(t, observer, c); n == 0 {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
