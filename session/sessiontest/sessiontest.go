@@ -64,16 +64,25 @@ func Run(t *testing.T, open Factory, o Options) {
 	t.Run("State", func(t *testing.T) { testState(t, open, o) })
 	t.Run("ExitCodes", func(t *testing.T) { testExitCodes(t, open, o) })
 	t.Run("Corpus", func(t *testing.T) { RunCorpus(t, open, o) })
-	t.Run("Timeout", func(t *testing.T) { testTimeout(t, open, o) })
-	t.Run("BuiltinLoopTimeout", func(t *testing.T) { testBuiltinLoop(t, open, o) })
-	t.Run("Cancel", func(t *testing.T) { testCancel(t, open, o) })
-	t.Run("RespawnRestoresState", func(t *testing.T) { testRespawn(t, open, o) })
-	t.Run("NoRespawn", func(t *testing.T) { testNoRespawn(t, open, o) })
-	t.Run("CloseLeavesNoOrphans", func(t *testing.T) { testCloseOrphans(t, open, o) })
 	t.Run("Flood", func(t *testing.T) { testFlood(t, open, o) })
 	t.Run("InvalidCommands", func(t *testing.T) { testInvalid(t, open, o) })
+	// The rest mostly wait (for a timeout, a grace, a shell to start) and
+	// each has sessions and process markers of its own: they run side by
+	// side, once the serial ones above are done.
+	parallel := func(name string, f func(*testing.T, Factory, Options)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, open, o)
+		})
+	}
+	parallel("Timeout", testTimeout)
+	parallel("BuiltinLoopTimeout", testBuiltinLoop)
+	parallel("Cancel", testCancel)
+	parallel("RespawnRestoresState", testRespawn)
+	parallel("NoRespawn", testNoRespawn)
+	parallel("CloseLeavesNoOrphans", testCloseOrphans)
 	if o.bash() {
-		t.Run("FrameSabotageRecovers", func(t *testing.T) { testSabotage(t, open, o) })
+		parallel("FrameSabotageRecovers", testSabotage)
 	}
 }
 
@@ -229,6 +238,7 @@ func testTimeout(t *testing.T, open Factory, o Options) {
 	for i, c := range cases {
 		earlier := o.u(fmt.Sprintf("sleep %d", 1090+i)) // unique per case
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			s := open(t, session.Options{Shell: o.Shell})
 			Exec(t, s, "cd "+o.TempDir+"; export EK_T=kept", session.ExecOptions{})
 			keep := Exec(t, s, earlier+" & echo started", session.ExecOptions{})
@@ -355,19 +365,22 @@ func testInvalid(t *testing.T, open Factory, o Options) {
 // and come back with a new shell.
 func testSabotage(t *testing.T, open Factory, o Options) {
 	for _, cmd := range []string{"builtin() { :; }", "exec 61>&- 62>&-", "readonly __ekc __ekn"} {
-		s := open(t, session.Options{Shell: o.Shell, Timeout: 2 * time.Second, KillGrace: 200 * time.Millisecond})
-		Exec(t, s, "export EK_S=still", session.ExecOptions{})
-		Exec(t, s, cmd, session.ExecOptions{})
-		var r session.Result
-		for i := 0; i < 3; i++ {
-			r = Exec(t, s, `echo "$EK_S"`, session.ExecOptions{})
-			if r.Stdout == "still\n" {
-				break
+		t.Run(cmd, func(t *testing.T) {
+			t.Parallel()
+			s := open(t, session.Options{Shell: o.Shell, Timeout: 2 * time.Second, KillGrace: 200 * time.Millisecond})
+			Exec(t, s, "export EK_S=still", session.ExecOptions{})
+			Exec(t, s, cmd, session.ExecOptions{})
+			var r session.Result
+			for i := 0; i < 3; i++ {
+				r = Exec(t, s, `echo "$EK_S"`, session.ExecOptions{})
+				if r.Stdout == "still\n" {
+					break
+				}
 			}
-		}
-		if r.Stdout != "still\n" {
-			t.Errorf("after %q the session did not recover: %+v", cmd, r)
-		}
+			if r.Stdout != "still\n" {
+				t.Errorf("after %q the session did not recover: %+v", cmd, r)
+			}
+		})
 	}
 }
 
