@@ -24,7 +24,7 @@ test: deps lint test-race ## install test needs, then vet and run every test wit
 
 .PHONY: test-race
 test-race: ## run the tests with the race detector, without installing anything
-	$(GO) test -race -count=1 -parallel 4 -timeout 25m $(PKGS)
+	GORACE="$${GORACE:-atexit_sleep_ms=10}" $(GO) test -race -count=1 -parallel 4 -timeout 25m $(PKGS)
 
 .PHONY: bench
 bench: ## run the benchmarks (figures go in docs/performance.md)

@@ -30,6 +30,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv("EXECKIT_RUN_MAIN") == "1" {
 		os.Exit(run(append([]string{"execkit"}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr))
 	}
+	// Under -race every process of the test binary sleeps a second at its
+	// exit, waiting for late race reports; the scripts start execkit
+	// hundreds of times, and each run is over when it exits.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=10")
+	}
 	testscript.Main(m, map[string]func(){
 		"execkit": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})
