@@ -2,7 +2,6 @@ package ssh
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	skknownhosts "github.com/skeema/knownhosts"
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/sys/unix"
@@ -107,8 +107,8 @@ type hostKeyChecker struct {
 	host    string // the address as dialed, host:port
 }
 
-// db reads the known_hosts files that exist.
-func (c *hostKeyChecker) db() (xssh.HostKeyCallback, error) {
+// db reads the known_hosts files that exist; nil when there are none.
+func (c *hostKeyChecker) db() (*skknownhosts.HostKeyDB, error) {
 	var files []string
 	for _, f := range c.files {
 		if _, err := os.Stat(f); err == nil {
@@ -118,65 +118,56 @@ func (c *hostKeyChecker) db() (xssh.HostKeyCallback, error) {
 		}
 	}
 	if len(files) == 0 {
-		return func(string, net.Addr, xssh.PublicKey) error { return &knownhosts.KeyError{} }, nil
+		return nil, nil
 	}
-	cb, err := knownhosts.New(files...)
+	db, err := skknownhosts.NewDB(files...)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: known_hosts: %w", err)
 	}
-	return cb, nil
+	return db, nil
 }
 
-// probeKey is a key no known_hosts lists, offered to the database to learn
-// which keys it has for a host.
-var probeKey = func() xssh.PublicKey {
-	k, err := xssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize))) // all zeros
-	if err != nil {
-		panic(err)
+// callback is the known_hosts check of the files as they are now.
+func (c *hostKeyChecker) callback() (xssh.HostKeyCallback, error) {
+	db, err := c.db()
+	if err != nil || db == nil {
+		return func(string, net.Addr, xssh.PublicKey) error { return &knownhosts.KeyError{} }, err
 	}
-	return k
-}()
-
-// known returns the keys on record for the host.
-func (c *hostKeyChecker) known() ([]knownhosts.KnownKey, error) {
-	cb, err := c.db()
-	if err != nil {
-		return nil, err
-	}
-	var ke *knownhosts.KeyError
-	if err := cb(c.host, fakeAddr(c.host), probeKey); errors.As(err, &ke) {
-		return ke.Want, nil
-	}
-	return nil, nil
+	return db.HostKeyCallback(), nil
 }
 
-// algorithms orders the host key algorithms so that the server uses a key
-// of a type on record when it has one. Without this a server holding
-// several key types may present one known_hosts does not list, which would
-// look like a changed key.
+// algorithms orders the host key algorithms as OpenSSH does: the types
+// known_hosts holds for the host first, strongest first (not in the order
+// of the file), then the others. Without this a server holding several key
+// types may present one known_hosts does not list, which would look like
+// a changed key; and ordering by strength means that when known_hosts has
+// a key of the server's preferred type that no longer matches, that key is
+// the one offered, and the connection is refused, even if another type
+// on record would still match.
 func (c *hostKeyChecker) algorithms() ([]string, error) {
 	if c.mode == Insecure || c.mode == Fingerprint {
 		return nil, nil
 	}
-	known, err := c.known()
-	if err != nil || len(known) == 0 {
+	db, err := c.db()
+	if err != nil || db == nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var algos []string
-	add := func(t string) {
-		for _, a := range keyAlgorithms(t) {
-			if !seen[a] {
-				seen[a] = true
-				algos = append(algos, a)
-			}
+	knownType := map[string]bool{}
+	for _, k := range db.HostKeys(c.host) {
+		if !k.Cert {
+			knownType[k.Type()] = true
 		}
 	}
-	for _, k := range known {
-		add(k.Key.Type())
+	if len(knownType) == 0 {
+		return nil, nil
 	}
-	for _, t := range keyTypeOrder {
-		add(t)
+	var algos []string
+	for _, known := range []bool{true, false} {
+		for _, t := range keyTypeOrder {
+			if knownType[t] == known {
+				algos = append(algos, keyAlgorithms(t)...)
+			}
+		}
 	}
 	return algos, nil
 }
@@ -187,7 +178,7 @@ func (c *hostKeyChecker) check(_ string, remote net.Addr, key xssh.PublicKey) er
 		fmt.Fprintf(c.warn, "execkit: WARNING: host key of %s NOT verified (host key mode insecure): %s\n", c.host, describeKey(key))
 		return nil
 	}
-	cb, err := c.db()
+	cb, err := c.callback()
 	if err != nil {
 		return err
 	}
@@ -259,7 +250,7 @@ func (c *hostKeyChecker) pin(remote net.Addr, key xssh.PublicKey) error {
 		return fmt.Errorf("ssh: known_hosts: lock: %w", err)
 	}
 	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	cb, err := c.db()
+	cb, err := c.callback()
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"os"
 	"path/filepath"
@@ -35,6 +36,12 @@ func randomKey(t *testing.T, kind string) xssh.PublicKey {
 		pub = p
 	case "ecdsa":
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub = &k.PublicKey
+	case "rsa":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,6 +120,20 @@ func TestHostKeyMatrix(t *testing.T) {
 			strict: ok, acceptNew: ok, finger: ok},
 		{name: "wildcard-changed", knownHosts: "[127.0.0.?]:" + strconv.Itoa(srv.Port) + " " + keyText(other), pin: fp(ed),
 			strict: changed, acceptNew: changed, finger: ok},
+		// Several key types on record: the strongest one the server has is
+		// the one asked for, so a changed key of that type is found even
+		// when another type on record still matches (as OpenSSH does),
+		// whatever order the file lists them in.
+		{name: "mixed-preferred-changed", knownHosts: hostName + " " + keyText(rsa) + "\n" + hostName + " " + keyText(other), pin: fp(ed),
+			strict: changed, acceptNew: changed, finger: ok},
+		{name: "mixed-preferred-changed-first", knownHosts: hostName + " " + keyText(other) + "\n" + hostName + " " + keyText(rsa), pin: fp(ed),
+			strict: changed, acceptNew: changed, finger: ok},
+		{name: "mixed-both-match", knownHosts: hostName + " " + keyText(rsa) + "\n" + hostName + " " + keyText(ed), pin: fp(rsa),
+			strict: ok, acceptNew: ok, finger: ok},
+		{name: "mixed-type-server-lacks", knownHosts: hostName + " " + keyText(otherType) + "\n" + hostName + " " + keyText(rsa), pin: fp(ed),
+			strict: ok, acceptNew: ok, finger: ok},
+		{name: "mixed-rsa-changed", knownHosts: hostName + " " + keyText(ed) + "\n" + hostName + " " + keyText(randomKey(t, "rsa")), pin: fp(ed),
+			strict: ok, acceptNew: ok, finger: ok},
 		{name: "other-port-only", knownHosts: srv.Host + " " + keyText(other) + "\n[" + srv.Host + "]:1 " + keyText(other), pin: fp(ed),
 			strict: unknown, acceptNew: ok, finger: ok, pinsLine: true},
 	}
