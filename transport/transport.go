@@ -64,6 +64,12 @@ type JobMark struct {
 	// LastPID is the newest process id on the target at that moment, or 0
 	// when the target cannot tell; process ids grow until they wrap.
 	LastPID int
+	// Ticks is the target's time since boot at that moment, in the clock
+	// ticks /proc reports process start times in, or 0 when the target
+	// cannot tell it cheaply. With it a process's start is compared with
+	// the mark exactly, instead of through Time and this machine's clock
+	// (which a busy scheduler can put off by more than a tick).
+	Ticks uint64
 }
 
 // IsZero reports whether m is the zero JobMark.

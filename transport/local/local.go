@@ -228,7 +228,8 @@ func unixSignal(s transport.Signal) (syscall.Signal, error) {
 
 // MarkJobs implements transport.Process.
 func (p *process) MarkJobs() transport.JobMark {
-	return transport.JobMark{Time: time.Now(), LastPID: lastPID()}
+	ticks, _ := uptimeTicks()
+	return transport.JobMark{Time: time.Now(), LastPID: lastPID(), Ticks: ticks}
 }
 
 // SignalJobs implements transport.Process.

@@ -93,10 +93,10 @@ func Newer(p Info, m transport.JobMark, markTicks, slack uint64, pidMax int) boo
 // Jobs returns the live processes that belong to the shell with the given
 // pid, parents before their children: its descendants, plus anything still in its process group or session
 // (an orphaned grandchild re-parented to init keeps those). The shell itself
-// is excluded, and so is every process started before since. nowTicks is
-// the target's time since boot, read with the table, so that since.Time
-// can be placed on the target's clock; slack (in ticks) is how far off
-// that placing may be.
+// is excluded, and so is every process started before since. When since
+// carries the target's ticks they place it; otherwise nowTicks, the
+// target's time since boot read with the table, places since.Time on the
+// target's clock. slack (in ticks) is how far off that placing may be.
 func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks, slack uint64, pidMax int) []int {
 	children := make(map[int][]int, len(procs))
 	byPid := make(map[int]Info, len(procs))
@@ -127,7 +127,11 @@ func Jobs(procs []Info, shell int, since transport.JobMark, nowTicks, slack uint
 		}
 	}
 	var markTicks uint64
-	if !since.IsZero() {
+	switch {
+	case since.IsZero():
+	case since.Ticks != 0:
+		markTicks = since.Ticks
+	default:
 		ago := uint64(time.Since(since.Time) / (time.Second / ClockTicks))
 		if nowTicks > ago {
 			markTicks = nowTicks - ago

@@ -104,3 +104,28 @@ func TestNewerWithSlack(t *testing.T) {
 		t.Error("a process clearly later by its start time is not new")
 	}
 }
+
+// A mark that carries the target's ticks places the mark exactly, however
+// late the table is read: a busy scheduler that delays the reader between
+// reading the clock and the table cannot make an older job look new.
+func TestJobsMarkTicks(t *testing.T) {
+	table := stat(100, 1, 100, 100, "S", 1000) + // the shell
+		stat(110, 100, 100, 100, "S", 4990) + // an earlier command's job, 10 ms before the mark
+		stat(120, 100, 100, 100, "S", 5000) + // the command's, same tick, a later pid
+		stat(130, 100, 100, 100, "S", 5200) // the command's, 2 s later
+	procs := ParseLines([]byte(table))
+	// The table is read at tick 5210. Time says the mark was taken 3 s
+	// before (a reader held up after the clock was read): placed by Time
+	// the mark is at 4910 and the earlier job at 4990 looks new. The
+	// ticks say 5000.
+	mark := transport.JobMark{Time: time.Now().Add(-3 * time.Second), LastPID: 115, Ticks: 5000}
+	got := Jobs(procs, 100, mark, 5210, 1, 1<<22)
+	sort.Ints(got)
+	if want := []int{120, 130}; !equal(got, want) {
+		t.Errorf("jobs since the mark = %v, want %v", got, want)
+	}
+	mark.Ticks = 0 // the same mark placed by its time: the old job is taken
+	if got := Jobs(procs, 100, mark, 5210, 1, 1<<22); len(got) != 3 {
+		t.Errorf("placed by time: %v (this test's premise is off)", got)
+	}
+}
