@@ -86,8 +86,8 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 			return nil, err
 		}
 		if _, err := t.getHelper(ctx); err != nil {
-			if info, ierr := cli.ContainerInspect(ctx, t.id); ierr == nil && info.State != nil && !info.State.Running {
-				err = fmt.Errorf("docker: the container of %q exited at start (status %d; the image needs a POSIX sh): %w", cfg.Image, info.State.ExitCode, transport.ErrNoShell)
+			if code, exited := t.exitedAtStart(ctx); exited {
+				err = fmt.Errorf("docker: the container of %q exited at start (status %d; the image needs a POSIX sh): %w", cfg.Image, code, transport.ErrNoShell)
 			}
 			t.Close()
 			return nil, err
@@ -145,6 +145,25 @@ func (t *Transport) startContainer(ctx context.Context) error {
 		t.name = strings.TrimPrefix(info.Name, "/")
 	}
 	return nil
+}
+
+// exitedAtStart reports whether the throwaway container stopped, waiting a
+// few seconds for it: a container whose idle command cannot start (no sh)
+// may still be going down when the first exec into it fails.
+func (t *Transport) exitedAtStart(ctx context.Context) (int, bool) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	waitC, errC := t.cli.ContainerWait(wctx, t.id, container.WaitConditionNotRunning)
+	select {
+	case w := <-waitC:
+		return int(w.StatusCode), true
+	case <-errC:
+	}
+	info, err := t.cli.ContainerInspect(ctx, t.id)
+	if err == nil && info.State != nil && !info.State.Running {
+		return info.State.ExitCode, true
+	}
+	return 0, false
 }
 
 func boolPtr(b bool) *bool { return &b }

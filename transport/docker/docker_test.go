@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +70,7 @@ func TestStoppedContainerAndNoShell(t *testing.T) {
 	}
 
 	// An image with no shell at all: one static file.
-	img := "execkit-test-noshell:1"
+	img := fmt.Sprintf("execkit-test-noshell:%d", rand.Int63()) // test runs side by side each have theirs
 	tarball := noShellTar(t)
 	resp, err := cli.ImageImport(ctx, image.ImportSource{Source: tarball, SourceName: "-"}, img, image.ImportOptions{})
 	if err != nil {
