@@ -81,9 +81,10 @@ var builtins = []detector{
 	d("planetscale-token", []string{"pscale_tkn_", "pscale_pw_"}, `pscale_(?:tkn|pw)_[A-Za-z0-9_.-]{32,64}`),
 	dg("url-password", []string{"://"}, `://[^\s:/@'"]{1,128}:([^\s/@'"]{1,256})@`),
 	dg("authorization-header", []string{"authorization"}, `authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest|bot)?\s*([A-Za-z0-9._~+/=:-]{8,1000})`),
-	dg("bearer-token", []string{"bearer "}, `bearer\s+([A-Za-z0-9._~+/=-]{16,1000})`),
-	dg("password-assignment", []string{"password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_token", "auth_token", "client_secret", "private_key"},
-		`(?:password|passwd|pwd|secret|token|api_key|apikey|api-key|access_token|auth_token|client_secret|private_key)[a-z0-9_]*["']?\s*(?:[:=]|=>)\s*["']?([^\s"'&;,<>{}()]{6,512})`),
+	dg("bearer-token", []string{"bearer "}, `bearer[ \t]+([A-Za-z0-9._~+/=-]{16,1000})`),
+	// A credential assigned to a name: found from the name, its value
+	// taken by assignValue (see there).
+	{kind: "password-assignment", fold: true, anchors: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "private-key", "access_key", "access-key"}},
 }
 
 func init() {
@@ -319,15 +320,24 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 		return span{}, false
 	}
 	w := b[i:min(len(b), i+maxMatch)]
-	m := det.re.FindSubmatchIndex(w)
-	if m == nil {
-		return span{}, false
+	var s, e int
+	if det.kind == "password-assignment" {
+		as, ae, ok := assignment(b, i)
+		if !ok {
+			return span{}, false
+		}
+		s, e = as-i, ae-i
+	} else {
+		m := det.re.FindSubmatchIndex(w)
+		if m == nil {
+			return span{}, false
+		}
+		s, e = m[2*det.group], m[2*det.group+1]
+		if s < 0 {
+			return span{}, false
+		}
 	}
-	s, e := m[2*det.group], m[2*det.group+1]
-	if s < 0 {
-		return span{}, false
-	}
-	if det.group == 0 && e < len(w) && isWord(w[e]) && det.kind != "jwt" {
+	if det.group == 0 && e < len(w) && isWord(w[e]) && det.kind != "jwt" && det.kind != "password-assignment" {
 		// The token runs on: a longer random string that only starts like one.
 		if det.kind != "github-token" && det.kind != "stripe-key" {
 			return span{}, false
@@ -336,7 +346,7 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 	if isPlaceholder(w[s:e]) {
 		return span{}, false
 	}
-	if det.group > 0 && isLabel(w, e) {
+	if det.group > 0 && det.kind != "password-assignment" && isLabel(w, e) {
 		return span{}, false // a label ("TOKEN=Authorization: ...", "X=key = v"), not a value
 	}
 	if det.kind == "password-assignment" && bytes.HasPrefix(w[s:], []byte("-----BEGIN")) {
