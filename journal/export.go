@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/execkit/execkit/safety"
 )
 
 // ExportJSONL writes the entries as JSON lines, one entry per line.
@@ -51,8 +53,10 @@ func ExportMarkdown(w io.Writer, run Run, sessions []Session, entries []Entry) e
 	return err
 }
 
-// fence writes text in a code fence longer than any run of backticks in it.
+// fence writes text in a code fence longer than any run of backticks in it,
+// with escape sequences and invisible characters shown, not kept.
 func fence(b *strings.Builder, lang, text string) {
+	text = safety.Visible(text)
 	n, run := 3, 0
 	for _, r := range text {
 		if r == '`' {

@@ -52,11 +52,71 @@ func Sanitize(s string) string {
 			i = skipString(s, i)
 		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
 			// other C0 and C1 controls: dropped
+		case isBidiOrInvisible(r):
+			for _, c := range codePoint(r) {
+				put(c)
+			}
 		default:
 			put(r) // RuneError for invalid bytes shows as U+FFFD
 		}
 	}
 	flush()
+	return b.String()
+}
+
+// isBidiOrInvisible reports whether r reorders or hides text: the
+// bidirectional controls (a right-to-left override makes "gnp.exe" read
+// "exe.png") and the zero-width characters that are not joiners.
+func isBidiOrInvisible(r rune) bool {
+	switch {
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	case r == 0x200b, r >= 0x2060 && r <= 0x2064, r == 0xfeff:
+		return true
+	}
+	return false
+}
+
+// codePoint is how an invisible character is shown: <U+202E>.
+func codePoint(r rune) string { return fmt.Sprintf("<U+%04X>", r) }
+
+// Visible makes recorded text safe to print for a person, in a terminal, a
+// Markdown file or a page, without losing what it held: newlines and tabs
+// stay; escape sequences and every other control character are shown as
+// Go-style escapes (\x1b[31m), never executed; bidirectional controls and
+// zero-width characters are shown as <U+202E>; bytes that are not UTF-8 as
+// \xff.
+func Visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 || isBidiOrInvisible(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		case isBidiOrInvisible(r):
+			b.WriteString(codePoint(r))
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
 	return b.String()
 }
 

@@ -86,3 +86,33 @@ func itoa(i int) string {
 	}
 	return s
 }
+
+func TestBidiShownVisibly(t *testing.T) {
+	in := "invoice\u202Egnp.exe and \u2066x\u2069 zero\u200Bwidth\ufeff"
+	want := "invoice<U+202E>gnp.exe and <U+2066>x<U+2069> zero<U+200B>width<U+FEFF>"
+	if got := Sanitize(in); got != want {
+		t.Errorf("Sanitize = %q, want %q", got, want)
+	}
+	if got := Visible(in); got != want {
+		t.Errorf("Visible = %q, want %q", got, want)
+	}
+	// Joiners are part of scripts and emoji, and stay.
+	if got := Sanitize("a\u200Db\u200Cc"); got != "a\u200Db\u200Cc" {
+		t.Errorf("joiners: %q", got)
+	}
+}
+
+func TestVisible(t *testing.T) {
+	cases := map[string]string{
+		"plain text\n\twith tabs":            "plain text\n\twith tabs",
+		"\x1b]0;pwned\x07\x1b[31mred\x1b[0m": `\x1b]0;pwned\x07\x1b[31mred\x1b[0m`,
+		"bell\a back\b cr\r del\x7f":         `bell\x07 back\x08 cr\x0d del\x7f`,
+		"c1 \u009b2J and bad \xff\xfe":       `c1 \u009b2J and bad \xff\xfe`,
+		"héllo 世界 🙂":                         "héllo 世界 🙂",
+	}
+	for in, want := range cases {
+		if got := Visible(in); got != want {
+			t.Errorf("Visible(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/target"
 	"github.com/execkit/execkit/undo"
 )
@@ -183,7 +184,7 @@ func (v *Viewer) load(after uint64) (view, error) {
 					out.Sessions[k].Failed++
 				}
 			}
-			ev := entryView{Entry: e, Failed: failed(e)}
+			ev := entryView{Entry: visibleEntry(e), Failed: failed(e)}
 			if to, ok := next[i]; ok {
 				ev.Changes = v.filesChanged(specs[e.Session], e.Checkpoint, to)
 				if len(ev.Changes) > 20 {
@@ -261,6 +262,19 @@ func (v *Viewer) servePage(w http.ResponseWriter, r *http.Request) {
 	if err := page.Execute(w, vw); err != nil {
 		fmt.Fprintf(w, "<!-- %s -->", template.HTMLEscapeString(err.Error()))
 	}
+}
+
+// visibleEntry shows, in the recorded text of e, escape sequences and
+// bidirectional controls instead of keeping them (a --raw session stores
+// them as they came): on the page and in the live updates alike.
+func visibleEntry(e journal.Entry) journal.Entry {
+	e.Command, e.CwdBefore = safety.Visible(e.Command), safety.Visible(e.CwdBefore)
+	if c := e.Completion; c != nil {
+		v := *c
+		v.Stdout, v.Stderr, v.Cwd = safety.Visible(v.Stdout), safety.Visible(v.Stderr), safety.Visible(v.Cwd)
+		e.Completion = &v
+	}
+	return e
 }
 
 // serveEntries returns the entries after ?after=SEQ, for live pages.

@@ -93,3 +93,32 @@ func TestReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// Escape sequences and bidirectional controls in recorded text (a --raw
+// session keeps them) are shown on the page, in the live updates and in
+// the Markdown export, never passed on.
+func TestHostileTextShown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.db")
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.AddSession(journal.Session{ID: "s", Transport: "local", Spec: journal.SessionSpec{Endpoint: journal.Endpoint{Transport: "local"}, Raw: true}})
+	seq, _ := j.Intent(journal.Intent{Session: "s", Command: "ls \u202egnp.exe", Decision: journal.Decision{Allowed: true}})
+	j.Complete(seq, journal.Completion{Status: journal.StatusOK, Stdout: "invoice\u202egnp.exe\n\x1b]0;title\x07\x1b[31mred\x1b[0m\n", Stderr: "\u2066x\u2069"})
+	j.Close()
+	h := New(File(path), Options{Token: "tok"}).Handler()
+	for _, u := range []string{"/tok/", "/tok/api/entries", "/tok/export/md"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
+		body := rec.Body.String()
+		for _, bad := range []string{"\u202e", "\u2066", "\x1b", "\x07", `\u202e`, `\u001b`} {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s passes on %q", u, bad)
+			}
+		}
+		if !strings.Contains(body, "202E") || !strings.Contains(body, `x1b[31m`) {
+			t.Errorf("%s does not show the controls:\n%s", u, body)
+		}
+	}
+}

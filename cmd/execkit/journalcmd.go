@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
 )
 
 // journalArg returns the journal path argument, and the rest.
@@ -65,7 +66,7 @@ func logCommand() *cli.Command {
 						exit = strconv.Itoa(cp.ExitCode)
 						dur = fmt.Sprintf("%.1fms", cp.DurationMS)
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Session, e.Status, exit, dur, cwd, oneLine(e.Command, 70))
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Session, e.Status, exit, dur, safety.Visible(cwd), oneLine(safety.Visible(e.Command), 70))
 				}
 				return tw.Flush()
 			})
@@ -87,7 +88,10 @@ func showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "show one recorded command with its output",
 		ArgsUsage: "JOURNAL SEQ",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the entry as JSON"}},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print the entry as JSON"},
+			&cli.BoolFlag{Name: "raw", Usage: "print recorded text as it is, escape sequences included (by default they are shown, not executed)"},
+		},
 		Action: func(c *cli.Context) error {
 			path, rest, err := journalArg(c, 1)
 			if err != nil {
@@ -106,11 +110,15 @@ func showCommand() *cli.Command {
 					return printJSON(c.App.Writer, e)
 				}
 				w := c.App.Writer
-				fmt.Fprintf(w, "entry    %d\nsession  %s\nstatus   %s\ntime     %s\ncwd      %s\ncommand  %s\n", e.Seq, e.Session, e.Status, e.Time.Format(time.RFC3339Nano), e.CwdBefore, e.Command)
+				show := safety.Visible
+				if c.Bool("raw") {
+					show = func(s string) string { return s }
+				}
+				fmt.Fprintf(w, "entry    %d\nsession  %s\nstatus   %s\ntime     %s\ncwd      %s\ncommand  %s\n", e.Seq, e.Session, e.Status, e.Time.Format(time.RFC3339Nano), show(e.CwdBefore), show(e.Command))
 				if cp := e.Completion; cp != nil {
-					fmt.Fprintf(w, "exit     %d\nduration %.3fms\ncwd now  %s\n", cp.ExitCode, cp.DurationMS, cp.Cwd)
-					fmt.Fprintf(w, "--- stdout (%d bytes, %d dropped)\n%s", cp.Stdout_.Bytes, cp.Stdout_.Dropped, cp.Stdout)
-					fmt.Fprintf(w, "\n--- stderr (%d bytes, %d dropped)\n%s", cp.Stderr_.Bytes, cp.Stderr_.Dropped, cp.Stderr)
+					fmt.Fprintf(w, "exit     %d\nduration %.3fms\ncwd now  %s\n", cp.ExitCode, cp.DurationMS, show(cp.Cwd))
+					fmt.Fprintf(w, "--- stdout (%d bytes, %d dropped)\n%s", cp.Stdout_.Bytes, cp.Stdout_.Dropped, show(cp.Stdout))
+					fmt.Fprintf(w, "\n--- stderr (%d bytes, %d dropped)\n%s", cp.Stderr_.Bytes, cp.Stderr_.Dropped, show(cp.Stderr))
 				}
 				return nil
 			})
