@@ -14,6 +14,10 @@ import (
 var assignKey = regexp.MustCompile(`^(?i:(?:password|passwd|passphrase|pass|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key)` +
 	`(?:[_.-]?(?:key|token|value|hash|base|string|str|phrase|secret|password)){0,2}[0-9]*)["']?[ \t]*(?:=>|[:=])[ \t]*`)
 
+// assignKeyReach bounds the text assignKey is given: a name and an
+// operator are short, and the regexp engine's cost grows with its input.
+const assignKeyReach = 160
+
 // notSecret are values that say something about a credential without
 // being one.
 var notSecret = map[string]bool{"null": true, "none": true, "nil": true, "true": true, "false": true,
@@ -45,7 +49,7 @@ func assignment(b []byte, i int) (start, end int, ok bool) {
 		}
 	}
 	w := b[i:min(len(b), i+maxMatch)]
-	m := assignKey.FindIndex(w)
+	m := assignKey.FindIndex(w[:min(len(w), assignKeyReach)])
 	if m == nil {
 		return 0, 0, false
 	}

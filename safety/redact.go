@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // detector finds one kind of credential. A match can only start where one
@@ -23,17 +25,74 @@ type detector struct {
 	re       *regexp.Regexp
 	group    int
 	boundary bool // the byte before the anchor must not be a letter or digit
+	// reach is how many bytes re can match at most: it is given no more
+	// (the regexp engine's cost grows with the length of its input).
+	reach int
 }
 
 // maxMatch bounds how long a match may be; the stream holds back this much.
 const maxMatch = 4096
 
 func d(kind string, anchors []string, re string) detector {
-	return detector{kind: kind, anchors: anchors, re: regexp.MustCompile("^(?:" + re + ")"), boundary: true}
+	return detector{kind: kind, anchors: anchors, re: regexp.MustCompile("^(?:" + re + ")"), boundary: true, reach: reach(re)}
 }
 
 func dg(kind string, anchors []string, re string) detector {
-	return detector{kind: kind, anchors: anchors, fold: true, re: regexp.MustCompile("^(?i:" + re + ")"), group: 1}
+	return detector{kind: kind, anchors: anchors, fold: true, re: regexp.MustCompile("^(?i:" + re + ")"), group: 1, reach: reach(re)}
+}
+
+// reach is the most bytes a match of re can span, or maxMatch.
+func reach(re string) int {
+	t, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		panic(err)
+	}
+	return min(maxLen(t), maxMatch)
+}
+
+func maxLen(t *syntax.Regexp) int {
+	const inf = maxMatch
+	switch t.Op {
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range t.Rune {
+			n += utf8.RuneLen(r)
+		}
+		return n
+	case syntax.OpCharClass:
+		for _, r := range t.Rune {
+			if r >= utf8.RuneSelf {
+				return utf8.UTFMax
+			}
+		}
+		return 1
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return utf8.UTFMax
+	case syntax.OpCapture:
+		return maxLen(t.Sub[0])
+	case syntax.OpConcat:
+		n := 0
+		for _, sub := range t.Sub {
+			n = min(n+maxLen(sub), inf)
+		}
+		return n
+	case syntax.OpAlternate:
+		n := 0
+		for _, sub := range t.Sub {
+			n = max(n, maxLen(sub))
+		}
+		return n
+	case syntax.OpQuest:
+		return maxLen(t.Sub[0])
+	case syntax.OpStar, syntax.OpPlus:
+		return inf
+	case syntax.OpRepeat:
+		if t.Max < 0 {
+			return inf
+		}
+		return min(t.Max*maxLen(t.Sub[0]), inf)
+	}
+	return 0 // empty-width assertions
 }
 
 // builtins are the detectors for common credential families. The formats
@@ -328,7 +387,7 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 		}
 		s, e = as-i, ae-i
 	} else {
-		m := det.re.FindSubmatchIndex(w)
+		m := det.re.FindSubmatchIndex(w[:min(len(w), det.reach)])
 		if m == nil {
 			return span{}, false
 		}

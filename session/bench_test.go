@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety/safetytest"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/target/targettest"
 )
@@ -256,4 +259,44 @@ func BenchmarkLatencyRatios(b *testing.B) {
 	b.ReportMetric(ps/pb, "session/sentinel")
 	b.ReportMetric(ps/pe, "session/echo-floor")
 	b.ReportMetric(pf/ps, "forkexec/session")
+}
+
+// BenchmarkRedactedOutput measures output that needs redacting work — a
+// generated mix of lockfiles and build logs, full of names that look like
+// credential names — through Session.Exec, end to end: the command's pipe,
+// the frame parser, the redactor, sanitising and the output cap. Each
+// round runs the same `cat` with redaction and with NoRedact, interleaved,
+// and reports both rates and their ratio (target: redacted ≥ 200 MB/s).
+func BenchmarkRedactedOutput(b *testing.B) {
+	ctx := context.Background()
+	const size = 64 << 20
+	file := filepath.Join(b.TempDir(), "benign.txt")
+	if err := os.WriteFile(file, []byte(safetytest.Benign(7, size)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := os.Stat(file)
+	open := func(noRedact bool) *session.Session {
+		return targettest.Open(b, journal.SessionSpec{Endpoint: targettest.Local, NoRedact: noRedact}, nil).Session
+	}
+	red, plain := open(false), open(true)
+	var tRed, tPlain time.Duration
+	run := func(s *session.Session) time.Duration {
+		start := time.Now()
+		r, err := s.Exec(ctx, "cat "+file, session.ExecOptions{})
+		if err != nil || r.StdoutInfo.Bytes != st.Size() {
+			b.Fatal(err, r.StdoutInfo)
+		}
+		return time.Since(start)
+	}
+	b.SetBytes(st.Size())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tRed += run(red)
+		tPlain += run(plain)
+	}
+	b.StopTimer()
+	mb := float64(st.Size()) * float64(b.N) / 1e6
+	b.ReportMetric(mb/tRed.Seconds(), "redacted-MB/s")
+	b.ReportMetric(mb/tPlain.Seconds(), "no-redact-MB/s")
+	b.ReportMetric(tRed.Seconds()/tPlain.Seconds(), "ratio")
 }
