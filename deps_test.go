@@ -27,7 +27,7 @@ func TestDependencyDirection(t *testing.T) {
 		"target":    {"target", "session", "transport", "safety", "journal", "undo"},
 		"replay":    {"replay", "target", "session", "journal", "transport", "safety", "undo"},
 		"mcpserver": {"mcpserver", "target", "session", "journal", "transport", "safety", "undo"},
-		"viewer":    {"viewer", "target", "journal", "undo"},
+		"viewer":    {"viewer", "target", "journal", "undo", "safety"},
 	}
 	// Tests may open sessions the way execkit does, through the opener.
 	testAllowed := map[string][]string{"session": {"target"}}
