@@ -47,6 +47,7 @@ const (
 	StatusFailed      Status = "failed"      // non-zero exit code
 	StatusBlocked     Status = "blocked"     // refused by policy, never ran
 	StatusTimedOut    Status = "timed_out"   // interrupted at its timeout
+	StatusCanceled    Status = "canceled"    // stopped by its caller (a cancelled request, ^C)
 	StatusInterrupted Status = "interrupted" // intent without completion in a finished run
 	StatusShellEnded  Status = "shell_ended" // the command ended the shell
 )
@@ -236,6 +237,7 @@ type Completion struct {
 	Cwd        string     `json:"cwd"`
 	DurationMS float64    `json:"duration_ms"`
 	TimedOut   bool       `json:"timed_out,omitempty"`
+	Canceled   bool       `json:"canceled,omitempty"`
 	ShellEnded bool       `json:"shell_ended,omitempty"`
 	Respawned  bool       `json:"respawned,omitempty"`
 	Stdout_    StreamInfo `json:"stdout_info"`

@@ -50,6 +50,11 @@ const (
 	DefaultKillGrace      = 500 * time.Millisecond
 	// MaxCommandBytes bounds the text of one command.
 	MaxCommandBytes = 1 << 20
+	// ExitTimedOut and ExitCanceled are the exit codes of a command line
+	// stopped at its timeout and by its caller, as timeout(1) and Ctrl-C
+	// report them.
+	ExitTimedOut = 124
+	ExitCanceled = 130
 )
 
 // Errors returned by Session methods. Other errors wrap these or come from
@@ -539,8 +544,10 @@ func (s *Session) storedCommand(cmd string) string {
 func completion(r Result) journal.Completion {
 	st := journal.StatusOK
 	switch {
-	case r.TimedOut || r.Canceled:
+	case r.TimedOut:
 		st = journal.StatusTimedOut
+	case r.Canceled:
+		st = journal.StatusCanceled
 	case r.ShellEnded:
 		st = journal.StatusShellEnded
 	case r.ExitCode != 0:
@@ -548,7 +555,7 @@ func completion(r Result) journal.Completion {
 	}
 	return journal.Completion{
 		Status: st, Stdout: r.Stdout, Stderr: r.Stderr, ExitCode: r.ExitCode, Cwd: r.Cwd,
-		DurationMS: r.DurationMS, TimedOut: r.TimedOut, ShellEnded: r.ShellEnded, Respawned: r.Respawned,
+		DurationMS: r.DurationMS, TimedOut: r.TimedOut, Canceled: r.Canceled, ShellEnded: r.ShellEnded, Respawned: r.Respawned,
 		Stdout_: journal.StreamInfo(r.StdoutInfo), Stderr_: journal.StreamInfo(r.StderrInfo),
 	}
 }
@@ -699,6 +706,10 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 		grace := s.opts.KillGrace
 		switch stage {
 		case 0:
+			// The shell first, whose trap then abandons the rest of the
+			// command line as soon as the running command ends (see
+			// bashFuncs), and then the command's processes.
+			sh.proc.SignalShell(context.Background(), transport.SIGUSR2)
 			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGINT, mark)
 			signalled += n
 		case 1:
@@ -795,6 +806,14 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 			res.ExitCode = trailer.code
 			st.cwd = trailer.cwd
 			st.env = trailer.env
+		}
+		// An interrupted command line ends as `timeout` and Ctrl-C end
+		// one, whatever its last command managed to return.
+		switch {
+		case res.TimedOut:
+			res.ExitCode = ExitTimedOut
+		case res.Canceled:
+			res.ExitCode = ExitCanceled
 		}
 	}
 	res.Duration = time.Since(start)

@@ -44,10 +44,20 @@ const (
 // and made read-only so that no command can unset or redefine it.
 //
 // __ek1 takes the payload (nonce, flags, escaped command) from the shell's
-// own close-on-exec script descriptor and turns tracing back on if the
-// previous command left it on. The command is evaluated at the top level,
-// so its declare, local, return and break mean what they mean at a prompt.
-// __ek2 saves the status and the shell flags, turns tracing off, restores
+// own close-on-exec script descriptor, sets the interrupt trap, and turns
+// alias expansion and tracing back on if the previous command left them
+// on. The command is evaluated at the top level, so its declare and local
+// mean what they mean at a prompt, inside a one-pass loop: at a timeout or
+// a cancel the shell itself gets SIGUSR2 (before its jobs get SIGINT), and
+// the trap breaks out of the loop once the running command ends, so the
+// rest of the command line never runs (a trap is the only way a
+// non-interactive shell abandons a list; without it the shell would go on
+// to the next command). USR2, not INT: scripts trap and ignore INT, and
+// children inherit an ignored INT. A break cannot leave a shell function,
+// so inside one the trap ends the shell instead (the session replaces it).
+// __eki says the command is running: a late signal outside it does nothing.
+// __ek2 saves the status and the shell flags, turns tracing and alias
+// expansion off (so no alias can rewrite the next frame line), restores
 // the descriptors saved at start-up, so no redirection the command made can
 // hide the end markers, and prints them: first the trailer on stderr (exit
 // status, working directory, flags and, when asked, the exported
@@ -58,11 +68,15 @@ const bashFuncs = `__ek1() {
   IFS= builtin read -rN"$1" -u255 __ekc
   __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33}
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
+  builtin trap '[ -z "${__eki-}" ] || { [ -z "${FUNCNAME-}" ] || builtin exit 130; break 1000; }' USR2
+  case $__eka in 1) builtin shopt -s expand_aliases;; esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
+  __eki=1
 }
 __ek2() {
-  __ekr=${1-$?} __ekf=$-
+  __ekr=${1-$?} __eki= __ekf=$-
   case $__ekf in *[xv]*) builtin set +xv;; esac
+  if builtin shopt -q expand_aliases; then __eka=1; builtin shopt -u expand_aliases; else __eka=; fi
   exec 0<&60 1>&61 2>&62
   case $__ekd in
   [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn"
@@ -116,7 +130,7 @@ func (d dialect) frame(nonce, cmd string, withEnv bool) string {
 		if flags&flagTraps != 0 {
 			end = `__ekq=$?;\builtin trap - DEBUG;\__ek2 "$__ekq"`
 		}
-		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;\builtin eval "$__ekc";` + end + "\n" + payload
+		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload
 	}
 	return d.shFrame(nonce, cmd, flags)
 }
@@ -156,9 +170,10 @@ func escapePayload(cmd string) string {
 func (d dialect) shFrame(nonce, cmd string, flags int) string {
 	var s strings.Builder
 	s.Grow(len(cmd) + 600)
+	s.WriteString("trap '[ -z \"${__eki-}\" ] || break 1000' USR2; ")
 	s.WriteString("case $__ekf in *v*) set -v;; esac; case $__ekf in *x*) set -x;; esac; ")
-	s.WriteString("eval " + shQuote(cmd) + "; ")
-	s.WriteString("__ekr=$? __ekf=$-; set +xv; ")
+	s.WriteString("__eki=1; for __ekl in 1; do eval " + shQuote(cmd) + "; done; ")
+	s.WriteString("__ekr=$? __eki= __ekf=$-; set +xv; ")
 	s.WriteString("exec 0<&7 1>&8 2>&9; ")
 	s.WriteString("printf '\\036E%s\\036' " + nonce + " >&8; ")
 	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + "; ")

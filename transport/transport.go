@@ -84,6 +84,9 @@ const (
 	SIGTERM Signal = "TERM"
 	SIGKILL Signal = "KILL"
 	SIGHUP  Signal = "HUP"
+	// SIGUSR2 is what a session sends its shell to abandon a command line;
+	// the frame traps it (scripts trap and ignore INT; hardly any touch it).
+	SIGUSR2 Signal = "USR2"
 )
 
 // Process is a running shell process. Its methods are safe for concurrent use.
@@ -108,6 +111,11 @@ type Process interface {
 	// touching the shell's state. The zero JobMark means every descendant.
 	// It returns how many processes were signalled.
 	SignalJobs(ctx context.Context, sig Signal, since JobMark) (int, error)
+	// SignalShell sends sig to the shell process itself. A session uses it
+	// to stop the rest of a command line at its timeout: the frame traps
+	// the interrupt and abandons the line, where signalling only the jobs
+	// would let the shell go on to the next command.
+	SignalShell(ctx context.Context, sig Signal) error
 	// Done is closed when the program has exited.
 	Done() <-chan struct{}
 	// ExitCode reports how the program ended, once Done is closed: its exit

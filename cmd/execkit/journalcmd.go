@@ -37,7 +37,7 @@ func logCommand() *cli.Command {
 		ArgsUsage: "JOURNAL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "session", Usage: "only this session"},
-			&cli.StringFlag{Name: "status", Usage: "only this status: ok, failed, blocked, timed_out, interrupted, shell_ended"},
+			&cli.StringFlag{Name: "status", Usage: "only this status: ok, failed, blocked, timed_out, canceled, interrupted, shell_ended"},
 			&cli.StringFlag{Name: "grep", Usage: "only entries whose command or output contains this text"},
 			&cli.BoolFlag{Name: "json", Usage: "print the entries as a JSON array"},
 		},

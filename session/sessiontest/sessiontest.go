@@ -77,6 +77,7 @@ func Run(t *testing.T, open Factory, o Options) {
 	}
 	parallel("Timeout", testTimeout)
 	parallel("BuiltinLoopTimeout", testBuiltinLoop)
+	parallel("InterruptStopsTheLine", testWholeLine)
 	parallel("Cancel", testCancel)
 	parallel("RespawnRestoresState", testRespawn)
 	parallel("NoRespawn", testNoRespawn)
@@ -267,12 +268,81 @@ func testTimeout(t *testing.T, open Factory, o Options) {
 
 func testBuiltinLoop(t *testing.T, open Factory, o Options) {
 	s := open(t, session.Options{Shell: o.Shell})
-	Exec(t, s, "cd "+o.TempDir+"; export EK_L='x y'", session.ExecOptions{})
-	r := Exec(t, s, "while :; do :; done", session.ExecOptions{Timeout: time.Second})
-	if !r.TimedOut || !r.ShellEnded || !r.Respawned {
-		t.Errorf("builtin loop: timed out %v, shell ended %v, respawned %v", r.TimedOut, r.ShellEnded, r.Respawned)
+	Exec(t, s, "cd "+o.TempDir+"; export EK_L='x y'; ek_plain=kept", session.ExecOptions{})
+	// A loop of builtins starts no process to signal: the shell's own
+	// interrupt trap stops it, and the shell goes on, its variables intact.
+	r := Exec(t, s, "while :; do :; done; echo never", session.ExecOptions{Timeout: time.Second})
+	if !r.TimedOut || r.ExitCode != session.ExitTimedOut || strings.Contains(r.Stdout, "never") {
+		t.Errorf("builtin loop: timed out %v, exit %d, stdout %q", r.TimedOut, r.ExitCode, r.Stdout)
 	}
-	expect(t, Exec(t, s, `echo "$PWD|$EK_L"`, session.ExecOptions{}), o.TempDir+"|x y\n", "", 0)
+	want := o.TempDir + "|x y|kept\n"
+	if r.Respawned {
+		want = o.TempDir + "|x y|\n" // replaced: exported state only
+	}
+	expect(t, Exec(t, s, `echo "$PWD|$EK_L|${ek_plain-}"`, session.ExecOptions{}), want, "", 0)
+}
+
+// testWholeLine checks that a timeout or a cancel stops the whole command
+// line, as timeout(1) or Ctrl-C would: nothing after the interrupted
+// command runs, whatever it is (a file write, a loop, a subshell), and the
+// exit code says how it ended.
+func testWholeLine(t *testing.T, open Factory, o Options) {
+	dir := o.TempDir
+	lines := []string{
+		o.u("sleep 1020") + "; echo after > %s; echo printed",
+		"for i in 1 2 3; do " + o.u("sleep 1021") + "; done; echo after > %s; echo printed",
+		"{ " + o.u("sleep 1022") + "; }; echo after > %s; echo printed",
+		"while :; do :; done; echo after > %s; echo printed",
+		o.u("sleep 1023") + " || echo after > %s; echo printed",
+		"trap '' INT; " + o.u("sleep 1024") + "; echo after > %s; echo printed",
+	}
+	if !o.bash() {
+		// bash runs the pending trap after an interrupted ( … ) subshell
+		// only once the next command has run: a known gap, documented in
+		// docs/architecture.md, "Timeouts and recovery".
+		lines = append(lines, "("+o.u("sleep 1026")+"); echo after > %s; echo printed")
+	}
+	if o.bash() {
+		// Inside a function a break cannot reach the frame's loop: the
+		// shell ends instead, and is replaced.
+		lines = append(lines, "f() { "+o.u("sleep 1025")+"; echo in-f > %[1]s; }; f; echo after > %[1]s; echo printed")
+	}
+	for i, line := range lines {
+		for _, cancel := range []bool{false, true} {
+			name := fmt.Sprintf("%d/timeout", i)
+			if cancel {
+				name = fmt.Sprintf("%d/cancel", i)
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				s := open(t, session.Options{Shell: o.Shell})
+				marker := fmt.Sprintf("%s/ek-after-%d-%d-%v", dir, o.sleepOffset, i, cancel)
+				cmd := fmt.Sprintf(line, marker)
+				var r session.Result
+				var err error
+				if cancel {
+					ctx, stop := context.WithTimeout(context.Background(), time.Second)
+					r, err = s.Exec(ctx, cmd, session.ExecOptions{})
+					stop()
+				} else {
+					r, err = s.Exec(context.Background(), cmd, session.ExecOptions{Timeout: time.Second})
+				}
+				wantCode := session.ExitTimedOut
+				if cancel {
+					wantCode = session.ExitCanceled
+				}
+				if cancel != r.Canceled || cancel == r.TimedOut || (r.ExitCode != wantCode && !r.Respawned) {
+					t.Errorf("%q: canceled %v timed out %v exit %d (err %v)", cmd, r.Canceled, r.TimedOut, r.ExitCode, err)
+				}
+				if strings.Contains(r.Stdout, "printed") {
+					t.Errorf("%q went on after the interrupt: %q", cmd, r.Stdout)
+				}
+				if got := Exec(t, s, "test -e "+marker+" && echo exists || echo absent", session.ExecOptions{}); got.Stdout != "absent\n" {
+					t.Errorf("%q: the command after the interrupted one ran (%s)", cmd, strings.TrimSpace(got.Stdout))
+				}
+			})
+		}
+	}
 }
 
 func testCancel(t *testing.T, open Factory, o Options) {
@@ -519,7 +589,9 @@ func Corpus() []Case {
 				t.Errorf("return at top level: %+v", r)
 			}
 		}},
-		{Name: "break at top level", Cmd: `break 2>/dev/null; echo after`, Want: exact("after\n", "", 0)},
+		// The command line runs in a one-pass loop (so that an interrupt
+		// can abandon it): a break outside any loop of its own ends it.
+		{Name: "break at top level", Cmd: `break 2>/dev/null; echo after`, Want: exact("", "", 0)},
 		{Name: "long command", Cmd: `: ` + strings.Repeat("word ", 40000) + `; echo long`, Want: exact("long\n", "", 0)},
 		{Name: "cd to nowhere", Cmd: `cd /nonexistent-execkit-dir 2>/dev/null || echo "failed"`, Want: exact("failed\n", "", 0)},
 		{Name: "stty -echo", Cmd: `stty -echo; echo silent`, Want: exact("silent\n", "", 0), TTY: true},

@@ -222,6 +222,8 @@ func unixSignal(s transport.Signal) (syscall.Signal, error) {
 		return syscall.SIGKILL, nil
 	case transport.SIGHUP:
 		return syscall.SIGHUP, nil
+	case transport.SIGUSR2:
+		return syscall.SIGUSR2, nil
 	}
 	return 0, fmt.Errorf("local: unknown signal %q", s)
 }
@@ -252,6 +254,26 @@ func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, since tr
 		}
 	}
 	return n, nil
+}
+
+// SignalShell implements transport.Process.
+func (p *process) SignalShell(ctx context.Context, sig transport.Signal) error {
+	s, err := unixSignal(sig)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-p.Done():
+		return nil // nothing to signal
+	default:
+	}
+	if err := syscall.Kill(p.cmd.Process.Pid, s); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("local: signal the shell: %w", err)
+	}
+	return nil
 }
 
 // killTree kills every process of the shell's tree, the shell last, in a

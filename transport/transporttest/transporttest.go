@@ -45,6 +45,7 @@ func Run(t *testing.T, tr transport.Transport, opts Options) {
 	t.Run("LargeOutput", func(t *testing.T) { testLargeOutput(t, tr) })
 	t.Run("SignalJobs", func(t *testing.T) { testSignalJobs(t, tr) })
 	t.Run("SignalJobsSinceMark", func(t *testing.T) { testSignalJobsByAge(t, tr) })
+	t.Run("SignalShell", func(t *testing.T) { testSignalShell(t, tr) })
 	t.Run("CloseKillsEverything", func(t *testing.T) { testClose(t, tr) })
 	t.Run("InputClosedTwice", func(t *testing.T) { testInputClosedTwice(t, tr) })
 	if opts.TTY {
@@ -257,6 +258,24 @@ func testSignalJobsByAge(t *testing.T, tr transport.Transport) {
 	waitFor(t, func() bool { return !alive(r, young) }, "the young job to die")
 	if !alive(r, old) {
 		t.Error("SignalJobs killed a job started before the mark")
+	}
+}
+
+// testSignalShell interrupts the program itself: its trap sees the signal.
+func testSignalShell(t *testing.T, tr transport.Transport) {
+	p := start(t, tr, transport.StartOptions{Argv: []string{"sh", "-c", `trap 'exit 7' INT; echo ready; while :; do sleep 0.1; done`}})
+	lines := newLineReader(p.Stdout())
+	if l, err := lines.next(waitLimit); err != nil || l != "ready" {
+		t.Fatalf("program start: %q %v", l, err)
+	}
+	if err := p.SignalShell(context.Background(), "BOGUS"); err == nil {
+		t.Error("SignalShell accepted an unknown signal")
+	}
+	if err := p.SignalShell(context.Background(), transport.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitDone(t, p); code != 7 {
+		t.Errorf("exit code %d after SignalShell, want 7 (from its INT trap)", code)
 	}
 }
 

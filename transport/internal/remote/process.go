@@ -40,6 +40,15 @@ func (j *Jobs) SignalJobs(ctx context.Context, sig transport.Signal, since trans
 	return j.Helper.SignalJobs(ctx, j.PID, sig, since)
 }
 
+// SignalShell implements transport.Process.
+func (j *Jobs) SignalShell(ctx context.Context, sig transport.Signal) error {
+	if !knownSignal(sig) {
+		return fmt.Errorf("remote: unknown signal %q", sig)
+	}
+	_, err := j.Helper.Kill(ctx, sig, []int{j.PID})
+	return err
+}
+
 // KillAll kills the shell's whole tree through the helper and waits (at
 // most 5 s) for done, the shell's end. A helper already gone is no error:
 // the target went with it.

@@ -285,7 +285,7 @@ func (h *Helper) KillTree(ctx context.Context, shell int) error {
 
 func knownSignal(sig transport.Signal) bool {
 	switch sig {
-	case transport.SIGINT, transport.SIGTERM, transport.SIGKILL, transport.SIGHUP:
+	case transport.SIGINT, transport.SIGTERM, transport.SIGKILL, transport.SIGHUP, transport.SIGUSR2:
 		return true
 	}
 	return false
