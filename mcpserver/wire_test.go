@@ -277,15 +277,16 @@ func TestWireCancelByClientID(t *testing.T) {
 		t.Fatalf("session_create: %v %+v", err, created)
 	}
 	sid := created.StructuredContent.SessionID
-	p.send(`{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"session_exec","arguments":{"session_id":"` + sid + `","command":"sleep 3600"}}}`)
+	marker := filepath.Join(t.TempDir(), "after-cancel")
+	p.send(`{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"session_exec","arguments":{"session_id":"` + sid + `","command":"sleep 3600; touch ` + marker + `"}}}`)
 	time.Sleep(200 * time.Millisecond) // let the command start (either way the outcome is the same)
 	p.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1.5,"reason":"test"}}`)
 	// The session serves one command at a time: this one runs only once
 	// the cancelled one has stopped (recv gives up after 30 s, long before
 	// the hour the sleep would take).
-	p.send(`{"jsonrpc":"2.0","id":"next","method":"tools/call","params":{"name":"session_exec","arguments":{"session_id":"` + sid + `","command":"echo next"}}}`)
+	p.send(`{"jsonrpc":"2.0","id":"next","method":"tools/call","params":{"name":"session_exec","arguments":{"session_id":"` + sid + `","command":"echo next; test -e ` + marker + ` && echo ran || echo stopped"}}}`)
 	r := p.recvID(`"next"`)
-	if !bytes.Contains(r["result"], []byte(`next\n`)) {
-		t.Errorf("the command after the cancelled one: %s %s", r["result"], r["error"])
+	if !bytes.Contains(r["result"], []byte(`next\nstopped\n`)) {
+		t.Errorf("the command after the cancelled one (the rest of the cancelled line must not run): %s %s", r["result"], r["error"])
 	}
 }

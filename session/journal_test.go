@@ -26,18 +26,26 @@ func TestJournalRecordsEveryExec(t *testing.T) {
 	s := openLocal(t, session.Options{Journal: j, ID: "main", Timeout: 10 * time.Second})
 	ctx := context.Background()
 	cmds := []struct {
-		cmd  string
-		opts session.ExecOptions
-		want journal.Status
+		cmd    string
+		opts   session.ExecOptions
+		want   journal.Status
+		cancel bool // the caller cancels it
 	}{
-		{"cd " + dir + " && echo hi", session.ExecOptions{}, journal.StatusOK},
-		{"echo err >&2; exit 3", session.ExecOptions{}, journal.StatusShellEnded},
-		{"(exit 4)", session.ExecOptions{}, journal.StatusFailed},
-		{"sleep 30", session.ExecOptions{Timeout: 300 * time.Millisecond}, journal.StatusTimedOut},
+		{"cd " + dir + " && echo hi", session.ExecOptions{}, journal.StatusOK, false},
+		{"echo err >&2; exit 3", session.ExecOptions{}, journal.StatusShellEnded, false},
+		{"(exit 4)", session.ExecOptions{}, journal.StatusFailed, false},
+		{"sleep 30", session.ExecOptions{Timeout: 300 * time.Millisecond}, journal.StatusTimedOut, false},
+		{"sleep 31", session.ExecOptions{}, journal.StatusCanceled, true},
 	}
 	for i, c := range cmds {
+		ctx := ctx
+		if c.cancel {
+			var stop context.CancelFunc
+			ctx, stop = context.WithTimeout(ctx, 300*time.Millisecond)
+			defer stop()
+		}
 		r, err := s.Exec(ctx, c.cmd, c.opts)
-		if err != nil {
+		if err != nil && !c.cancel {
 			t.Fatal(err)
 		}
 		if r.Entry != uint64(i+1) {
@@ -64,6 +72,12 @@ func TestJournalRecordsEveryExec(t *testing.T) {
 		}
 		if c := es[1].Completion; c.Stderr != "err\n" || c.ExitCode != 3 || es[1].CwdBefore != dir {
 			t.Errorf("entry 2: %+v", es[1])
+		}
+		if c := es[3].Completion; !c.TimedOut || c.Canceled || c.ExitCode != session.ExitTimedOut {
+			t.Errorf("entry 4, timed out: %+v", c)
+		}
+		if c := es[4].Completion; c.TimedOut || !c.Canceled || c.ExitCode != session.ExitCanceled {
+			t.Errorf("entry 5, cancelled: %+v", c)
 		}
 		ss, _ := r.Sessions()
 		if len(ss) != 1 || ss[0].ID != "main" || ss[0].Transport != "local" {

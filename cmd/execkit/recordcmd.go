@@ -183,7 +183,7 @@ func summary(w io.Writer, j *journal.Journal, path string, d time.Duration) {
 				failed++
 			case journal.StatusBlocked:
 				blocked++
-			case journal.StatusTimedOut:
+			case journal.StatusTimedOut, journal.StatusCanceled:
 				timedOut++
 			}
 			if e.Checkpoint != "" {
@@ -192,7 +192,7 @@ func summary(w io.Writer, j *journal.Journal, path string, d time.Duration) {
 		}
 		return err
 	})
-	fmt.Fprintf(w, "execkit: recorded %d commands (%d failed, %d blocked, %d timed out), %d checkpoints, in %s; journal %s\n",
+	fmt.Fprintf(w, "execkit: recorded %d commands (%d failed, %d blocked, %d timed out or canceled), %d checkpoints, in %s; journal %s\n",
 		n, failed, blocked, timedOut, len(cps), d.Round(time.Millisecond), path)
 }
 

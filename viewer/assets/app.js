@@ -147,6 +147,7 @@
     } else if (c) {
       st.append(el("span", "badge exit" + (c.exit_code ? " nonzero" : ""), "exit " + c.exit_code), " " + ms(c.duration_ms));
       if (c.timed_out) st.append(" ", el("span", "badge timeout", "timed out"));
+      if (c.canceled) st.append(" ", el("span", "badge timeout", "canceled"));
       if (c.shell_ended) st.append(" ", el("span", "badge ended", "shell ended"));
     } else {
       st.append(el("span", "badge running", e.status));
