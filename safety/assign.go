@@ -49,10 +49,6 @@ func assignment(b []byte, i int) (start, end int, ok bool) {
 		}
 	}
 	w := b[i:min(len(b), i+maxMatch)]
-	m := assignKey.FindIndex(w[:min(len(w), assignKeyReach)])
-	if m == nil {
-		return 0, 0, false
-	}
 	nameStart := i
 	for nameStart > 0 && i-nameStart < 256 && isName(b[nameStart-1]) {
 		nameStart--
@@ -66,6 +62,21 @@ func assignment(b []byte, i int) (start, end int, ok bool) {
 	}
 	if nameStart == i && len(w) > 4 && bytes.EqualFold(w[:4], []byte("pass")) && !isWord(w[4]) {
 		return 0, 0, false // "PASS: TestX", "pass: 3": only DB_PASS and the like are passwords
+	}
+	// Cheaply first: a name, maybe a closing quote and blanks, then = or :.
+	j := n
+	if j < len(w) && (w[j] == '"' || w[j] == '\'') {
+		j++
+	}
+	for j < len(w) && (w[j] == ' ' || w[j] == '\t') {
+		j++
+	}
+	if j >= len(w) || (w[j] != '=' && w[j] != ':') {
+		return 0, 0, false
+	}
+	m := assignKey.FindIndex(w[:min(len(w), assignKeyReach)])
+	if m == nil {
+		return 0, 0, false
 	}
 	v := m[1]
 	if v >= len(w) {

@@ -379,6 +379,9 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 		return span{}, false
 	}
 	w := b[i:min(len(b), i+maxMatch)]
+	if det.kind == "url-password" && !authorityHasAt(w) {
+		return span{}, false // most URLs: no user:password@
+	}
 	var s, e int
 	if det.kind == "password-assignment" {
 		as, ae, ok := assignment(b, i)
@@ -425,6 +428,20 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 		}
 	}
 	return span{start: i + s, end: i + e, kind: det.kind}, true
+}
+
+// authorityHasAt reports whether the URL whose "://" starts w has an '@'
+// in its authority, where a password would be.
+func authorityHasAt(w []byte) bool {
+	for j := 3; j < len(w) && j < 400; j++ {
+		switch w[j] {
+		case '@':
+			return true
+		case '/', ' ', '\t', '\n', '\r', '\'', '"':
+			return false
+		}
+	}
+	return false
 }
 
 // Redact returns s with every credential replaced.

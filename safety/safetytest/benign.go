@@ -1,6 +1,7 @@
 package safetytest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -148,4 +149,36 @@ func miscLog(r *rand.Rand, b *strings.Builder) {
 	fmt.Fprintf(b, "commit %s\nAuthor: Dev <dev@example.org>\n    rotate the token cache (%s)\n", hexs(r, 20), hexs(r, 4))
 	fmt.Fprintf(b, "token := os.Getenv(\"GITHUB_TOKEN\")\npassword = getpass.getpass()\nlet tok = Token::new(span, kind);\n")
 	fmt.Fprintf(b, "time=2026-01-%02dT10:%02d:%02dZ level=info msg=\"token refreshed\" expires_in=%d token_type=Bearer\n", 1+r.Intn(28), r.Intn(60), r.Intn(60), r.Intn(7200))
+}
+
+// BuildLog makes about n bytes of a realistic build log: compiler and test
+// output, timestamps, paths, hashes, URLs, and a credential every few
+// thousand lines.
+func BuildLog(n int) []byte {
+	rng := rand.New(rand.NewSource(1))
+	var b bytes.Buffer
+	pos := Corpus()
+	lines := []string{
+		"2026-11-24T12:%02d:%02d.%03dZ INFO  [builder] compiling package github.com/example/project/internal/pkg%d (%d files)\n",
+		"go: downloading golang.org/x/tools v0.%d.%d\n",
+		"=== RUN   TestHandler/case_%d_with_%d_inputs\n",
+		"--- PASS: TestHandler/case_%d (0.%02ds)\n",
+		"src/components/widget%d.tsx:%d:14 - warning: unused variable 'tmp%d' (no-unused-vars)\n",
+		"Step %d/%d : RUN apt-get install -y build-essential && rm -rf /var/lib/apt/lists/*\n",
+		"Fetched https://registry.npmjs.org/package-%d/-/package-%d-1.2.3.tgz in %dms\n",
+		"commit %x%x (HEAD -> main, origin/main)\n",
+		"ok  \tgithub.com/example/project/pkg%d\t0.%03ds\tcoverage: %d.%d%% of statements\n",
+	}
+	i := 0
+	for b.Len() < n {
+		if i%3000 == 2999 {
+			b.WriteString(pos[rng.Intn(len(pos))].Line + "\n")
+		}
+		l := lines[rng.Intn(len(lines))]
+		args := []any{rng.Intn(60), rng.Intn(60), rng.Intn(1000), rng.Intn(1 << 31), rng.Intn(100)}
+		verbs := strings.Count(l, "%") - 2*strings.Count(l, "%%")
+		fmt.Fprintf(&b, l, args[:verbs]...)
+		i++
+	}
+	return b.Bytes()
 }
