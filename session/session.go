@@ -15,12 +15,16 @@
 //
 // # Timeouts and recovery
 //
-// When a command outlives its timeout, the session interrupts the processes
-// the command started (SIGINT, then SIGKILL after a grace period) through the
-// transport's side channel, leaving the shell and its state alone. Only when
-// the shell itself does not come back (a builtin loop, a broken frame) is it
-// killed and a new one started with the last known working directory and
-// exported environment. The same happens when a command ends the shell
+// When a command outlives its timeout, the session tells the shell to
+// abandon the command line (SIGUSR2, which the frame traps) and interrupts
+// the processes the command started (SIGINT, then SIGKILL after a grace
+// period) through the transport's side channel, leaving the shell and its
+// state alone. Only when the shell itself does not come back (a stopped
+// shell, a broken frame) is it killed and a new one started with the last
+// known working directory and exported environment; a command that may
+// have broken the frame (enable, readonly, exec, a function named like a
+// builtin…) is followed by an empty framed command, and the shell is
+// replaced at once if that does not come back clean. The same happens when a command ends the shell
 // (exit, exec, set -e): the Result says so and the next Exec runs in the
 // re-spawned shell, unless Options.NoRespawn is set.
 package session
@@ -32,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -594,6 +599,13 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		// its next foreground command; let that be a hidden one.
 		s.run(context.WithoutCancel(ctx), "{ command true; } 2>/dev/null", 10*time.Second, 4096)
 	}
+	if !st.shellGone && !s.isClosing() && mayBreakFrame(cmd) && !s.frameIntact(ctx) {
+		// The command changed what the frame relies on (a builtin
+		// disabled or shadowed, a frame variable made read-only, a saved
+		// descriptor closed): the shell is replaced now, so that the next
+		// command runs in a sound one.
+		st.shellGone = true
+	}
 	switch {
 	case s.isClosing():
 		return res, ErrClosed
@@ -615,6 +627,27 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 	}
 	return res, nil
 }
+
+// frameSensitive are the words of commands that can change what the frame
+// relies on: builtins it calls, its variables and descriptors, function
+// definitions that shadow builtins, options and traps.
+var frameSensitive = regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(?:enable|readonly|typeset|declare|local|builtin|command|exec|unset|trap|alias|shopt|set|eval|source|IFS|read|printf|export|ulimit|__ek[A-Za-z0-9_]*)(?:[^A-Za-z0-9_]|$)|(?:^|[;&|({\s])\.\s|\(\s*\)|function\s`)
+
+// mayBreakFrame reports whether cmd may leave the shell unable to run the
+// next frame, and so is followed by a check of the frame (frameIntact).
+func mayBreakFrame(cmd string) bool { return frameSensitive.MatchString(cmd) }
+
+// frameIntact runs an empty command through the frame and reports whether
+// it came back exactly as it must: nothing on either stream, status 0, a
+// complete trailer.
+func (s *Session) frameIntact(ctx context.Context) bool {
+	r, st := s.run(context.WithoutCancel(ctx), ":", frameCheckTimeout, 4096)
+	return !st.shellGone && !r.TimedOut && r.ExitCode == 0 && r.Stdout == "" && r.Stderr == "" && st.cwd != ""
+}
+
+// frameCheckTimeout bounds the frame check; a shell that cannot run an
+// empty command in that time is replaced.
+const frameCheckTimeout = 2 * time.Second
 
 func validateCommand(cmd string) error {
 	if strings.IndexByte(cmd, 0) >= 0 {

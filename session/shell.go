@@ -44,57 +44,69 @@ const (
 // and made read-only so that no command can unset or redefine it.
 //
 // __ek1 takes the payload (nonce, flags, escaped command) from the shell's
-// own close-on-exec script descriptor, sets the interrupt trap, and turns
-// alias expansion and tracing back on if the previous command left them
-// on. The command is evaluated at the top level, so its declare and local
-// mean what they mean at a prompt, inside a one-pass loop: at a timeout or
-// a cancel the shell itself gets SIGUSR2 (before its jobs get SIGINT), and
-// the trap breaks out of the loop once the running command ends, so the
-// rest of the command line never runs (a trap is the only way a
-// non-interactive shell abandons a list; without it the shell would go on
-// to the next command). USR2, not INT: scripts trap and ignore INT, and
-// children inherit an ignored INT. A break cannot leave a shell function,
-// so inside one the trap ends the shell instead (the session replaces it).
-// __eki says the command is running: a late signal outside it does nothing.
-// __ek2 saves the status and the shell flags, turns tracing and alias
-// expansion off (so no alias can rewrite the next frame line), restores
+// own close-on-exec script descriptor and turns tracing back on if the
+// previous command left it on. The command is evaluated at the top level,
+// so its declare and local mean what they mean at a prompt, inside a
+// one-pass loop: at a timeout or a cancel the shell itself gets SIGUSR2
+// (before its jobs get SIGINT), and the interrupt trap breaks out of the
+// loop once the running command ends, so the rest of the command line never
+// runs (a trap is the only way a non-interactive shell abandons a list;
+// without it the shell would go on to the next command). USR2, not INT:
+// scripts trap and ignore INT, and children inherit an ignored INT. A break
+// cannot leave a shell function, so inside one the trap ends the shell
+// instead (the session replaces it). __eki says the command is running: a
+// late signal outside it does nothing.
+// __ek2 saves the status and the shell flags, turns tracing off, restores
 // the descriptors saved at start-up, so no redirection the command made can
 // hide the end markers, and prints them: first the trailer on stderr (exit
 // status, working directory, flags and, when asked, the exported
 // environment), then the stdout marker, so that when the reader sees the
-// end of stdout the end of stderr is already waiting. Between commands
-// tracing is off, so the frame line itself is never traced or echoed.
+// end of stdout the end of stderr is already waiting. If the payload
+// cannot be read or the trailer printed (a command disabled read or printf,
+// closed the script descriptor, made a frame variable read-only), the shell
+// exits at once with status 97, silently (its errors go to descriptor 63,
+// /dev/null), and is replaced, rather than run half a frame. Between
+// commands tracing is off, so the frame line itself is never traced or
+// echoed. Whatever else a command may have done to the frame (an alias
+// for "for", a function named like a builtin) the session finds with an
+// empty framed command after it (Session.frameIntact).
 const bashFuncs = `__ek1() {
-  IFS= builtin read -rN"$1" -u255 __ekc
-  __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33}
+  IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 97 || exit 97; } 2>&63
+  __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33} || { builtin exit 97 || exit 97; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
-  builtin trap '[ -z "${__eki-}" ] || { [ -z "${FUNCNAME-}" ] || builtin exit 130; break 1000; }' USR2
-  case $__eka in 1) builtin shopt -s expand_aliases;; esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
 }
 __ek2() {
-  __ekr=${1-$?} __eki= __ekf=$-
-  case $__ekf in *[xv]*) builtin set +xv;; esac
-  if builtin shopt -q expand_aliases; then __eka=1; builtin shopt -u expand_aliases; else __eka=; fi
+  { __ekr=${1-$?} __eki= __ekf=$-; } 2>&63 || { builtin exit 97 || exit 97; } 2>&63
+  case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
   exec 0<&60 1>&61 2>&62
   case $__ekd in
-  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn"
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" 2>&63 || { builtin exit 97 || exit 97; } 2>&63
       builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 97 || exit 97; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
 }
 `
 
+// interruptTrap abandons the command line the frame is running (see
+// bashFuncs); installed when the shell starts, and again after any command
+// that names trap.
+const interruptTrap = `trap '[ -z "${__eki-}" ] || { [ -z "${FUNCNAME-}" ] || builtin exit 130; break 1000; }' USR2`
+
+// shInterruptTrap is interruptTrap for a POSIX sh, which has no FUNCNAME.
+const shInterruptTrap = `trap '[ -z "${__eki-}" ] || break 1000' USR2`
+
 // bootstrap saves the original descriptors (stdin at 60, stdout at 61,
-// stderr at 62, or 7/8/9 for sh, whose redirections take one digit), closes
-// the command channel's descriptor 3 (bash keeps its own close-on-exec copy,
-// which __ek1 reads), installs the frame logic and moves to dir.
+// stderr at 62, or 7/8/9 for sh, whose redirections take one digit), opens
+// /dev/null at 63 for the frame's own errors (bash), closes the command
+// channel's descriptor 3 (bash keeps its own close-on-exec copy, which __ek1
+// reads), installs the frame logic and the interrupt trap and moves to dir.
 func (d dialect) bootstrap(dir string) string {
 	var s strings.Builder
 	if d.kind == "bash" {
-		s.WriteString("exec 60<&0 61>&1 62>&2 3<&-\n" + bashFuncs + "builtin readonly -f __ek1 __ek2; __ekf=$-")
+		s.WriteString("exec 60<&0 61>&1 62>&2 63>/dev/null 3<&-\n" + bashFuncs + "builtin readonly -f __ek1 __ek2; __ekf=$-; " + interruptTrap)
 	} else {
 		s.WriteString("exec 7<&0 8>&1 9>&2 3<&-; __ekf=$-")
 	}
@@ -128,7 +140,7 @@ func (d dialect) frame(nonce, cmd string, withEnv bool) string {
 		// trap around a function call, so it is cleared at the top level.
 		end := `\__ek2`
 		if flags&flagTraps != 0 {
-			end = `__ekq=$?;\builtin trap - DEBUG;\__ek2 "$__ekq"`
+			end = `__ekq=$?;\builtin trap - DEBUG;\builtin ` + interruptTrap + `;\__ek2 "$__ekq"`
 		}
 		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload
 	}
@@ -170,7 +182,7 @@ func escapePayload(cmd string) string {
 func (d dialect) shFrame(nonce, cmd string, flags int) string {
 	var s strings.Builder
 	s.Grow(len(cmd) + 600)
-	s.WriteString("trap '[ -z \"${__eki-}\" ] || break 1000' USR2; ")
+	s.WriteString(shInterruptTrap + "; ")
 	s.WriteString("case $__ekf in *v*) set -v;; esac; case $__ekf in *x*) set -x;; esac; ")
 	s.WriteString("__eki=1; for __ekl in 1; do eval " + shQuote(cmd) + "; done; ")
 	s.WriteString("__ekr=$? __eki= __ekf=$-; set +xv; ")

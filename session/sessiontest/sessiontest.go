@@ -433,22 +433,36 @@ func testInvalid(t *testing.T, open Factory, o Options) {
 // testSabotage: a command that shadows `builtin` or closes the saved
 // descriptors breaks the next frame; the session must notice at the timeout
 // and come back with a new shell.
+// FrameBreakers are commands that attack what the bash frame relies on:
+// the builtins it calls, its variables and its saved descriptors.
+var FrameBreakers = []string{
+	"builtin() { :; }", "enable -n printf", "enable -n read", "enable -n eval", "enable -n builtin",
+	"readonly __ekn", "readonly __ekc", "readonly __ekc __ekn", "readonly __ekr __ekf __eki",
+	"exec 61>&-", "exec 62>&-", "exec 61>&- 62>&-", "exec 255<&-", "exec 60<&-",
+	"printf() { echo forged; }", "read() { :; }", "eval() { :; }",
+	"set -o posix", "trap 'echo trapped' DEBUG", "shopt -s expand_aliases; alias for=echo",
+}
+
+// testSabotage runs each frame breaker, then an ordinary command, which must
+// succeed at once in a shell with the state restored; no text of the
+// frame's may show in either result.
 func testSabotage(t *testing.T, open Factory, o Options) {
-	for _, cmd := range []string{"builtin() { :; }", "exec 61>&- 62>&-", "readonly __ekc __ekn"} {
+	for _, cmd := range FrameBreakers {
 		t.Run(cmd, func(t *testing.T) {
 			t.Parallel()
-			s := open(t, session.Options{Shell: o.Shell, Timeout: 2 * time.Second, KillGrace: 200 * time.Millisecond})
-			Exec(t, s, "export EK_S=still", session.ExecOptions{})
-			Exec(t, s, cmd, session.ExecOptions{})
-			var r session.Result
-			for i := 0; i < 3; i++ {
-				r = Exec(t, s, `echo "$EK_S"`, session.ExecOptions{})
-				if r.Stdout == "still\n" {
-					break
-				}
+			s := open(t, session.Options{Shell: o.Shell, Timeout: 5 * time.Second, KillGrace: 200 * time.Millisecond})
+			Exec(t, s, "cd "+o.TempDir+"; export EK_S=still", session.ExecOptions{})
+			r := Exec(t, s, cmd, session.ExecOptions{})
+			next := Exec(t, s, `echo "$EK_S $PWD"`, session.ExecOptions{})
+			if next.Stdout != "still "+o.TempDir+"\n" || next.Stderr != "" || next.ExitCode != 0 {
+				t.Errorf("after %q the next command got %q %q exit %d", cmd, next.Stdout, next.Stderr, next.ExitCode)
 			}
-			if r.Stdout != "still\n" {
-				t.Errorf("after %q the session did not recover: %+v", cmd, r)
+			for _, res := range []session.Result{r, next} {
+				for _, internal := range []string{"__ek", "declare -x", "\x1e", "builtin:"} {
+					if strings.Contains(res.Stdout+res.Stderr, internal) {
+						t.Errorf("%q: the frame's text %q shows in the output: %q %q", res.Command, internal, res.Stdout, res.Stderr)
+					}
+				}
 			}
 		})
 	}
