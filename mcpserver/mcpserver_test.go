@@ -15,6 +15,7 @@ import (
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
+	"github.com/execkit/execkit/session/sessiontest"
 	"github.com/execkit/execkit/target"
 	"github.com/execkit/execkit/target/targettest"
 	"github.com/execkit/execkit/transport/ssh/sshtest"
@@ -214,5 +215,36 @@ func TestSSHAlias(t *testing.T) {
 	}
 	if err := tool(cs, "session_create", map[string]any{"transport": "ssh", "target": "not-an-alias.invalid"}, nil); err == nil {
 		t.Error("a host that resolves nowhere opened a session")
+	}
+}
+
+// TestFrameBreakersThroughMCP: after each command that attacks the shell
+// frame, the agent's next command in the same session succeeds at once,
+// with the session's state.
+func TestFrameBreakersThroughMCP(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	s := New(Settings{Env: target.Env{Journal: j}, MaxSessions: len(sessiontest.FrameBreakers) + 1})
+	defer s.Close()
+	cs := connect(t, s)
+	for _, breaker := range sessiontest.FrameBreakers {
+		var info SessionInfo
+		if err := tool(cs, "session_create", map[string]any{"shell": "bash"}, &info); err != nil {
+			t.Fatal(err)
+		}
+		if err := tool(cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "export EK_M=kept"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		tool(cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": breaker, "timeout_ms": 5000}, nil)
+		var out struct {
+			Stdout   string `json:"stdout"`
+			ExitCode int    `json:"exit_code"`
+		}
+		if err := tool(cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": `echo "$EK_M"`}, &out); err != nil || out.Stdout != "kept\n" || out.ExitCode != 0 {
+			t.Errorf("after %q: %+v %v", breaker, out, err)
+		}
 	}
 }
