@@ -31,6 +31,7 @@ const (
 var (
 	ErrNewerFormat = errors.New("journal: written by a newer execkit")
 	ErrNotJournal  = errors.New("journal: not an execkit journal")
+	ErrCorrupt     = errors.New("journal: the file is damaged")
 	ErrInUse       = errors.New("journal: in use")
 	ErrSealed      = errors.New("journal: sealed")
 	ErrClosed      = errors.New("journal: closed")

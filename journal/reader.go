@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -22,13 +23,22 @@ type Reader struct {
 // Read opens the journal at path read-only and calls fn with a Reader. It
 // fails with ErrInUse while another process writes the journal: bbolt locks
 // the file, and a live run is shown by the process that writes it.
-func Read(path string, fn func(*Reader) error) error {
+func Read(path string, fn func(*Reader) error) (err error) {
+	// A damaged file can make the storage layer panic, or fault on a page
+	// past the end of its mapping: either is reported as damage, never a
+	// crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, p)
+		}
+	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return inUse(path)
 	}
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %s: %w", path, err)
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
@@ -172,6 +182,17 @@ func (rep *Report) fail(rec uint64, format string, a ...any) {
 // was sealed); a journal re-chained from scratch fails against it.
 func (r *Reader) Verify(expectHead string) Report {
 	rep := Report{}
+	// The file's own structure first: pages reachable twice or never,
+	// freed pages in use, keys out of order.
+	n := 0
+	for err := range r.tx.Check() {
+		if n++; n <= 10 {
+			rep.fail(0, "the file is damaged: %v", err)
+		}
+	}
+	if n > 0 {
+		return rep
+	}
 	intents := map[uint64][]byte{}
 	completions := map[uint64][]byte{}
 	sessions := map[string][]byte{}
