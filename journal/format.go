@@ -32,6 +32,9 @@ var (
 	ErrNewerFormat = errors.New("journal: written by a newer execkit")
 	ErrNotJournal  = errors.New("journal: not an execkit journal")
 	ErrCorrupt     = errors.New("journal: the file is damaged")
+	// ErrEmpty is a journal file with nothing in it yet: its writer was
+	// stopped while creating it. Opening it for writing starts it afresh.
+	ErrEmpty = errors.New("journal: no entries")
 	ErrInUse       = errors.New("journal: in use")
 	ErrSealed      = errors.New("journal: sealed")
 	ErrClosed      = errors.New("journal: closed")

@@ -590,3 +590,50 @@ func TestVerifyDamagedFile(t *testing.T) {
 		t.Error("no flip was reported")
 	}
 }
+
+// TestInterruptedCreation: a journal file whose writer was killed while
+// creating it (nothing written yet, or the storage header only) reads as
+// "no entries", and a writer opening it starts it afresh.
+func TestInterruptedCreation(t *testing.T) {
+	dir := t.TempDir()
+	zero := filepath.Join(dir, "zero.db")
+	if err := os.WriteFile(zero, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	header := filepath.Join(dir, "header.db")
+	db, err := bolt.Open(header, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, p := range []string{zero, header} {
+		if err := Read(p, func(*Reader) error { return nil }); !errors.Is(err, ErrEmpty) {
+			t.Errorf("%s: Read = %v, want ErrEmpty", filepath.Base(p), err)
+		}
+		j, err := Open(p, nil)
+		if err != nil {
+			t.Fatalf("%s: Open = %v", filepath.Base(p), err)
+		}
+		j.AddSession(Session{ID: "s", Transport: "local"})
+		seq, _ := j.Intent(Intent{Session: "s", Command: "true", Decision: Decision{Allowed: true}})
+		j.Complete(seq, Completion{Status: StatusOK})
+		j.Close()
+		err = Read(p, func(r *Reader) error {
+			if rep := r.Verify(""); !rep.OK || rep.Entries != 1 {
+				t.Errorf("%s after a writer: %+v", filepath.Base(p), rep)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	// A file that is not a journal at all is still called that.
+	other := filepath.Join(dir, "other.db")
+	db, _ = bolt.Open(other, 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("x")); return err })
+	db.Close()
+	if err := Read(other, func(*Reader) error { return nil }); !errors.Is(err, ErrNotJournal) {
+		t.Errorf("another bbolt file: %v", err)
+	}
+}

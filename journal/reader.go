@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -33,6 +34,9 @@ func Read(path string, fn func(*Reader) error) (err error) {
 			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, p)
 		}
 	}()
+	if st, serr := os.Stat(path); serr == nil && st.Size() == 0 {
+		return fmt.Errorf("%w: %s is empty (its writer was stopped while creating it)", ErrEmpty, path)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return inUse(path)
@@ -44,6 +48,9 @@ func Read(path string, fn func(*Reader) error) (err error) {
 	return db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
+			if empty := tx.ForEach(func([]byte, *bolt.Bucket) error { return errors.New("not empty") }) == nil; empty {
+				return fmt.Errorf("%w: %s holds nothing yet (its writer was stopped while creating it)", ErrEmpty, path)
+			}
 			return fmt.Errorf("%w: %s", ErrNotJournal, path)
 		}
 		if err := checkFormat(meta); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -47,7 +48,7 @@ func logCommand() *cli.Command {
 				return err
 			}
 			f := journal.Filter{Session: c.String("session"), Status: journal.Status(c.String("status")), Text: c.String("grep")}
-			return journal.Read(path, func(r *journal.Reader) error {
+			return emptyIsNothing(c, journal.Read(path, func(r *journal.Reader) error {
 				es, err := r.Entries(f)
 				if err != nil {
 					return err
@@ -69,7 +70,7 @@ func logCommand() *cli.Command {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Session, e.Status, exit, dur, safety.Visible(cwd), oneLine(safety.Visible(e.Command), 70))
 				}
 				return tw.Flush()
-			})
+			}))
 		},
 	}
 }
@@ -126,6 +127,17 @@ func showCommand() *cli.Command {
 	}
 }
 
+// emptyIsNothing turns the error of a journal whose writer was stopped
+// while creating it into a notice: it has no entries, and nothing in it
+// is wrong.
+func emptyIsNothing(c *cli.Context, err error) error {
+	if errors.Is(err, journal.ErrEmpty) {
+		fmt.Fprintf(c.App.ErrWriter, "execkit: %v\n", err)
+		return nil
+	}
+	return err
+}
+
 // verifyFailed is a journal that did not pass verify.
 type verifyFailed struct{ rep journal.Report }
 
@@ -154,7 +166,7 @@ func verifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return journal.Read(path, func(r *journal.Reader) error {
+			return emptyIsNothing(c, journal.Read(path, func(r *journal.Reader) error {
 				rep := r.Verify(c.String("head"))
 				if c.Bool("json") {
 					printJSON(c.App.Writer, rep)
@@ -169,7 +181,7 @@ func verifyCommand() *cli.Command {
 					return verifyFailed{rep}
 				}
 				return nil
-			})
+			}))
 		},
 	}
 }
