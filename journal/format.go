@@ -34,11 +34,11 @@ var (
 	ErrCorrupt     = errors.New("journal: the file is damaged")
 	// ErrEmpty is a journal file with nothing in it yet: its writer was
 	// stopped while creating it. Opening it for writing starts it afresh.
-	ErrEmpty = errors.New("journal: no entries")
-	ErrInUse       = errors.New("journal: in use")
-	ErrSealed      = errors.New("journal: sealed")
-	ErrClosed      = errors.New("journal: closed")
-	ErrNoEntry     = errors.New("journal: no such entry")
+	ErrEmpty   = errors.New("journal: no entries")
+	ErrInUse   = errors.New("journal: in use")
+	ErrSealed  = errors.New("journal: sealed")
+	ErrClosed  = errors.New("journal: closed")
+	ErrNoEntry = errors.New("journal: no such entry")
 )
 
 // Status is what became of an entry.
