@@ -285,4 +285,7 @@ type Seal struct {
 	Records uint64    `json:"records"`
 	Head    string    `json:"head"`
 	Time    time.Time `json:"time"`
+	// Genesis is the hash of the journal's first record: it names the
+	// journal in anchors, across its runs.
+	Genesis string `json:"genesis,omitempty"`
 }

@@ -69,8 +69,8 @@ type chain struct {
 
 // Open opens the journal at path for appending, creating it when it does
 // not exist. A file another process is writing makes Open fail with
-// ErrInUse, naming that process. A sealed journal cannot be appended to
-// (ErrSealed).
+// ErrInUse, naming that process. A journal whose last run was sealed gets
+// a new run, chained after the seal.
 func Open(path string, opts *Options) (*Journal, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -101,13 +101,21 @@ func Open(path string, opts *Options) (*Journal, error) {
 		if err := meta.Put(keyVersion, []byte(strconv.Itoa(Version))); err != nil {
 			return err
 		}
-		if meta.Get(keySeal) != nil {
-			return fmt.Errorf("%w: %s was sealed at the end of its run; start a new journal", ErrSealed, path)
-		}
 		if err := json.Unmarshal(meta.Get(keyRun), &j.run); err != nil {
 			return fmt.Errorf("%w: run metadata: %w", ErrNotJournal, err)
 		}
-		return loadChain(tx, &ch)
+		if err := loadChain(tx, &ch); err != nil {
+			return err
+		}
+		if meta.Get(keySeal) != nil {
+			// The last run ended with a seal: this one starts a new run
+			// after it, in the same chain.
+			if err := meta.Delete(keySeal); err != nil {
+				return err
+			}
+			return j.startRun(tx, meta, opts.Run, &ch)
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()
@@ -152,6 +160,14 @@ func (j *Journal) create(tx *bolt.Tx, run Run, ch *chain) error {
 			return err
 		}
 	}
+	meta.Put(keyFormat, []byte(Format))
+	meta.Put(keyVersion, []byte(strconv.Itoa(Version)))
+	return j.startRun(tx, meta, run, ch)
+}
+
+// startRun records the start of a run: the first of a new journal, or a
+// later one after a seal.
+func (j *Journal) startRun(tx *bolt.Tx, meta *bolt.Bucket, run Run, ch *chain) error {
 	if run.ID == "" {
 		run.ID = newID()
 	}
@@ -164,9 +180,9 @@ func (j *Journal) create(tx *bolt.Tx, run Run, ch *chain) error {
 	run.Format = Version
 	j.run = run
 	data, _ := json.Marshal(run)
-	meta.Put(keyFormat, []byte(Format))
-	meta.Put(keyVersion, []byte(strconv.Itoa(Version)))
-	meta.Put(keyRun, data)
+	if err := meta.Put(keyRun, data); err != nil {
+		return err
+	}
 	return appendRecord(tx, ch, kindRun, 0, data)
 }
 
@@ -425,12 +441,20 @@ func (j *Journal) updateEntry(seq uint64, kind string, data any, change func(*En
 	})
 }
 
-// Seal ends the run: no more records can be added, and the head of the
-// chain is returned (and stored) so that it can be kept elsewhere.
+// Seal ends the run: this Journal takes no more records, and the head of
+// the chain is returned (and stored) so that it can be kept elsewhere (see
+// Anchor). A later Open of the file starts a new run after the seal.
 func (j *Journal) Seal() (Seal, error) {
 	var s Seal
 	err := j.do(func(tx *bolt.Tx, ch *chain) error {
 		s = Seal{Records: ch.n + 1, Time: time.Now().UTC()}
+		if ch.n > 0 {
+			var first record
+			if err := json.Unmarshal(tx.Bucket(bucketRecords).Get(u64(1)), &first); err != nil {
+				return err
+			}
+			s.Genesis = first.Hash
+		}
 		if err := appendRecord(tx, ch, kindSeal, 0, []byte("{}")); err != nil {
 			return err
 		}

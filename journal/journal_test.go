@@ -178,15 +178,175 @@ func TestSeal(t *testing.T) {
 		t.Errorf("intent after seal: %v", err)
 	}
 	j.Close()
-	if _, err := Open(path, nil); !errors.Is(err, ErrSealed) {
-		t.Errorf("Open of a sealed journal: %v", err)
-	}
-	if rep := verify(t, path, s.Head); !rep.OK || !rep.Sealed || rep.Head != s.Head {
+	if rep := verify(t, path, s.Head); !rep.OK || !rep.Sealed || rep.Head != s.Head || rep.Runs != 1 {
 		t.Errorf("verify sealed: %+v", rep)
 	}
 	if rep := verify(t, path, strings.Repeat("0", 64)); rep.OK {
 		t.Error("verify accepted a wrong expected head")
 	}
+	// Opening it again starts a second run after the seal.
+	j2, err := Open(path, &Options{Run: Run{Command: []string{"second"}}})
+	if err != nil {
+		t.Fatalf("Open of a sealed journal: %v", err)
+	}
+	seq, err := j2.Intent(Intent{Session: "s1", Command: "again", Decision: Decision{Allowed: true}})
+	if err != nil || seq != 4 {
+		t.Fatalf("intent in the second run: %d %v", seq, err)
+	}
+	j2.Complete(seq, Completion{Status: StatusOK})
+	j2.Close()
+	rep := verify(t, path, "")
+	if !rep.OK || rep.Sealed || rep.Runs != 2 || rep.Entries != 4 {
+		t.Errorf("verify after a second, unsealed run: %+v", rep)
+	}
+	Read(path, func(r *Reader) error {
+		if run, _ := r.Run(); len(run.Command) != 1 || run.Command[0] != "second" {
+			t.Errorf("the run view is not the newest run: %+v", run)
+		}
+		return nil
+	})
+}
+
+// TestAnchors: heads appended to an anchor file at each seal find a
+// journal cut short, rewritten, re-chained or replaced, with no hash to
+// remember.
+func TestAnchors(t *testing.T) {
+	dir := t.TempDir()
+	anchors := filepath.Join(dir, "anchors")
+	path := filepath.Join(dir, "run.db")
+	for run := 0; run < 2; run++ {
+		j, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.AddSession(Session{ID: fmt.Sprint("s", run), Transport: "local"})
+		for i := 0; i < 3; i++ {
+			seq, _ := j.Intent(Intent{Session: fmt.Sprint("s", run), Command: fmt.Sprint("echo ", run, i), Decision: Decision{Allowed: true}})
+			j.Complete(seq, Completion{Status: StatusOK, Stdout: fmt.Sprint(run, i)})
+		}
+		s, err := j.Seal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := AppendAnchor(anchors, AnchorOf(s)); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+	}
+	as, err := ReadAnchors(anchors)
+	if err != nil || len(as) != 2 {
+		t.Fatalf("anchors: %v %v", as, err)
+	}
+	check := func(p string) Report {
+		var rep Report
+		if err := Read(p, func(r *Reader) error { rep = r.Verify("", as...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := check(path); !rep.OK || rep.Anchored != 2 || rep.Runs != 2 {
+		t.Fatalf("intact journal: %+v", rep)
+	}
+	good, _ := os.ReadFile(path)
+	tamper := func(name string, f func(db *bolt.DB)) string {
+		p := filepath.Join(dir, name+".db")
+		os.WriteFile(p, good, 0o600)
+		db, err := bolt.Open(p, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(db)
+		db.Close()
+		return p
+	}
+	// Cut: the second run removed, records and views, so that the chain
+	// and its views agree and only the anchor knows.
+	cut := tamper("cut", func(db *bolt.DB) {
+		db.Update(func(tx *bolt.Tx) error {
+			for k := as[0].Records + 1; k <= as[1].Records; k++ {
+				tx.Bucket(bucketRecords).Delete(u64(k))
+			}
+			for e := uint64(4); e <= 6; e++ {
+				tx.Bucket(bucketEntries).Delete(u64(e))
+			}
+			tx.Bucket(bucketSessions).Delete([]byte("s1"))
+			var first record
+			json.Unmarshal(tx.Bucket(bucketRecords).Get(u64(1)), &first)
+			tx.Bucket(bucketMeta).Put(keyRun, first.Data)
+			seal, _ := json.Marshal(Seal{Records: as[0].Records, Head: as[0].Head, Time: as[0].Time, Genesis: as[0].Genesis})
+			return tx.Bucket(bucketMeta).Put(keySeal, seal)
+		})
+	})
+	if rep := check(cut); rep.OK || !strings.Contains(strings.Join(rep.Problems, "\n"), "cut") {
+		t.Errorf("a journal cut back to its first seal passed: %+v", rep)
+	}
+	if rep := verify(t, cut, ""); !rep.OK {
+		t.Errorf("the cut was meant to pass every check but the anchors': %q", rep.Problems)
+	}
+	// Rewritten: the output of entry 2 changed and every record after it
+	// re-hashed, so that the chain is whole again.
+	rewritten := tamper("rewritten", func(db *bolt.DB) {
+		db.Update(func(tx *bolt.Tx) error { return forgeCompletion(tx, 2, "forged") })
+	})
+	if rep := verify(t, rewritten, ""); !rep.OK {
+		t.Errorf("the forgery was meant to pass every check but the anchors': %q", rep.Problems)
+	}
+	if rep := check(rewritten); rep.OK || !strings.Contains(strings.Join(rep.Problems, "\n"), "rewritten") {
+		t.Errorf("a re-chained journal passed: %+v", rep)
+	}
+	// Another journal altogether: none of the anchors is its.
+	other := filepath.Join(dir, "other.db")
+	j, _ := Open(other, nil)
+	j.Seal()
+	j.Close()
+	if rep := check(other); rep.OK || rep.Anchored != 0 {
+		t.Errorf("a journal the anchors are not of passed: %+v", rep)
+	}
+	// A damaged anchor file is an error naming the line.
+	os.WriteFile(filepath.Join(dir, "bad"), []byte("execkit-anchor/1 x y\n"), 0o600)
+	if _, err := ReadAnchors(filepath.Join(dir, "bad")); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("bad anchor file: %v", err)
+	}
+}
+
+// forgeCompletion rewrites the stdout of an entry's completion as a careful
+// forger would: the record, the chain after it, the entries view and the
+// seal, so that the file passes every check that has only itself to go by.
+func forgeCompletion(tx *bolt.Tx, entry uint64, stdout string) error {
+	b := tx.Bucket(bucketRecords)
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var rec record
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return err
+		}
+		if rec.Kind != kindCompletion || rec.Entry != entry {
+			continue
+		}
+		var comp map[string]any
+		json.Unmarshal(rec.Data, &comp)
+		comp["stdout"] = stdout
+		rec.Data, _ = json.Marshal(comp)
+		out, _ := json.Marshal(rec)
+		b.Put(k, out)
+		rechain(tx, rec.Seq)
+		var e Entry
+		json.Unmarshal(tx.Bucket(bucketEntries).Get(u64(entry)), &e)
+		e.Completion.Stdout = stdout
+		ev, _ := json.Marshal(e)
+		tx.Bucket(bucketEntries).Put(u64(entry), ev)
+		break
+	}
+	var last record
+	_, lv := b.Cursor().Last()
+	json.Unmarshal(lv, &last)
+	var s Seal
+	if json.Unmarshal(tx.Bucket(bucketMeta).Get(keySeal), &s) == nil {
+		s.Head = last.Hash
+		out, _ := json.Marshal(s)
+		tx.Bucket(bucketMeta).Put(keySeal, out)
+	}
+	return nil
 }
 
 func TestInUse(t *testing.T) {

@@ -165,11 +165,18 @@ func (r *Reader) decode(v []byte) (Entry, error) {
 
 // Report is the outcome of Verify.
 type Report struct {
-	OK       bool   `json:"ok"`
-	Records  uint64 `json:"records"`
-	Entries  int    `json:"entries"`
-	Sealed   bool   `json:"sealed"`
-	Head     string `json:"head"`
+	OK      bool   `json:"ok"`
+	Records uint64 `json:"records"`
+	Entries int    `json:"entries"`
+	Sealed  bool   `json:"sealed"`
+	Head    string `json:"head"`
+	// Runs is how many runs (writers, one after another) the journal holds;
+	// Sealed says whether the last one ended with a seal.
+	Runs int `json:"runs"`
+	// Genesis is the hash of the first record, which names the journal in
+	// anchors; Anchored is how many anchors of it were checked.
+	Genesis  string `json:"genesis"`
+	Anchored int    `json:"anchored,omitempty"`
 	FirstBad uint64 `json:"first_bad_record,omitempty"`
 	// FirstBadEntry is the entry (command) the first bad record belongs to,
 	// when that can still be read.
@@ -186,8 +193,12 @@ func (rep *Report) fail(rec uint64, format string, a ...any) {
 
 // Verify checks the journal's structure and hash chain. expectHead, when
 // not empty, is a chain head kept outside the file (printed when the run
-// was sealed); a journal re-chained from scratch fails against it.
-func (r *Reader) Verify(expectHead string) Report {
+// was sealed); a journal re-chained from scratch fails against it. So it
+// does against anchors (heads appended to a file at each seal, see
+// Anchor): a journal cut short, rewritten or re-chained is found without
+// remembering a hash. A nil anchors list checks none; an empty one, read
+// from an anchor file with nothing of this journal, is a problem.
+func (r *Reader) Verify(expectHead string, anchors ...Anchor) Report {
 	rep := Report{}
 	// The file's own structure first: pages reachable twice or never,
 	// freed pages in use, keys out of order.
@@ -233,13 +244,17 @@ func (r *Reader) Verify(expectHead string) Report {
 			bad("record %d (entry %d) was altered: its hash does not match its content", want, rec.Entry)
 			break
 		}
-		if lastKind == kindSeal {
-			rep.fail(want, "record %d comes after the seal", want)
+		if lastKind == kindSeal && rec.Kind != kindRun {
+			rep.fail(want, "record %d comes after a seal without starting a new run", want)
 			break
+		}
+		if want == 1 {
+			rep.Genesis = rec.Hash
 		}
 		switch rec.Kind {
 		case kindRun:
 			runData = rec.Data
+			rep.Runs++
 		case kindSession:
 			var s Session
 			json.Unmarshal(rec.Data, &s)
@@ -321,8 +336,37 @@ func (r *Reader) Verify(expectHead string) Report {
 	if expectHead != "" && expectHead != rep.Head {
 		rep.fail(rep.Records, "the chain's head %.12s is not the expected %.12s", rep.Head, expectHead)
 	}
+	if anchors != nil {
+		r.checkAnchors(&rep, anchors)
+	}
 	rep.OK = len(rep.Problems) == 0
 	return rep
+}
+
+// checkAnchors compares the chain with the heads kept outside it: each
+// anchor of this journal (same first record) must name a record that is
+// still there with the same hash. An anchor file with none of this
+// journal's is a problem too: the journal was re-chained from its first
+// record, or it is not the journal the anchors were kept for.
+func (r *Reader) checkAnchors(rep *Report, anchors []Anchor) {
+	b := r.tx.Bucket(bucketRecords)
+	for _, a := range anchors {
+		if a.Genesis != rep.Genesis {
+			continue
+		}
+		rep.Anchored++
+		if a.Records > rep.Records {
+			rep.fail(rep.Records, "the journal was cut: an anchor of %s holds %d records, the file %d", a.Time.Format(time.RFC3339), a.Records, rep.Records)
+			continue
+		}
+		var rec record
+		if json.Unmarshal(b.Get(u64(a.Records)), &rec) != nil || rec.Hash != a.Head {
+			rep.fail(a.Records, "record %d is not the one anchored on %s (head %.12s): the chain was rewritten", a.Records, a.Time.Format(time.RFC3339), a.Head)
+		}
+	}
+	if rep.Anchored == 0 {
+		rep.fail(0, "none of the %d anchors is of this journal (first record %.12s): it was re-chained from the start, or the anchors were kept for another journal", len(anchors), rep.Genesis)
+	}
 }
 
 // sameJSON compares two JSON documents by value.
