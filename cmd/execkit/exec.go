@@ -40,19 +40,23 @@ func printResult(c *cli.Context, r session.Result) error {
 // that exits ends the session: for exec the command has simply finished,
 // for shell the person typed exit. Every flag is checked before the
 // journal is opened or created.
-func withSession(c *cli.Context, fn func(context.Context, *session.Session) error) error {
+func withSession(c *cli.Context, fn func(context.Context, *session.Session) error) (err error) {
 	sp, env, err := sessionSetup(c)
 	if err != nil {
 		return err
 	}
 	sp.NoRespawn = true
 	if path := c.String("journal"); path != "" {
-		j, err := openJournal(path, nil)
+		j, err := openRunJournal(c, path, nil)
 		if err != nil {
 			return err
 		}
-		defer j.Close()
-		env.Journal = j
+		defer func() {
+			if ferr := j.finish(); err == nil {
+				err = ferr
+			}
+		}()
+		env.Journal = j.Journal
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -75,10 +79,41 @@ func sessionSetup(c *cli.Context) (journal.SessionSpec, target.Env, error) {
 	return sp, env, err
 }
 
-// openJournal opens (creating it when missing) the journal at path for
-// this execkit run.
-func openJournal(path string, settings map[string]string) (*journal.Journal, error) {
-	return journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args, Settings: settings}})
+// runJournal is the journal one execkit run writes: opened (created when
+// missing, a new run after a sealed one) by openRunJournal, ended by
+// finish.
+type runJournal struct {
+	*journal.Journal
+	path, anchor string
+	notes        io.Writer
+}
+
+// openRunJournal opens the journal at path for this execkit run; the
+// command's --anchor names the anchor file, if any.
+func openRunJournal(c *cli.Context, path string, settings map[string]string) (*runJournal, error) {
+	j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args, Settings: settings}})
+	if err != nil {
+		return nil, err
+	}
+	return &runJournal{Journal: j, path: path, anchor: c.String("anchor"), notes: c.App.ErrWriter}, nil
+}
+
+// finish ends the run cleanly: seals it, says its head (and appends it to
+// the anchor file) and closes the journal.
+func (j *runJournal) finish() error {
+	s, err := j.Seal()
+	if err == nil {
+		fmt.Fprintf(j.notes, "execkit: journal %s sealed: %d records, head %s\n", j.path, s.Records, s.Head)
+		if j.anchor != "" {
+			err = journal.AppendAnchor(j.anchor, journal.AnchorOf(s))
+		}
+	} else if errors.Is(err, journal.ErrSealed) {
+		err = nil // sealed already
+	}
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // signalContext is cancelled by SIGINT/SIGTERM, so that an interrupted
@@ -96,6 +131,7 @@ func execCommand() *cli.Command {
 			"with its exit status. --json prints the structured result instead.",
 		Flags: flagsOf(sessionFlags(), targetFlags(), sshFlags(), workspaceFlags(), []cli.Flag{
 			journalFlag("record every command in this journal file (created if missing)"),
+			anchorFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 		}),
 		Action: func(c *cli.Context) error {
@@ -167,6 +203,7 @@ func shellCommand() *cli.Command {
 			"or when the shell itself exits (exit, exec, set -e), with that status.",
 		Flags: flagsOf(sessionFlags(), targetFlags(), sshFlags(), workspaceFlags(), []cli.Flag{
 			journalFlag("record every command in this journal file (created if missing)"),
+			anchorFlag(),
 		}),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

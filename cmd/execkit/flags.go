@@ -77,6 +77,12 @@ func journalFlag(usage string, envVars ...string) cli.Flag {
 	return &cli.StringFlag{Name: "journal", EnvVars: envVars, Usage: usage}
 }
 
+// anchorFlag names the anchor file a writer appends the journal's head to
+// when it seals the run (journal.Anchor); verify takes it too.
+func anchorFlag() cli.Flag {
+	return &cli.StringFlag{Name: "anchor", EnvVars: []string{"EXECKIT_ANCHOR"}, Usage: "append the journal's head to this `FILE` when the run is sealed (keep it where the agent cannot write); verify --anchor checks the journal against it"}
+}
+
 // flagsOf joins flag groups.
 func flagsOf(groups ...[]cli.Flag) []cli.Flag {
 	var out []cli.Flag

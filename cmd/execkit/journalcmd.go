@@ -159,6 +159,7 @@ func verifyCommand() *cli.Command {
 		ArgsUsage: "JOURNAL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "head", Usage: "the chain head printed when the run was sealed, kept elsewhere"},
+			&cli.StringFlag{Name: "anchor", Usage: "check the journal against the heads its writers appended to this `FILE` (--anchor of exec, shell, record, mcp)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -166,16 +167,29 @@ func verifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			var anchors []journal.Anchor
+			if f := c.String("anchor"); f != "" {
+				if anchors, err = journal.ReadAnchors(f); err != nil {
+					return usagef("--anchor: %v", err)
+				}
+			}
 			return emptyIsNothing(c, journal.Read(path, func(r *journal.Reader) error {
-				rep := r.Verify(c.String("head"))
+				rep := r.Verify(c.String("head"), anchors...)
 				if c.Bool("json") {
 					printJSON(c.App.Writer, rep)
 				} else if rep.OK {
-					sealed := "not sealed"
-					if rep.Sealed {
-						sealed = "sealed"
+					sealed := "sealed"
+					if !rep.Sealed {
+						sealed = "NOT sealed"
 					}
-					fmt.Fprintf(c.App.Writer, "ok: %d records, %d entries, %s, head %s\n", rep.Records, rep.Entries, sealed, rep.Head)
+					anchored := ""
+					if anchors != nil {
+						anchored = fmt.Sprintf(", %d anchors match", rep.Anchored)
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %d records, %d entries, %d runs, %s%s, head %s\n", rep.Records, rep.Entries, rep.Runs, sealed, anchored, rep.Head)
+					if !rep.Sealed {
+						fmt.Fprintln(c.App.Writer, "not sealed: its last writer is still running, or was stopped before it ended its run. The records here are intact and in order, but records cut from the end cannot be told from records never written, without an anchor (--anchor) or a head kept elsewhere (--head).")
+					}
 				}
 				if !rep.OK {
 					return verifyFailed{rep}

@@ -46,6 +46,7 @@ func mcpCommand() *cli.Command {
 			"Environment: EXECKIT_JOURNAL, EXECKIT_POLICY, EXECKIT_KEY_DIR, EXECKIT_KNOWN_HOSTS, EXECKIT_HOST_KEY_MODE.",
 		Flags: flagsOf(sessionFlags(), sshFlags(), []cli.Flag{
 			journalFlag("journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)", "EXECKIT_JOURNAL"),
+			anchorFlag(),
 			&cli.IntFlag{Name: "max-sessions", Value: 32, Usage: "sessions open at once"},
 			&cli.DurationFlag{Name: "idle-ttl", Value: 30 * time.Minute, Usage: "close sessions idle this long"},
 			&cli.StringSliceFlag{Name: "transport", Usage: "allowed transports: local, ssh, docker (repeatable; default all)"},
@@ -117,12 +118,12 @@ func mcpSettings(c *cli.Context) (mcpserver.Settings, func(), error) {
 	}
 	settings := map[string]string{"max_sessions": fmt.Sprint(set.MaxSessions), "transports": strings.Join(set.Transports, ","),
 		"targets": strings.Join(set.Targets, ","), "host_key_mode": env.SSH.HostKeyMode}
-	j, err := openJournal(path, settings)
+	j, err := openRunJournal(c, path, settings)
 	if err != nil {
 		return set, nil, err
 	}
-	set.Env.Journal = j
-	return set, func() { j.Seal(); j.Close() }, nil
+	set.Env.Journal = j.Journal
+	return set, func() { j.finish() }, nil
 }
 
 // serveHTTP serves Streamable HTTP on a loopback address, every request

@@ -43,6 +43,7 @@ func recordCommand() *cli.Command {
 			"exits with AGENT's status. With no AGENT, an interactive recorded shell.",
 		Flags: flagsOf(sessionFlags(), targetFlags(), sshFlags(), workspaceFlags(), []cli.Flag{
 			journalFlag("journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)"),
+			anchorFlag(),
 			viewFlag(),
 		}),
 		Action: func(c *cli.Context) error {
@@ -63,17 +64,17 @@ func recordCommand() *cli.Command {
 				}
 				path = strings.Replace(path, "mcp-", "record-", 1)
 			}
-			j, err := openJournal(path, nil)
+			j, err := openRunJournal(c, path, nil)
 			if err != nil {
 				return err
 			}
-			env.Journal = j
+			env.Journal = j.Journal
 			o, err := target.Open(context.Background(), sp, &env, "")
 			if err != nil {
 				j.Close()
 				return err
 			}
-			stopView, err := startLiveView(c, j)
+			stopView, err := startLiveView(c, j.Journal)
 			if err != nil {
 				o.Close()
 				j.Close()
@@ -96,12 +97,9 @@ func recordCommand() *cli.Command {
 				runErr = runAgent(c, srv, args)
 			}
 			srv.Close()
-			summary(c.App.ErrWriter, j, path, time.Since(start))
-			if _, err := j.Seal(); err != nil && runErr == nil {
+			summary(c.App.ErrWriter, j.Journal, path, time.Since(start))
+			if err := j.finish(); err != nil && runErr == nil {
 				runErr = fmt.Errorf("seal the journal: %w", err)
-			}
-			if err := j.Close(); err != nil && runErr == nil {
-				runErr = err
 			}
 			return runErr
 		},

@@ -125,6 +125,7 @@ func replayCommand() *cli.Command {
 		Flags: flagsOf(append(compareFlags(),
 			&cli.BoolFlag{Name: "local", Usage: "replay on this machine (the default)"},
 			&cli.StringFlag{Name: "record", Usage: "journal the replayed commands in this new journal file"},
+			anchorFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "list the entries that would run, run nothing"},
 		), targetFlags(), sshFlags()),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return replayFail(err) },
@@ -161,12 +162,12 @@ func replayCommand() *cli.Command {
 				if _, err := os.Stat(out); err == nil {
 					return replayFail(fmt.Errorf("--record %s: the file exists; name a new journal", out))
 				}
-				j, err := openJournal(out, nil)
+				j, err := openRunJournal(c, out, nil)
 				if err != nil {
 					return replayFail(err)
 				}
-				defer j.Close()
-				o.Record = j
+				defer j.finish()
+				o.Record = j.Journal
 			}
 			if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) && c.String("format") == "text" {
 				o.Progress = progressBar(f)

@@ -23,6 +23,7 @@ func undoCommand() *cli.Command {
 			"itself journaled with a checkpoint of the state it replaced, so it can be undone in turn.",
 		Flags: flagsOf([]cli.Flag{
 			journalFlag("the journal FILE (required)"),
+			anchorFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "list what would change, change nothing"},
 			&cli.StringSliceFlag{Name: "exclude", Usage: "more patterns to leave alone, besides those the session was recorded with"},
 		}, targetFlags(), sshFlags()),
@@ -49,12 +50,12 @@ func undoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			j, err := openJournal(path, nil)
+			j, err := openRunJournal(c, path, nil)
 			if err != nil {
 				return err
 			}
-			defer j.Close()
-			st, err := undoTarget(j, seq)
+			defer j.finish()
+			st, err := undoTarget(j.Journal, seq)
 			if err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ func undoCommand() *cli.Command {
 				sid = rec.ID
 			}
 			label := fmt.Sprintf("execkit undo %d", seq)
-			res, err := session.RestoreJournaled(ctx, j, sid, sp.Workspace, store, st.Checkpoint, label, c.Bool("dry-run"))
+			res, err := session.RestoreJournaled(ctx, j.Journal, sid, sp.Workspace, store, st.Checkpoint, label, c.Bool("dry-run"))
 			verb := "restored"
 			if res.DryRun {
 				verb = "would restore"
