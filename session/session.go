@@ -24,9 +24,9 @@
 // known working directory and exported environment; a command that may
 // have broken the frame (enable, readonly, exec, a function named like a
 // builtin…) is followed by an empty framed command, and the shell is
-// replaced at once if that does not come back clean. The same happens when a command ends the shell
-// (exit, exec, set -e): the Result says so and the next Exec runs in the
-// re-spawned shell, unless Options.NoRespawn is set.
+// replaced at once if that does not come back clean. The same happens when
+// a command ends the shell (exit, exec, set -e): the Result says so and the
+// next Exec runs in the re-spawned shell, unless Options.NoRespawn is set.
 package session
 
 import (

@@ -47,11 +47,11 @@ func withSession(c *cli.Context, fn func(context.Context, *session.Session) erro
 	}
 	sp.NoRespawn = true
 	if path := c.String("journal"); path != "" {
-		j, err := openRunJournal(c, path, nil)
-		if err != nil {
-			return err
+		j, jerr := openRunJournal(c, path, nil)
+		if jerr != nil {
+			return jerr
 		}
-		defer func() {
+		defer func() { // err is the result: a failed seal is reported
 			if ferr := j.finish(); err == nil {
 				err = ferr
 			}
@@ -91,6 +91,14 @@ type runJournal struct {
 // openRunJournal opens the journal at path for this execkit run; the
 // command's --anchor names the anchor file, if any.
 func openRunJournal(c *cli.Context, path string, settings map[string]string) (*runJournal, error) {
+	if a := c.String("anchor"); a != "" {
+		// Found out now, not after the run: the anchor file can be written.
+		f, err := os.OpenFile(a, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, usagef("--anchor: %v", err)
+		}
+		f.Close()
+	}
 	j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args, Settings: settings}})
 	if err != nil {
 		return nil, err
