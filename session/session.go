@@ -108,7 +108,9 @@ type Options struct {
 	// DefaultKillGrace.
 	KillGrace time.Duration
 	// NoRespawn makes the session report ErrShellEnded instead of starting a
-	// new shell when the shell ends.
+	// new shell when a command ends the shell (exit, exec, set -e). A shell
+	// the session itself gives up on (stuck after an interrupt, its frame
+	// broken by a command) is still replaced.
 	NoRespawn bool
 	// Secrets are literal values the operator names: they are redacted from
 	// output ([REDACTED:secret:NAME]) and stored in commands as
@@ -604,7 +606,10 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		// disabled or shadowed, a frame variable made read-only, a saved
 		// descriptor closed): the shell is replaced now, so that the next
 		// command runs in a sound one.
-		st.shellGone = true
+		st.shellGone, st.replace = true, true
+	}
+	if st.shellGone && res.ExitCode == frameFailed {
+		st.replace = true // the frame itself could not run
 	}
 	switch {
 	case s.isClosing():
@@ -613,7 +618,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		s.sh.close()
 		s.sh = nil
 		res.ShellEnded = true
-		if s.opts.NoRespawn {
+		if s.opts.NoRespawn && !st.replace {
 			s.once.Do(func() { close(s.closing) })
 			return res, ErrShellEnded
 		}
@@ -693,7 +698,11 @@ type runState struct {
 	cwd       string
 	env       []string
 	shellGone bool
-	flush     bool // jobs were killed: let the shell report them, unseen
+	// replace says the shell went because execkit could not go on with it
+	// (stuck after an interrupt, a broken frame), not because a command
+	// ended it: it is replaced even when Options.NoRespawn is set.
+	replace bool
+	flush   bool // jobs were killed: let the shell report them, unseen
 }
 
 func newNonce() string {
@@ -758,7 +767,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 			}
 		default:
 			// The shell itself is stuck: replace it.
-			st.shellGone = true
+			st.shellGone, st.replace = true, true
 		}
 		next = time.Now().Add(grace)
 		stage++

@@ -37,6 +37,7 @@ func shQuote(s string) string {
 // Flags carried in the payload, as one octal digit.
 const (
 	flagEnv   = 1 // report the exported environment
+	flagFds   = 2 // check the saved descriptors before restoring them
 	flagTraps = 4 // clear the DEBUG trap after the command
 )
 
@@ -63,32 +64,42 @@ const (
 // environment), then the stdout marker, so that when the reader sees the
 // end of stdout the end of stderr is already waiting. If the payload
 // cannot be read or the trailer printed (a command disabled read or printf,
-// closed the script descriptor, made a frame variable read-only), the shell
-// exits at once with status 97, silently (its errors go to descriptor 63,
-// /dev/null), and is replaced, rather than run half a frame. Between
+// closed the script descriptor, made a frame variable read-only), or, after
+// a command that may have (flagFds), a saved descriptor is closed, the
+// shell exits at once with status 211 (frameFailed), silently (its errors
+// go to descriptor 63, /dev/null), and is replaced, rather than run half a
+// frame. (Each descriptor is tried in a command of its own: bash may put a
+// descriptor it saves for one redirection in the number of a closed one,
+// so that a later redirection in the same command finds it open.) Between
 // commands tracing is off, so the frame line itself is never traced or
 // echoed. Whatever else a command may have done to the frame (an alias
 // for "for", a function named like a builtin) the session finds with an
 // empty framed command after it (Session.frameIntact).
 const bashFuncs = `__ek1() {
-  IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 97 || exit 97; } 2>&63
-  __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33} || { builtin exit 97 || exit 97; } 2>&63
+  IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63
+  __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33} || { builtin exit 211 || exit 211; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
 }
 __ek2() {
-  { __ekr=${1-$?} __eki= __ekf=$-; } 2>&63 || { builtin exit 97 || exit 97; } 2>&63
+  { __ekr=${1-$?} __eki= __ekf=$-; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
+  case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
   case $__ekd in
-  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" 2>&63 || { builtin exit 97 || exit 97; } 2>&63
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
       builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 97 || exit 97; } 2>&63;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
 }
 `
+
+// frameFailed is the status the frame exits the shell with when it cannot
+// run (see bashFuncs): the shell is then replaced even when the session
+// does not re-spawn shells that a command ended.
+const frameFailed = 211
 
 // interruptTrap abandons the command line the frame is running (see
 // bashFuncs); installed when the shell starts, and again after any command
@@ -127,6 +138,11 @@ func frameFlags(cmd string, withEnv bool) int {
 	}
 	if trapWord.MatchString(cmd) {
 		f |= flagTraps
+	}
+	if mayBreakFrame(cmd) {
+		// It may have closed a saved descriptor, which would make the
+		// shell exit when the frame restores them.
+		f |= flagFds
 	}
 	return f
 }
