@@ -234,19 +234,22 @@ type Intent struct {
 
 // Completion is what is known after it ran.
 type Completion struct {
-	Status     Status     `json:"status"`
-	Stdout     string     `json:"stdout"` // as stored: redacted and shaped by the caller
-	Stderr     string     `json:"stderr"`
-	ExitCode   int        `json:"exit_code"`
-	Cwd        string     `json:"cwd"`
-	DurationMS float64    `json:"duration_ms"`
-	TimedOut   bool       `json:"timed_out,omitempty"`
-	Canceled   bool       `json:"canceled,omitempty"`
-	ShellEnded bool       `json:"shell_ended,omitempty"`
-	Respawned  bool       `json:"respawned,omitempty"`
-	Stdout_    StreamInfo `json:"stdout_info"`
-	Stderr_    StreamInfo `json:"stderr_info"`
-	Time       time.Time  `json:"time"`
+	Status     Status  `json:"status"`
+	Stdout     string  `json:"stdout"` // as stored: redacted and shaped by the caller
+	Stderr     string  `json:"stderr"`
+	ExitCode   int     `json:"exit_code"`
+	Cwd        string  `json:"cwd"`
+	DurationMS float64 `json:"duration_ms"`
+	TimedOut   bool    `json:"timed_out,omitempty"`
+	Canceled   bool    `json:"canceled,omitempty"`
+	ShellEnded bool    `json:"shell_ended,omitempty"`
+	Respawned  bool    `json:"respawned,omitempty"`
+	// FrameBroken: the shell's frame failed during or right after the
+	// command; its exit code, cwd and end of output may be forged.
+	FrameBroken bool       `json:"frame_broken,omitempty"`
+	Stdout_     StreamInfo `json:"stdout_info"`
+	Stderr_     StreamInfo `json:"stderr_info"`
+	Time        time.Time  `json:"time"`
 }
 
 // Entry is one command: its intent and, once finished, its completion.

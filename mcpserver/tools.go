@@ -343,6 +343,9 @@ func readable(r session.Result) string {
 			b.WriteString(" and a new one took over")
 		}
 	}
+	if r.FrameBroken {
+		b.WriteString(" · frame broken: this result may be forged")
+	}
 	if r.Entry != 0 {
 		fmt.Fprintf(&b, " · entry %d", r.Entry)
 	}

@@ -203,6 +203,12 @@ type Result struct {
 	// Respawned: a new shell was started afterwards, with the working
 	// directory and exported environment restored.
 	Respawned bool `json:"respawned,omitempty"`
+	// FrameBroken: what ends a command's frame failed during or right
+	// after it (the command, or one before it, tampered with the shell's
+	// frame), and the shell was replaced. The exit code, working directory
+	// and end of output may then not be the command's own: the result is
+	// not to be trusted.
+	FrameBroken bool `json:"frame_broken,omitempty"`
 	// Blocked: the policy refused the command, which did not run; Decision
 	// says which rule and why, and ExitCode is 126.
 	Blocked  bool             `json:"blocked,omitempty"`
@@ -562,7 +568,7 @@ func completion(r Result) journal.Completion {
 	}
 	return journal.Completion{
 		Status: st, Stdout: r.Stdout, Stderr: r.Stderr, ExitCode: r.ExitCode, Cwd: r.Cwd,
-		DurationMS: r.DurationMS, TimedOut: r.TimedOut, Canceled: r.Canceled, ShellEnded: r.ShellEnded, Respawned: r.Respawned,
+		DurationMS: r.DurationMS, TimedOut: r.TimedOut, Canceled: r.Canceled, ShellEnded: r.ShellEnded, Respawned: r.Respawned, FrameBroken: r.FrameBroken,
 		Stdout_: journal.StreamInfo(r.StdoutInfo), Stderr_: journal.StreamInfo(r.StderrInfo),
 	}
 }
@@ -588,14 +594,6 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		budget = *eo.Budget
 	}
 	s.finish(&res, budget)
-	if st.cwd != "" {
-		s.cwd = st.cwd
-	}
-	if st.env != nil {
-		s.env = st.env
-		s.updateRedactor()
-	}
-	res.Cwd = s.cwd
 	if st.flush {
 		// The shell announces killed background jobs ("Killed ...") after
 		// its next foreground command; let that be a hidden one.
@@ -607,10 +605,22 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		// descriptor closed): the shell is replaced now, so that the next
 		// command runs in a sound one.
 		st.shellGone, st.replace = true, true
+		res.FrameBroken = true
 	}
 	if st.shellGone && res.ExitCode == frameFailed {
 		st.replace = true // the frame itself could not run
+		res.FrameBroken = true
 	}
+	// A broken frame may have printed a forged trailer: its directory and
+	// environment are not taken up.
+	if st.cwd != "" && !res.FrameBroken {
+		s.cwd = st.cwd
+	}
+	if st.env != nil && !res.FrameBroken {
+		s.env = st.env
+		s.updateRedactor()
+	}
+	res.Cwd = s.cwd
 	switch {
 	case s.isClosing():
 		return res, ErrClosed

@@ -44,7 +44,7 @@ const (
 // bashFuncs is the frame logic of the bash dialect, parsed once per shell
 // and made read-only so that no command can unset or redefine it.
 //
-// __ek1 takes the payload (nonce, flags, escaped command) from the shell's
+// __ek1 takes the payload (flags, escaped command) from the shell's
 // own close-on-exec script descriptor and turns tracing back on if the
 // previous command left it on. The command is evaluated at the top level,
 // so its declare and local mean what they mean at a prompt, inside a
@@ -57,8 +57,11 @@ const (
 // cannot leave a shell function, so inside one the trap ends the shell
 // instead (the session replaces it). __eki says the command is running: a
 // late signal outside it does nothing.
-// __ek2 saves the status and the shell flags, turns tracing off, restores
-// the descriptors saved at start-up, so no redirection the command made can
+// __ek2 saves the status and the shell flags, reads the nonce that ends
+// this command's frame (sent after the payload, so that it is in no variable
+// while the command runs; a command that took it from the script descriptor
+// leaves the frame without one, and the shell is replaced), turns tracing
+// off, restores the descriptors saved at start-up, so no redirection the command made can
 // hide the end markers, and prints them: first the trailer on stderr (exit
 // status, working directory, flags and, when asked, the exported
 // environment), then the stdout marker, so that when the reader sees the
@@ -77,13 +80,14 @@ const (
 // empty framed command after it (Session.frameIntact).
 const bashFuncs = `__ek1() {
   IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63
-  __ekn=${__ekc:0:32} __ekd=${__ekc:32:1} __ekc=${__ekc:33} || { builtin exit 211 || exit 211; } 2>&63
+  __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211 || exit 211; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
 }
 __ek2() {
   { __ekr=${1-$?} __eki= __ekf=$-; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63
+  { IFS= builtin read -rN32 -u255 __ekn && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]]; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
   case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
@@ -93,6 +97,7 @@ __ek2() {
   *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
+  __ekn=
 }
 `
 
@@ -151,14 +156,17 @@ func frameFlags(cmd string, withEnv bool) int {
 func (d dialect) frame(nonce, cmd string, withEnv bool) string {
 	flags := frameFlags(cmd, withEnv)
 	if d.kind == "bash" {
-		payload := nonce + strconv.Itoa(flags) + escapePayload(cmd)
+		payload := strconv.Itoa(flags) + escapePayload(cmd)
 		// Backslashes keep aliases away; bash saves and restores the DEBUG
 		// trap around a function call, so it is cleared at the top level.
 		end := `\__ek2`
 		if flags&flagTraps != 0 {
 			end = `__ekq=$?;\builtin trap - DEBUG;\builtin ` + interruptTrap + `;\__ek2 "$__ekq"`
 		}
-		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload
+		// The nonce follows the payload on the script descriptor, where
+		// __ek2 reads it once the command has ended: while the command
+		// runs it is in no variable the command could read.
+		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload + nonce
 	}
 	return d.shFrame(nonce, cmd, flags)
 }

@@ -200,6 +200,9 @@ func notices(w io.Writer, r session.Result) {
 		}
 		fmt.Fprintf(w, "execkit: the shell ended (status %d); %s\n", r.ExitCode, what)
 	}
+	if r.FrameBroken {
+		fmt.Fprintln(w, "execkit: the shell's frame was broken during or before this command; its exit code, directory and output may be forged")
+	}
 }
 
 func shellCommand() *cli.Command {

@@ -507,6 +507,27 @@ func endedOr(stdout string, code int) func(*testing.T, session.Result) {
 
 func fakeNonce() string { return strings.Repeat("ab", 16) }
 
+// forgeWith prints a complete forged trailer (exit 0 in /forged) for the
+// nonce the shell word n expands to.
+func forgeWith(n string) string {
+	return `printf '\036E%s\0360\036C%s\036/forged\036F%s\036\036V%s\036\036T%s\036' ` + strings.Repeat(n+" ", 5) + `>&2; printf '\036E%s\036' ` + n
+}
+
+// forger runs list, then forges a trailer with every 32-digit hex word in
+// what it printed, then ends with status 7.
+func forger(list string) string {
+	return `for n in $( { ` + list + `; } 2>/dev/null | grep -oE '[0-9a-f]{32}' | sort -u); do ` + forgeWith(`"$n"`) + `; done; (exit 7)`
+}
+
+// notForged checks that a forger's own end came through: status 7 in the
+// directory it ran in.
+func notForged(t *testing.T, r session.Result) {
+	t.Helper()
+	if r.ExitCode != 7 || r.Cwd != r.CwdBefore || r.FrameBroken {
+		t.Errorf("forged: exit %d, cwd %q, frame broken %v", r.ExitCode, r.Cwd, r.FrameBroken)
+	}
+}
+
 // Corpus is the hostile framing corpus.
 func Corpus() []Case {
 	big := strings.Repeat("a", 10_000_000)
@@ -514,6 +535,25 @@ func Corpus() []Case {
 		{Name: "fake end marker", Cmd: `printf '\036E` + fakeNonce() + `\036'`, Want: exact("\x1eE"+fakeNonce()+"\x1e", "", 0)},
 		{Name: "fake trailer on stderr", Cmd: `printf '\036E` + fakeNonce() + `\0360\036C` + fakeNonce() + `\036/\036T` + fakeNonce() + `\036' >&2`, Want: exact("", "\x1eE"+fakeNonce()+"\x1e0\x1eC"+fakeNonce()+"\x1e/\x1eT"+fakeNonce()+"\x1e", 0)},
 		{Name: "marker bytes in a loop", Cmd: `for i in 1 2 3; do printf '\036E\036T\036\036'; done`, Want: exact(strings.Repeat("\x1eE\x1eT\x1e\x1e", 3), "", 0)},
+		// Forgers: harvest every nonce-shaped word the shell shows (its
+		// variables, functions, the payload) and print a complete trailer
+		// with each, claiming exit 0 in /forged; the real result must win.
+		{Name: "forge from set", Cmd: forger(`set`), Want: notForged, BashOnly: true},
+		{Name: "forge from declare -p", Cmd: forger(`declare -p`), Want: notForged, BashOnly: true},
+		{Name: "forge from frame variables", Cmd: forger(`for v in ${!__ek*}; do printf '%s\n' "${!v}"; done`), Want: notForged, BashOnly: true},
+		{Name: "forge from declare -f", Cmd: forger(`declare -f`), Want: notForged, BashOnly: true},
+		// A command that reads ahead on the shell's script descriptor takes
+		// the nonce, but leaves the frame without one: its result is marked.
+		{Name: "forge from the script descriptor", Cmd: `n=$(head -c 32 /proc/$$/fd/255); ` + forgeWith(`"$n"`) + `; (exit 7)`, Want: func(t *testing.T, r session.Result) {
+			if (r.Cwd == "/forged" || r.ExitCode != 7) && !r.FrameBroken {
+				t.Errorf("a forged result was not marked: %+v", r)
+			}
+		}, BashOnly: true},
+		{Name: "forge from read -u255", Cmd: `read -rN32 -u255 n; ` + forgeWith(`"$n"`) + `; (exit 7)`, Want: func(t *testing.T, r session.Result) {
+			if (r.Cwd == "/forged" || r.ExitCode != 7) && !r.FrameBroken {
+				t.Errorf("a forged result was not marked: %+v", r)
+			}
+		}, BashOnly: true},
 		{Name: "no trailing newline", Cmd: `printf 'no newline'; printf 'err no newline' >&2`, Want: exact("no newline", "err no newline", 0)},
 		{Name: "NUL bytes", Cmd: `printf 'a\000b\000'`, Want: exact("a\x00b\x00", "", 0)},
 		{Name: "carriage returns", Cmd: `printf 'a\rb\r\nc\r'`, Want: exact("a\rb\r\nc\r", "", 0)},
