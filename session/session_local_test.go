@@ -26,10 +26,10 @@ func tempDir(t *testing.T) string {
 
 func TestLocalBash(t *testing.T) {
 	t.Parallel()
-	sessiontest.Run(t, openLocal, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t)})
+	sessiontest.Run(t, openLocal, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t), Contained: true})
 }
 
 func TestLocalSh(t *testing.T) {
 	t.Parallel()
-	sessiontest.Run(t, openLocal, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t)})
+	sessiontest.Run(t, openLocal, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t), Contained: true})
 }

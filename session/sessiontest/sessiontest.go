@@ -49,6 +49,9 @@ type Options struct {
 	TTY bool
 	// TempDir is a writable directory on the target.
 	TempDir string
+	// Contained: nothing a command starts outlives the session, not even
+	// a process that left the shell's session (setsid -f, double forks).
+	Contained bool
 
 	sleepOffset int // set by Run
 }
@@ -82,6 +85,9 @@ func Run(t *testing.T, open Factory, o Options) {
 	parallel("RespawnRestoresState", testRespawn)
 	parallel("NoRespawn", testNoRespawn)
 	parallel("CloseLeavesNoOrphans", testCloseOrphans)
+	if o.Contained {
+		parallel("EscapesContained", testEscapes)
+	}
 	if o.bash() {
 		parallel("FrameSabotageRecovers", testSabotage)
 	}
@@ -396,6 +402,39 @@ func testCloseOrphans(t *testing.T, open Factory, o Options) {
 		t.Errorf("Exec after Close: %v", err)
 	}
 	waitNoSurvivors(t, open, o, o.u("sleep 1011"), o.u("sleep 1012"), o.u("sleep 1013"))
+}
+
+// testEscapes: on a contained target, processes that leave the shell's
+// session and process group are gone after a timeout and after Close.
+func testEscapes(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell, KillGrace: 200 * time.Millisecond})
+	r := Exec(t, s, o.u("setsid -f sleep 1021; (setsid sleep 1022 &); sleep 1023"), session.ExecOptions{Timeout: time.Second})
+	if !r.TimedOut {
+		t.Fatalf("sleep 1023 did not time out: %+v", r)
+	}
+	waitNoSurvivors(t, open, o, o.u("sleep 1021"), o.u("sleep 1022"), o.u("sleep 1023"))
+	escapes := []string{
+		"setsid sleep 1024 &",
+		"setsid -f sleep 1025",
+		"(setsid -f sh -c 'sleep 1026 & sleep 1027' &)",
+		"nohup setsid -f sleep 1028 >/dev/null 2>&1",
+		"setsid -f sh -c 'trap \"\" HUP TERM INT; exec sleep 1029'",
+		"sh -c 'sh -c \"setsid sleep 1030 </dev/null >/dev/null 2>&1 &\" &'",
+	}
+	for _, c := range escapes {
+		Exec(t, s, o.u(c), session.ExecOptions{})
+	}
+	if n := Survivors(t, open, o, o.u("sleep 1025")); n != 1 {
+		t.Fatalf("setsid -f sleep: %d running before Close, want 1", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for n := 1024; n <= 1030; n++ {
+		all = append(all, o.u("sleep "+strconv.Itoa(n)))
+	}
+	waitNoSurvivors(t, open, o, all...)
 }
 
 func testFlood(t *testing.T, open Factory, o Options) {

@@ -72,8 +72,27 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	cmd := exec.Command(path, opts.Argv[1:]...)
 	cmd.Args[0] = opts.Argv[0]
 	cmd.Env = opts.Env
+	var reportR *os.File
+	if self := reaperSelf(); self != "" {
+		// The shell runs under a reaper (reaper.go), which reports its pid.
+		cmd = exec.Command(self, append([]string{reaperArg, path}, opts.Argv...)...)
+		cmd.Args[0] = "execkit-reaper"
+		env := opts.Env
+		if env == nil {
+			env = os.Environ()
+		}
+		cmd.Env = append(append([]string(nil), env...), reaperEnv+"="+reaperArg)
+		var reportW *os.File
+		reportR, reportW, err = os.Pipe()
+		if err != nil {
+			return fail(fmt.Errorf("local: pipe: %w", err))
+		}
+		closers = append(closers, reportR, reportW)
+		cmd.ExtraFiles = []*os.File{inR, reportW}
+	} else {
+		cmd.ExtraFiles = []*os.File{inR}
+	}
 	cmd.Dir = opts.Dir
-	cmd.ExtraFiles = []*os.File{inR}
 	cmd.Stderr = errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var childEnds []*os.File
@@ -118,6 +137,18 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 		f.Close()
 	}
 	p.cmd = cmd
+	p.root, p.shell = cmd.Process.Pid, cmd.Process.Pid
+	if reportR != nil {
+		cmd.ExtraFiles[1].Close() // so that a reaper that fails is read as EOF
+		shell, err := readReport(reportR)
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return fail(fmt.Errorf("local: start %q: %w", opts.Argv[0], err))
+		}
+		reportR.Close()
+		p.shell = shell
+	}
 	p.input = inW
 	p.stderr = errR
 	p.errR = errR
@@ -168,7 +199,11 @@ func (r ptyReader) Read(p []byte) (int, error) {
 }
 
 type process struct {
-	cmd    *exec.Cmd
+	cmd *exec.Cmd
+	// root is the reaper's pid (the process started), shell the shell's;
+	// the same when the shell runs without a reaper.
+	root, shell int
+
 	input  *os.File
 	stdout io.Reader
 	stderr io.Reader
@@ -243,7 +278,7 @@ func (p *process) SignalJobs(ctx context.Context, sig transport.Signal, since tr
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	pids, err := jobsOf(p.cmd.Process.Pid, since)
+	pids, err := jobsOf(p.root, p.shell, since)
 	if err != nil {
 		return 0, fmt.Errorf("local: list processes: %w", err)
 	}
@@ -270,18 +305,19 @@ func (p *process) SignalShell(ctx context.Context, sig transport.Signal) error {
 		return nil // nothing to signal
 	default:
 	}
-	if err := syscall.Kill(p.cmd.Process.Pid, s); err != nil && err != syscall.ESRCH {
+	if err := syscall.Kill(p.shell, s); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("local: signal the shell: %w", err)
 	}
 	return nil
 }
 
-// killTree kills every process of the shell's tree, the shell last, in a
-// bounded number of passes (a process may fork while it is being killed).
+// killTree kills every process of the shell's tree, the shell (and its
+// reaper) last, in a bounded number of passes (a process may fork while it
+// is being killed).
 func (p *process) killTree() {
-	shell := p.cmd.Process.Pid
+	shell := p.root
 	for pass := 0; pass < 20; pass++ {
-		pids, err := jobsOf(shell, transport.JobMark{})
+		pids, err := jobsOf(shell, p.shell, transport.JobMark{})
 		if err != nil || len(pids) == 0 {
 			break
 		}
@@ -290,6 +326,7 @@ func (p *process) killTree() {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	_ = syscall.Kill(p.shell, syscall.SIGKILL)
 	_ = syscall.Kill(-shell, syscall.SIGKILL)
 	_ = p.cmd.Process.Kill()
 }

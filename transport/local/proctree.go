@@ -99,13 +99,21 @@ func pidMax() int {
 	return 1 << 22
 }
 
-// jobsOf returns the live processes that belong to the shell with the given
-// pid, started after since (see proctab.Jobs).
-func jobsOf(shell int, since transport.JobMark) ([]int, error) {
+// jobsOf returns the live processes below root (the reaper, or the shell
+// when it runs without one), started after since (see proctab.Jobs), less
+// the shell itself.
+func jobsOf(root, shell int, since transport.JobMark) ([]int, error) {
 	procs, err := readProcs()
 	if err != nil {
 		return nil, err
 	}
 	now, _ := uptimeTicks()
-	return proctab.Jobs(procs, shell, since, now, 1, pidMax()), nil
+	jobs := proctab.Jobs(procs, root, since, now, 1, pidMax())
+	out := jobs[:0]
+	for _, pid := range jobs {
+		if pid != shell {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
 }
