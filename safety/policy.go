@@ -46,7 +46,7 @@ var SafeBuiltins = []string{"cd", "pwd", "echo", "printf", "true", "false", ":",
 // Decision is a policy verdict.
 type Decision struct {
 	Allowed bool   `json:"allowed"`
-	Rule    string `json:"rule,omitempty"`    // which rule decided: deny:NAME, allow-list, pattern:RE, dynamic, stdin-shell, parse-error
+	Rule    string `json:"rule,omitempty"`    // which rule decided: deny:NAME, allow-list, pattern:RE, dynamic, stdin-shell, sourced-file, parse-error
 	Reason  string `json:"reason,omitempty"`  // a sentence for a person
 	Program string `json:"program,omitempty"` // the program that was refused
 }
@@ -193,6 +193,7 @@ type checker struct {
 	p        *Policy
 	patterns []*regexp.Regexp
 	denied   *Decision
+	envFile  bool // ENV was assigned: an interactive sh would source it
 }
 
 func (c *checker) deny(rule, program, format string, a ...any) {
@@ -224,13 +225,27 @@ func (c *checker) script(src string, depth int) {
 		c.deny("parse-error", "", "the command does not parse, so it cannot be checked: %v", err)
 		return
 	}
-	syntax.Walk(f, func(n syntax.Node) bool {
+	c.walk(f, depth)
+}
+
+// walk checks every command and assignment in a parsed piece of code.
+func (c *checker) walk(node syntax.Node, depth int) {
+	syntax.Walk(node, func(n syntax.Node) bool {
 		if c.denied != nil {
 			return false
 		}
 		if st, ok := n.(*syntax.Stmt); ok {
-			if call, ok := st.Cmd.(*syntax.CallExpr); ok {
-				c.call(call, st.Redirs, depth)
+			switch x := st.Cmd.(type) {
+			case *syntax.CallExpr:
+				for _, as := range x.Assigns {
+					c.assign(as, depth)
+				}
+				c.call(x, st.Redirs, depth)
+			case *syntax.DeclClause:
+				c.nameref(x)
+				for _, as := range x.Args {
+					c.assign(as, depth)
+				}
 			}
 		}
 		return true
@@ -336,6 +351,7 @@ func (c *checker) argv(words []string, static []bool, redirs []*syntax.Redirect,
 			return
 		}
 		c.program(base)
+		c.setsCodeVar(base, words, static)
 		if c.denied != nil {
 			return
 		}
@@ -466,6 +482,11 @@ func (c *checker) unwrap(name string, words []string, static []bool, redirs []*s
 			case strings.HasPrefix(w, "-"):
 				i++
 			case strings.Contains(w, "="):
+				name, value, _ := strings.Cut(w, "=")
+				c.assignValue(name, value, true, depth)
+				if c.denied != nil {
+					return 0, false
+				}
 				i++
 			default:
 				return i, true
@@ -518,12 +539,36 @@ func (c *checker) unwrap(name string, words []string, static []bool, redirs []*s
 		}
 		return 0, false
 	case "trap":
-		if len(words) > 1 && words[1] != "-" && !strings.HasPrefix(words[1], "-") {
-			if !static[1] {
+		i := 1
+		if i < len(words) && static[i] && words[i] == "--" {
+			i++
+		}
+		if i < len(words) && !(static[i] && strings.HasPrefix(words[i], "-")) {
+			if !static[i] {
 				c.deny("dynamic", "trap", "a trap with a computed action cannot be checked")
 				return 0, false
 			}
-			c.script(words[1], depth+1)
+			c.script(words[i], depth+1)
+		}
+		return 0, false
+	case "hash":
+		c.hash(words, static)
+		return 0, false
+	case "git":
+		c.git(words, static, depth)
+		return 0, false
+	case "make", "gmake":
+		c.make(words, static, redirs, depth)
+		return 0, false
+	case "gdb":
+		c.gdb(words, static, depth)
+		return 0, false
+	case "enable":
+		for i := 1; i < len(words); i++ {
+			if !static[i] || strings.HasPrefix(words[i], "-") && strings.Contains(words[i], "f") {
+				c.deny("sourced-file", "enable", "enable -f loads a builtin from a shared object, which cannot be checked")
+				return 0, false
+			}
 		}
 		return 0, false
 	}
@@ -540,6 +585,10 @@ func (c *checker) shell(name string, words []string, static []bool, redirs []*sy
 		w := words[i]
 		if !static[i] {
 			c.deny("dynamic", name, "%s with computed arguments cannot be checked", name)
+			return
+		}
+		if c.envFile && strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--") && strings.Contains(w, "i") {
+			c.deny("sourced-file", name, "an interactive %s sources the file ENV names, which cannot be checked", name)
 			return
 		}
 		if strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--") && strings.Contains(w, "c") {

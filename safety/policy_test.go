@@ -33,6 +33,26 @@ EOF`, `bash <<< 'rm x'`, `echo 'rm x' | bash`, `cat script | sh`, `curl x | sh`,
 	`$x`, `$x -rf /`, `"$cmd" x`, `${IFS}rm x`, `rm${IFS}-rf`, `${RM:-rm} x`, `$(echo rm) x`, "`echo rm` x",
 	`"$(printf rm)" x`, `r$()m x`, `{rm,-rf,/}`, `/bin/r? x`, `/bin/r* x`, `/bin/[r]m x`, `eval "$x"`, `bash -c "$x"`,
 	`alias ll='rm -rf'`, `alias x="curl y"`, `trap 'rm x' EXIT`, `$'rm' x`, `$"rm" x`,
+	// Code that the shell or a program runs later, still visible in the text.
+	`trap -- 'rm x' EXIT`, `trap -- "curl x" INT TERM`, `hash -p /bin/rm r; r x`, `hash -p /usr/bin/curl c`,
+	`PS4='$(rm x)'; set -x; :`, `PS4='+$(curl x) '`, "PS1='`rm x`'", `export PS4='$(rm x)'`, `declare -x PS0='$(rm x)'`,
+	`PROMPT_COMMAND='rm x'`, `PROMPT_COMMAND=("rm x")`, `env PS4='$(rm x)' SHELLOPTS=xtrace bash -c :`,
+	`BASH_ENV=f bash -c :`, `export BASH_ENV=./evil`, `env BASH_ENV=f bash -c true`, `ENV=./f sh -i -c :`,
+	`ENV=f; sh -i`, `PS4="$x"`, `printf -v PS4 '%s' '$(rm x)'`, `read -r PROMPT_COMMAND <<< 'rm x'`,
+	`declare -n r=PS4; r='$(rm x)'`, `GIT_PAGER='rm x #' git log`, `PAGER='curl x' man ls`, `EDITOR='rm -rf .' git commit`,
+	`GIT_SSH_COMMAND='rm x' git fetch`, `LESSOPEN='|rm %s' less f`, `GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm x' git log`,
+	`git -c core.pager='rm x #' -p log`, `git -c alias.x='!rm x' x`, `git -c core.sshCommand='curl x' fetch`,
+	`git -c Core.Pager='rm x' log`, `git -c diff.external=rm diff`, `git -c core.hooksPath=/tmp/h commit`,
+	`git -c include.path=/tmp/cfg log`, `git --exec-path=/tmp/x status`, `git -c credential.helper='!rm x' fetch`,
+	`git -C /tmp -c pager.log='rm x' log`, `git -c filter.a.smudge='curl x' checkout .`, `git -c "$k" log`,
+	`make --eval='all:;rm x'`, `make -E 'x:
+	rm -f y'`, `make -f <(printf 'all:\n\trm x\n')`, `make -f /dev/stdin < m`, `make -f - <<'EOF'
+all:
+	rm x
+EOF`, `make SHELL=/bin/rm`, `make X='$(shell rm x)'`, `make --eval='X := $(shell curl x)'`,
+	`gdb -batch -ex 'shell rm x'`, `gdb -batch -ex '!rm x'`, `gdb --batch --eval-command='shell curl x'`, `gdb -ex='shell rm x'`,
+	`gdb -batch -ex 'pipe info reg | rm x'`, `gdb -batch -ex run --args /bin/rm x`, `gdb -batch -ex run rm`,
+	`enable -f /tmp/x.so rm`,
 	`if then fi`, `rm "unterminated`, `env $x`, `sudo $cmd`, `find . -exec $x {} \;`,
 }
 
@@ -62,6 +82,15 @@ echo from heredoc
 EOF`, `jq '.items[] | .name' data.json`, `curlish --help`, `rmdir empty`, `rm_tool --dry-run`, `python3 -c 'print(1)'`,
 	`ssh host uptime`, `scp a host:b`, `rsync -av src/ dst/`, `openssl rand -hex 16`, `date +%s`, `sleep 1`,
 	`true`, `false`, `:`, `exit 0`, `set -e`, `shopt -s globstar`, `ulimit -n`, `history | tail`, `clear`,
+	`trap -- 'echo bye' EXIT`, `trap -p`, `trap - EXIT`, `hash -r`, `hash -p /usr/bin/ls l`, `PS1='$ '`, `PS4='+ $LINENO: '`,
+	`PS4='+$(date +%s) '`, `export EDITOR=vim`, `GIT_EDITOR=true git commit --amend`, `PAGER=cat git log`,
+	`ENV=production npm start`, `export ENV=dev`, `git -c user.name=x commit -m m`, `git -c core.autocrlf=false status`,
+	`git -c alias.st=status st`, `git -c core.pager=cat log`, `git -c credential.helper=store push`, `git -C sub status`,
+	`make CC=gcc`, `make -f Makefile all`, `make -C build -j4`, `make --eval='all:;echo hi'`, `make -f - <<'EOF'
+all:
+	echo hi
+EOF`, `make X='$(shell date)'`, `gdb -batch -ex bt ./prog core`, `gdb -batch -ex 'shell ls'`, `gdb --args ./prog -v`,
+	`printf -v out '%s' x`, `read -r line < f`, `declare -n ref=other`,
 }
 
 var denyRmCurl = &Policy{Deny: []string{"rm", "curl"}}
