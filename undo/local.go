@@ -88,6 +88,9 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 	if err := checkWorkspace(ws, home); err != nil {
 		return nil, err
 	}
+	if err := checkExcludes(opts.Exclude); err != nil {
+		return nil, err
+	}
 	if fi, err := os.Stat(ws); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory", ErrWorkspace, ws)
 	}
@@ -913,7 +916,12 @@ func (s *LocalStore) Restore(ctx context.Context, id string, dryRun bool) ([]Cha
 	}
 	target := map[string]fileState{}
 	var changes []Change
+	credential := ""
 	err = s.diffTrees(curRoot, c.TreeHash, "", func(rel string, from, to *fileState) {
+		if inCredentialDir(rel) {
+			credential = rel // a checkpoint execkit did not write
+			return
+		}
 		switch {
 		case from == nil:
 			changes = append(changes, Change{rel, Added})
@@ -927,6 +935,9 @@ func (s *LocalStore) Restore(ctx context.Context, id string, dryRun bool) ([]Cha
 	})
 	if err != nil {
 		return nil, err
+	}
+	if credential != "" {
+		return nil, fmt.Errorf("undo: checkpoint %s holds %s, in a credential directory; it is not restored", id, credential)
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	if dryRun || len(changes) == 0 {

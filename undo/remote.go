@@ -44,6 +44,9 @@ func OpenRemote(ctx context.Context, run Runner, opts Options) (*RemoteStore, er
 	if err := checkWorkspace(opts.Workspace, home); err != nil {
 		return nil, err
 	}
+	if err := checkExcludes(opts.Exclude); err != nil {
+		return nil, err
+	}
 	s := &RemoteStore{run: run, ws: path.Clean(opts.Workspace), dir: opts.Dir, max: opts.MaxFileSize, exclude: append([]string(nil), opts.Exclude...)}
 	if s.max <= 0 {
 		s.max = DefaultMaxFileSize
@@ -51,8 +54,10 @@ func OpenRemote(ctx context.Context, run Runner, opts Options) (*RemoteStore, er
 	if s.dir == "" {
 		s.dir = `${XDG_STATE_HOME:-$HOME/.local/state}/execkit/checkpoints/` + dirName(s.ws)
 	}
+	// In git's exclude file a later pattern wins: the defaults, credential
+	// directories among them, come after the operator's.
 	var excl strings.Builder
-	for _, p := range append(append([]string(nil), DefaultExcludes...), opts.Exclude...) {
+	for _, p := range append(append([]string(nil), opts.Exclude...), DefaultExcludes...) {
 		excl.WriteString(p + "\n")
 	}
 	script := s.env() + `
@@ -243,7 +248,10 @@ func (s *RemoteStore) Restore(ctx context.Context, id string, dryRun bool) ([]Ch
 		return nil, err
 	}
 	body := s.stage() + `git rev-parse -q --verify ` + id + `^{commit} >/dev/null || { echo "unknown revision ` + id + `" >&2; exit 7; }
-git diff --cached --no-renames --name-status -z ` + id + ` --
+c=$(git ls-tree -r --name-only ` + id + ` | grep -E ` + quote(credentialRE) + ` | head -n 1)
+[ -z "$c" ] || { echo "checkpoint ` + id + ` holds $c, in a credential directory; it is not restored" >&2; exit 9; }
+`
+	body += `git diff --cached --no-renames --name-status -z ` + id + ` --
 `
 	if !dryRun {
 		body += `git read-tree -u --reset ` + id + ` >&2 || exit 8
@@ -255,6 +263,10 @@ git diff --cached --no-renames --name-status -z ` + id + ` --
 	}
 	return parseNameStatus(out, true), nil
 }
+
+// credentialRE matches a path in or of a credential directory (git's
+// ls-tree paths, unquoted: core.quotePath is off).
+var credentialRE = `(^|/)(` + strings.ReplaceAll(strings.Join(CredentialDirs, "|"), ".", `\.`) + `)(/|$)`
 
 // quote quotes s for a POSIX shell.
 func quote(s string) string {

@@ -98,11 +98,43 @@ const DefaultMaxFileSize = 64 << 20
 // DefaultExcludes are never checkpointed nor touched by a restore: version
 // control directories (the user's own .git above all), dependency and
 // cache directories that tools rebuild, and credential directories.
-var DefaultExcludes = []string{
+var DefaultExcludes = append([]string{
 	".git", ".hg", ".svn",
 	"node_modules", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
 	".venv", ".tox", ".cache", ".gradle", ".terraform", ".next",
-	".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure",
+}, CredentialDirs...)
+
+// CredentialDirs are never part of a checkpoint, whatever the patterns say,
+// and a restore never writes into them, on every transport.
+var CredentialDirs = []string{".ssh", ".aws", ".gnupg", ".kube", ".docker", ".azure"}
+
+// inCredentialDir reports whether rel (slash-separated) is or lies in a
+// credential directory.
+func inCredentialDir(rel string) bool {
+	for _, part := range strings.Split(rel, "/") {
+		for _, d := range CredentialDirs {
+			if part == d {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkExcludes refuses patterns that could bring excluded files back in
+// (negation, as git's exclude files know it) or carry more than one pattern.
+func checkExcludes(patterns []string) error {
+	for _, p := range patterns {
+		switch {
+		case strings.HasPrefix(p, "!"):
+			return fmt.Errorf("%w: %q: negated patterns are not supported (a pattern can only leave files out)", ErrExclude, p)
+		case strings.ContainsAny(p, "\n\r\x00"):
+			return fmt.Errorf("%w: %q: a pattern is one line", ErrExclude, p)
+		case strings.TrimSpace(p) == "":
+			return fmt.Errorf("%w: an empty pattern", ErrExclude)
+		}
+	}
+	return nil
 }
 
 // Errors.
@@ -111,6 +143,7 @@ var (
 	ErrNotFound  = errors.New("undo: no such checkpoint")
 	ErrNoGit     = errors.New("undo: git is not installed on the target")
 	ErrReadOnly  = errors.New("undo: the store was opened read-only")
+	ErrExclude   = errors.New("undo: exclude pattern refused")
 )
 
 // checkWorkspace refuses a workspace that is not an explicit directory of
