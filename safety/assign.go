@@ -5,24 +5,104 @@ import (
 	"regexp"
 )
 
-// assignKey matches, from where a credential word starts, the rest of the
-// name and the assignment operator: the word itself, a few words that keep
-// it a credential (DB_PASSWORD_HASH, secret_token, SECRET_KEY_BASE), a
-// number, an optional closing quote, and one of = : =>. A word that goes
-// on as another word (tokens, tokenizer, token_type, secret_santa,
-// passed, password_policy) is not a credential name.
-var assignKey = regexp.MustCompile(`^(?i:(?:password|passwd|passphrase|pass|pwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key)` +
-	`(?:[_.-]?(?:key|token|value|hash|base|string|str|phrase|secret|password)){0,2}[0-9]*)["']?[ \t]*(?:=>|[:=])[ \t]*`)
+// credentialWords begin a credential's name (or one of its parts); the
+// separators in "api_key" may be '_', '-' or nothing.
+var credentialWords = []string{"password", "passwd", "passphrase", "pass", "pwd", "secret", "token",
+	"api_key", "private_key", "access_key", "auth", "account_key", "storage_key", "identitytoken",
+	"registrytoken", "client_key_data"}
 
-// assignKeyReach bounds the text assignKey is given: a name and an
-// operator are short, and the regexp engine's cost grows with its input.
-const assignKeyReach = 160
+// credentialTails are the words that may follow one and keep the name a
+// credential's (DB_PASSWORD_HASH, secret_token, SECRET_KEY_BASE).
+var credentialTails = []string{"key", "token", "value", "hash", "base", "string", "str", "phrase", "secret", "password"}
+
+// credentialName reports whether name, which starts with a credential
+// word, is a credential's name: the word, at most two words that keep it
+// one, and a number. A word that goes on as another word (tokens,
+// tokenizer, token_type, secret_santa, passed, password_policy) is not.
+func credentialName(name []byte) bool {
+	for _, w := range credentialWords {
+		if rest, ok := cutWord(name, w); ok && credentialTail(rest, 2) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutWord removes w from the start of name, ignoring ASCII case, where
+// each '_' in w may be '_', '-' or nothing in name.
+func cutWord(name []byte, w string) ([]byte, bool) {
+	j := 0
+	for i := 0; i < len(w); i++ {
+		if w[i] == '_' {
+			if j < len(name) && (name[j] == '_' || name[j] == '-') {
+				j++
+			}
+			continue
+		}
+		if j >= len(name) || lower(name[j]) != w[i] {
+			return nil, false
+		}
+		j++
+	}
+	return name[j:], true
+}
+
+func credentialTail(rest []byte, words int) bool {
+	for len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' {
+		rest = rest[1:]
+	}
+	if len(rest) == 0 {
+		return true
+	}
+	if words == 0 {
+		return false
+	}
+	r := rest
+	if r[0] == '_' || r[0] == '.' || r[0] == '-' {
+		r = r[1:]
+	}
+	for _, t := range credentialTails {
+		if after, ok := cutWord(r, t); ok && credentialTail(after, words-1) {
+			return true
+		}
+	}
+	return false
+}
+
+// assignValueAt returns where the value begins after a credential name n
+// bytes long at the start of w: past an optional closing quote, blanks, one
+// of = : =>, and blanks; or -1.
+func assignValueAt(w []byte, n int) int {
+	j := n
+	if j < len(w) && (w[j] == '"' || w[j] == '\'') {
+		j++
+	}
+	for j < len(w) && (w[j] == ' ' || w[j] == '\t') {
+		j++
+	}
+	switch {
+	case j+1 < len(w) && w[j] == '=' && w[j+1] == '>':
+		j += 2
+	case j < len(w) && (w[j] == '=' || w[j] == ':'):
+		j++
+	default:
+		return -1
+	}
+	for j < len(w) && (w[j] == ' ' || w[j] == '\t') {
+		j++
+	}
+	return j
+}
 
 // notSecret are values that say something about a credential without
 // being one.
 var notSecret = map[string]bool{"null": true, "none": true, "nil": true, "true": true, "false": true,
 	"undefined": true, "required": true, "optional": true, "string": true, "empty": true, "hidden": true,
-	"masked": true, "unset": true, "enabled": true, "disabled": true}
+	"masked": true, "unset": true, "enabled": true, "disabled": true,
+	// Names of ways to authenticate ("auth: scram-sha-256").
+	"scram-sha-256": true, "password": true, "trust": true, "basic": true, "bearer": true, "digest": true,
+	"oauth": true, "oauth2": true, "kerberos": true, "negotiate": true, "apikey": true, "api_key": true,
+	"token": true, "certificate": true, "openid": true, "saml": true, "oidc": true, "mutual": true}
 
 func isUpper(c byte) bool      { return c >= 'A' && c <= 'Z' }
 func isLowerDigit(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
@@ -72,20 +152,25 @@ func assignment(b []byte, i int) (start, end int, ok bool) {
 		j++
 	}
 	if j >= len(w) || (w[j] != '=' && w[j] != ':') {
+		if nameStart == i {
+			return netrcPassword(b, i, w, n)
+		}
 		return 0, 0, false
 	}
-	m := assignKey.FindIndex(w[:min(len(w), assignKeyReach)])
-	if m == nil {
+	if !credentialName(w[:n]) {
 		return 0, 0, false
 	}
-	v := m[1]
-	if v >= len(w) {
+	v := assignValueAt(w, n)
+	if v < 0 || v >= len(w) {
 		return 0, 0, false
 	}
 	var s, e int
 	switch q := w[v]; q {
 	case '"', '\'', '`':
 		s, e = v+1, v+1
+		if bytes.HasPrefix(w[v:], []byte(`'\''`)) {
+			s, e = v+4, v+4 // a quote inside a single-quoted shell word
+		}
 		for e < len(w) && w[e] != q && w[e] != '\n' {
 			if q == '"' && w[e] == '\\' && e+1 < len(w) && w[e+1] != '\n' {
 				e++
@@ -122,10 +207,73 @@ func assignment(b []byte, i int) (start, end int, ok bool) {
 	if versionRE.Match(w[s:e]) || pathRE.Match(w[s:e]) {
 		return 0, 0, false // "passwd": "^1.2.3" in a lockfile, pkg/password=/root/.cache/...
 	}
-	if e-s < 6 || e-s > 512 || notSecret[string(bytes.ToLower(w[s:e]))] || isPlaceholder(w[s:e]) {
+	if e-s < 6 || e-s > 512 || notSecret[string(bytes.ToLower(w[s:e]))] || placeholderValue(w[s:e]) {
 		return 0, 0, false
 	}
 	return i + s, i + e, true
+}
+
+// netrcEntry is what comes before a password in a .netrc file: the
+// machine (or default) entry and its other tokens, nothing else.
+var netrcEntry = regexp.MustCompile(`^(?:machine\s+\S+|default|login\s+\S+)(?:\s+(?:login|account|port)\s+\S+)*\s+$`)
+
+// netrcPassword finds the value of a .netrc "password VALUE" token whose
+// name starts at i and is n bytes long (w is b from i on).
+func netrcPassword(b []byte, i int, w []byte, n int) (start, end int, ok bool) {
+	name := string(bytes.ToLower(w[:n]))
+	if name != "password" && name != "passwd" || n >= len(w) || w[n] != ' ' && w[n] != '\t' {
+		return 0, 0, false
+	}
+	before := b[max(0, i-300):i]
+	for _, start := range []string{"machine", "default", "login"} {
+		k := bytes.LastIndex(before, []byte(start))
+		if k >= 0 && (k == 0 || !isWord(before[k-1])) && netrcEntry.Match(before[k:]) {
+			return netrcValue(w, n, i)
+		}
+	}
+	return 0, 0, false
+}
+
+// netrcValue is the value of a .netrc password token (see netrcPassword).
+func netrcValue(w []byte, n, i int) (start, end int, ok bool) {
+	s := n
+	for s < len(w) && (w[s] == ' ' || w[s] == '\t') {
+		s++
+	}
+	e := s
+	if s < len(w) && w[s] == '"' {
+		s++
+		for e = s; e < len(w) && w[e] != '"' && w[e] != '\n'; e++ {
+			if w[e] == '\\' {
+				e++
+			}
+		}
+		e = min(e, len(w))
+	} else {
+		for e < len(w) && !isBlankOrQuote(w[e]) {
+			e++
+		}
+	}
+	if e-s < 4 || e-s > 512 || isPlaceholder(w[s:e]) {
+		return 0, 0, false
+	}
+	return i + s, i + e, true
+}
+
+// placeholderValue reports whether a value is a placeholder, judged by its
+// first word, or holds a redaction already made.
+func placeholderValue(v []byte) bool {
+	return isPlaceholder(firstWord(v)) || bytes.Contains(v, redactedMark)
+}
+
+// firstWord is v up to its first blank: what says whether a value that runs
+// to the end of its line is a placeholder (the text after it may mention
+// an example).
+func firstWord(v []byte) []byte {
+	if i := bytes.IndexAny(v, " \t"); i >= 0 {
+		return v[:i]
+	}
+	return v
 }
 
 func isBlankOrQuote(c byte) bool {

@@ -22,9 +22,15 @@ func TestAssignments(t *testing.T) {
 		{"SECRET_KEY_BASE=0123456789abcdef", "SECRET_KEY_BASE=" + R},
 		{"{ api-key => 9(abc)def}", "{ api-key => " + R + "}"},
 		{`"env": ["DB_PASS=qwe;rty,uio", "A=1"]`, `"env": ["DB_PASS=` + R + `", "A=1"]`},
-		{"token=\x1b[31mabcdefgh\x1b[0m", "token=" + R},
+		{"token=\x1b[31mabcdefgh\x1b[0m", "token=\x1b[31m" + R + "\x1b[0m"},
+		{"token=abcd\x1b[1mefgh\x1b[0mijkl", "token=" + R},
 		{"PASSWORD=a\\\"bcdef", "PASSWORD=" + R},
 		{"smtp: DB_PASS=hunter22 next", "smtp: DB_PASS=" + R + " next"},
+		{`echo 'secret = '\''abcdefgh'\'''`, `echo 'secret = '\''` + R + `'\'''`},
+		{`{"auths": {"ghcr.io": {"auth": "dXNlcjpwYXNzd29yZA=="}}}`, `{"auths": {"ghcr.io": {"auth": "` + R + `"}}}`},
+		{"//registry.npmjs.org/:_authToken=0000-1111-2222", "//registry.npmjs.org/:_authToken=" + R},
+		{"machine h login u password hunter22", "machine h login u password " + R},
+		{"machine h\n\tlogin u\n\tpassword \"pa ss wd\"", "machine h\n\tlogin u\n\tpassword \"" + R + "\""},
 	}
 	for _, c := range redacted {
 		if got := r.Redact(c.in); got != c.want {

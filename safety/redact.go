@@ -122,6 +122,15 @@ var builtins = []detector{
 	d("shopify-token", []string{"shpat_", "shpss_", "shpca_", "shppa_"}, `shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}`),
 	d("discord-webhook", []string{"https://discord.com/api/webhooks/", "https://discordapp.com/api/webhooks/"}, `https://discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,80}`),
 	d("telegram-bot-token", []string{"bot"}, `bot[0-9]{8,10}:AA[0-9A-Za-z_-]{33}`),
+	// A bare bot token (123456789:AA…): found from ":AA" and checked back.
+	d("telegram-bot-token", []string{":AA"}, `:AA[0-9A-Za-z_-]{33}`),
+	// A bot token: the bot's id in base64 (a snowflake's first digit gives
+	// the first two letters), a timestamp, an HMAC.
+	d("discord-bot-token", []string{"MT", "Mj", "Mz", "ND", "NT", "Nj", "Nz", "OD", "OT"}, `[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}`),
+	// A shared access signature in a URL's query.
+	dg("azure-sas-signature", []string{"sig="}, `sig=([A-Za-z0-9%+/]{40,120}(?:%3D|=){0,2})`),
+	// A .pgpass line, host:port:database:user:password, found from its port.
+	{kind: "pgpass-password", anchors: []string{":5432:", ":5433:", ":6432:", ":*:"}},
 	dg("azure-storage-key", []string{"accountkey="}, `accountkey=([A-Za-z0-9+/]{86}==)`),
 	d("square-token", []string{"sq0atp-", "sq0csp-", "EAAA"}, `(?:sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43}|EAAA[A-Za-z0-9_-]{60})`),
 	d("linear-api-key", []string{"lin_api_"}, `lin_api_[A-Za-z0-9]{40}`),
@@ -143,7 +152,8 @@ var builtins = []detector{
 	dg("bearer-token", []string{"bearer "}, `bearer[ \t]+([A-Za-z0-9._~+/=-]{16,1000})`),
 	// A credential assigned to a name: found from the name, its value
 	// taken by assignValue (see there).
-	{kind: "password-assignment", fold: true, anchors: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "private-key", "access_key", "access-key"}},
+	{kind: "password-assignment", fold: true, anchors: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "private-key", "access_key", "access-key",
+		"auth", "accountkey", "account_key", "account-key", "storagekey", "storage_key", "storage-key", "identitytoken", "registrytoken", "client-key-data", "client_key_data", "clientkeydata"}},
 }
 
 func init() {
@@ -186,7 +196,7 @@ type Secret struct {
 // concurrent use; each stream gets its own Stream.
 type Redactor struct {
 	dets []detector
-	hit  [1 << 16]uint16 // byte pair (ASCII case folded) -> 1 + index in refs
+	hit  [1 << 16]uint16 // byte pair -> 1 + index in refs
 	refs [][]anchorRef
 	lits []Secret
 }
@@ -204,7 +214,7 @@ func NewRedactor(secrets []Secret) *Redactor {
 	r.hit[pair('[', 'R')] = markerHit
 	for i, det := range r.dets {
 		for _, a := range det.anchors {
-			r.add(a, anchorRef{det: i, anchor: a})
+			r.add(a, anchorRef{det: i, anchor: a}, det.fold)
 		}
 	}
 	for _, s := range secrets {
@@ -212,7 +222,7 @@ func NewRedactor(secrets []Secret) *Redactor {
 			continue
 		}
 		r.lits = append(r.lits, s)
-		r.add(s.Value, anchorRef{det: -len(r.lits), anchor: s.Value})
+		r.add(s.Value, anchorRef{det: -len(r.lits), anchor: s.Value}, false)
 	}
 	return r
 }
@@ -224,10 +234,35 @@ func lower(c byte) byte {
 	return c
 }
 
-func pair(a, b byte) int { return int(lower(a))<<8 | int(lower(b)) }
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 32
+	}
+	return c
+}
 
-func (r *Redactor) add(anchor string, ref anchorRef) {
-	k := pair(anchor[0], anchor[1])
+// pair is the anchor table's key for the two bytes an anchor starts with.
+func pair(a, b byte) int { return int(a)<<8 | int(b) }
+
+// add files ref under its anchor's first two bytes; a detector that folds
+// case is filed under every case of them.
+func (r *Redactor) add(anchor string, ref anchorRef, fold bool) {
+	keys := []int{pair(anchor[0], anchor[1])}
+	if fold {
+		a, b := anchor[0], anchor[1]
+		keys = []int{pair(lower(a), lower(b)), pair(lower(a), upper(b)), pair(upper(a), lower(b)), pair(upper(a), upper(b))}
+	}
+	seen := map[int]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		r.addKey(k, ref)
+	}
+}
+
+func (r *Redactor) addKey(k int, ref anchorRef) {
 	if r.hit[k] == 0 {
 		r.refs = append(r.refs, nil)
 		r.hit[k] = uint16(len(r.refs))
@@ -298,6 +333,7 @@ type span struct {
 	start, end int
 	kind       string
 	pem        bool // a private key: everything up to its END line
+	touches    bool // it ends where the text does, escapes aside
 }
 
 // find returns the first match starting at or after from whose start is
@@ -362,6 +398,24 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 	} else if string(b[i:i+len(a)]) != a {
 		return span{}, false
 	}
+	if det.kind == "pgpass-password" {
+		return pgpass(b, i)
+	}
+	if det.kind == "telegram-bot-token" && a == ":AA" {
+		// The bot's id, 8 to 10 digits, must come just before.
+		j := i
+		for j > 0 && i-j < 11 && b[j-1] >= '0' && b[j-1] <= '9' {
+			j--
+		}
+		if i-j < 8 || i-j > 10 || j > 0 && isWord(b[j-1]) && !afterEscape(b, j) {
+			return span{}, false
+		}
+		m := det.re.Find(b[i:min(len(b), i+det.reach)])
+		if m == nil || i+len(m) < len(b) && isWord(b[i+len(m)]) {
+			return span{}, false
+		}
+		return span{start: j, end: i + len(m), kind: det.kind}, true
+	}
 	if det.kind == "mailchimp-api-key" {
 		if i < 32 {
 			return span{}, false
@@ -405,7 +459,7 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 			return span{}, false
 		}
 	}
-	if isPlaceholder(w[s:e]) {
+	if placeholderValue(w[s:e]) {
 		return span{}, false
 	}
 	if det.group > 0 && det.kind != "password-assignment" && isLabel(w, e) {
@@ -428,6 +482,53 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 		}
 	}
 	return span{start: i + s, end: i + e, kind: det.kind}, true
+}
+
+// pgpassFields are the fields of a .pgpass entry before its password:
+// host:port:database:user:, none with a blank (a field may hold an escaped
+// colon).
+var pgpassFields = regexp.MustCompile(`^((?:[^:\s\\'"]|\\.)+):([0-9]{1,5}|\*):((?:[^:\s\\]|\\.)+):((?:[^:\s\\]|\\.)+):`)
+
+// pgpass finds the password of the .pgpass entry whose port field starts
+// at i (the colon before it). The host is the word before i; the password
+// runs to the end of the line when the entry starts its line (after
+// blanks, a list dash or a line number), or else to the next blank or
+// quote.
+func pgpass(b []byte, i int) (span, bool) {
+	hs := i
+	for hs > 0 && i-hs < 256 && !isBlankOrQuote(b[hs-1]) {
+		hs--
+	}
+	le := i
+	for le < len(b) && le-i < 1024 && b[le] != '\n' && b[le] != '\r' {
+		le++
+	}
+	m := pgpassFields.FindSubmatchIndex(b[hs:le])
+	if m == nil || hs+m[3] != i {
+		return span{}, false
+	}
+	s, e := hs+m[1], le
+	if !startsLine(b, hs) && !afterLineNumber(b, hs) {
+		for e = s; e < le && !isBlankOrQuote(b[e]); e++ {
+		}
+	}
+	for e > s && (b[e-1] == ' ' || b[e-1] == '\t') {
+		e--
+	}
+	if e == s || placeholderValue(b[s:e]) {
+		return span{}, false
+	}
+	return span{start: s, end: e, kind: "pgpass-password"}, true
+}
+
+// afterLineNumber reports whether only blanks and a number (cat -n, grep
+// -n) come before i on its line.
+func afterLineNumber(b []byte, i int) bool {
+	j := i
+	for j > 0 && i-j < 32 && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == ':' || b[j-1] >= '0' && b[j-1] <= '9') {
+		j--
+	}
+	return j == 0 || b[j-1] == '\n' || b[j-1] == '\r'
 }
 
 // authorityHasAt reports whether the URL whose "://" starts w has an '@'
@@ -475,6 +576,10 @@ type Stream struct {
 	inPEM        bool
 	placeholders bool
 	kinds        map[string]int
+	// view is buf without its escape sequences, and idx where each of its
+	// bytes is in buf, while a pass over buf that needs them runs.
+	view []byte
+	idx  []int
 }
 
 // Stream starts redacting a stream into out. Errors from out are not
@@ -501,6 +606,7 @@ func (s *Stream) Close() error {
 func (s *Stream) Found() map[string]int { return s.kinds }
 
 func (s *Stream) process(final bool) {
+	defer func() { s.view, s.idx = nil, nil }()
 	b := s.buf
 	pos := 0
 	limit := len(b) - maxMatch
@@ -524,13 +630,13 @@ func (s *Stream) process(final bool) {
 		if pos >= limit {
 			break
 		}
-		sp, ok := s.r.find(b, pos, limit)
+		sp, ok := s.find(b, pos, limit)
 		if !ok {
 			s.out.Write(b[pos:max(pos, limit)])
 			pos = max(pos, limit)
 			break
 		}
-		if !final && sp.end >= len(b) {
+		if !final && (sp.end >= len(b) || sp.touches) {
 			// The match touches the end: it may go on in the next write.
 			s.out.Write(b[pos:sp.start])
 			pos = sp.start
@@ -555,13 +661,89 @@ func (s *Stream) process(final bool) {
 	s.buf = append(s.buf[:0], b[pos:]...)
 }
 
+// find is Redactor.find through terminal escape sequences: when b holds
+// any, matching runs on b without them (a colour code inside a token does
+// not cut it short), and the match is mapped back onto b, escapes inside
+// it included.
+func (s *Stream) find(b []byte, from, limit int) (span, bool) {
+	if s.view == nil {
+		if bytes.IndexByte(b[from:], 0x1b) < 0 {
+			return s.r.find(b, from, limit)
+		}
+		// Made once per pass over b: b does not change within it.
+		s.view, s.idx = withoutEscapes(b)
+	}
+	// view[k] is b[idx[k]]; idx has one more entry, for the end.
+	view, idx := s.view, s.idx
+	at := func(o int) int { return sort.SearchInts(idx, o) }
+	sp, ok := s.r.find(view, at(from), at(limit))
+	if !ok {
+		return span{}, false
+	}
+	sp.start = idx[sp.start]
+	sp.touches = sp.end >= len(view)
+	sp.end = idx[sp.end-1] + 1
+	return sp, true
+}
+
+// withoutEscapes returns b with its escape sequences (CSI, OSC and two-byte
+// ESC sequences) removed, and for each byte kept its index in b, followed
+// by len(b).
+func withoutEscapes(b []byte) ([]byte, []int) {
+	view := make([]byte, 0, len(b))
+	idx := make([]int, 0, len(b)+1)
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0x1b && i+1 < len(b) {
+			if n := escapeLen(b[i:]); n > 0 {
+				i += n - 1
+				continue
+			}
+		}
+		view = append(view, b[i])
+		idx = append(idx, i)
+	}
+	return view, append(idx, len(b))
+}
+
+// escapeLen is the length of the escape sequence b starts with, or 0 when
+// it is not a whole one.
+func escapeLen(b []byte) int {
+	switch {
+	case b[1] == '[':
+		for j := 2; j < len(b) && j < 64; j++ {
+			if c := b[j]; c >= 0x40 && c <= 0x7e {
+				return j + 1
+			} else if c < 0x20 || c > 0x3f && c < 0x40 {
+				return 0
+			}
+		}
+		return 0
+	case b[1] == ']':
+		for j := 2; j < len(b) && j < 512; j++ {
+			if b[j] == 0x07 {
+				return j + 1
+			}
+			if b[j] == 0x1b && j+1 < len(b) && b[j+1] == '\\' {
+				return j + 2
+			}
+		}
+		return 0
+	case b[1] >= 0x40 && b[1] <= 0x5f:
+		return 2
+	}
+	return 0
+}
+
 // Kinds lists the kinds of credential the built-in detectors know.
 func Kinds() []string {
-	var out []string
+	seen := map[string]bool{"private-key": true}
+	out := []string{"private-key"}
 	for _, d := range builtins {
-		out = append(out, d.kind)
+		if !seen[d.kind] {
+			seen[d.kind] = true
+			out = append(out, d.kind)
+		}
 	}
-	out = append(out, "private-key")
 	sort.Strings(out)
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand"
+	"strings"
 )
 
 const (
@@ -28,9 +29,25 @@ func rs(rng *rand.Rand, set string, n int) string {
 }
 
 // Positive is one credential in a line of context; Secret is the part that
-// must not survive redaction.
+// must not survive redaction. When the context cuts the secret in two (an
+// escape sequence inside it), Pieces are the parts, none of which may
+// survive either.
 type Positive struct {
 	Kind, Line, Secret string
+	Pieces             []string
+}
+
+// Leaks reports whether the secret, or a piece of it, is in s.
+func (p Positive) Leaks(s string) bool {
+	if strings.Contains(s, p.Secret) {
+		return true
+	}
+	for _, piece := range p.Pieces {
+		if strings.Contains(s, piece) {
+			return true
+		}
+	}
+	return false
 }
 
 // generators make credentials of each kind in the providers' shapes, with
@@ -125,6 +142,65 @@ var generators = map[string]func(r *rand.Rand) (token, secret string){
 		keys := []string{"password", "DB_PASSWORD", "client_secret", "api_key", "SMTP_PASSWD", "secret_token", "private_key"}
 		return keys[r.Intn(len(keys))] + "=" + p, p
 	},
+	"discord-bot-token": func(r *rand.Rand) (string, string) {
+		id := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d%s", 1+r.Intn(9), rs(r, digits, 17))))
+		t := id + "." + rs(r, b64u, 6) + "." + rs(r, b64u, 38)
+		return t, t
+	},
+	"telegram-bot-token-bare": func(r *rand.Rand) (string, string) {
+		t := rs(r, digits, 10) + ":AA" + rs(r, b64u, 33)
+		return t, t
+	},
+	"azure-sas-signature": func(r *rand.Rand) (string, string) {
+		s := rs(r, alnum, 40) + "%2B" + rs(r, alnum, 10) + "%3D"
+		return "https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&ss=b&sp=r&se=2026-12-31T00:00:00Z&sig=" + s, s
+	},
+	"azure-storage-key-assigned": func(r *rand.Rand) (string, string) {
+		k := rs(r, alnum+"+/", 86) + "=="
+		return "AZURE_STORAGE_KEY=" + k, k
+	},
+	// Structured files, as `cat` prints them: found by their structure.
+	"dotenv": func(r *rand.Rand) (string, string) {
+		p := rs(r, alnum+"!@#%^&*()-_", 20)
+		names := []string{"DATABASE_PASSWORD", "SECRET_KEY_BASE", "STRIPE_SECRET", "AUTH_TOKEN", "SESSION_SECRET", "REDIS_PASS", "SMTP_PASSWORD", "APP_API_KEY"}
+		return "# local settings\nNODE_ENV=development\nPORT=3000\n" + names[r.Intn(len(names))] + "=" + p + "\nLOG_LEVEL=debug", p
+	},
+	"kubeconfig-token": func(r *rand.Rand) (string, string) {
+		t := rs(r, lowerC+digits, 6) + "." + rs(r, lowerC+digits, 16)
+		return "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: " + t + "\ncontexts: []", t
+	},
+	"kubeconfig-client-key": func(r *rand.Rand) (string, string) {
+		k := base64.StdEncoding.EncodeToString([]byte("-----BEGIN EC PRIVATE KEY-----\n" + rs(r, alnum, 48) + "\n-----END EC PRIVATE KEY-----\n"))
+		return "users:\n- name: dev\n  user:\n    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\n    client-key-data: " + k, k
+	},
+	"docker-auths": func(r *rand.Rand) (string, string) {
+		a := base64.StdEncoding.EncodeToString([]byte("user:" + rs(r, alnum, 18)))
+		return `{"auths": {"https://index.docker.io/v1/": {"auth": "` + a + `"}}, "credsStore": ""}`, a
+	},
+	"netrc": func(r *rand.Rand) (string, string) {
+		p := rs(r, alnum+"-", 24)
+		if r.Intn(2) == 0 {
+			return "machine api.heroku.com\n  login me@example.org\n  password " + p, p
+		}
+		return "machine github.com login octocat password " + p, p
+	},
+	"pgpass": func(r *rand.Rand) (string, string) {
+		p := rs(r, alnum+"!@#$%", 16)
+		return "db.internal:5432:app:appuser:" + p + "\n*:*:*:postgres:" + rs(r, alnum, 12), p
+	},
+	"npmrc": func(r *rand.Rand) (string, string) {
+		t := fmt.Sprintf("%s-%s-%s-%s-%s", rs(r, hexd, 8), rs(r, hexd, 4), rs(r, hexd, 4), rs(r, hexd, 4), rs(r, hexd, 12))
+		return "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=" + t + "\nalways-auth=true", t
+	},
+	"pypirc": func(r *rand.Rand) (string, string) {
+		p := rs(r, alnum+"_-", 22)
+		return "[distutils]\nindex-servers = private\n\n[private]\nrepository = https://pypi.example.invalid/\nusername = deploy\npassword = " + p, p
+	},
+	"ini-toml-yaml": func(r *rand.Rand) (string, string) {
+		p := rs(r, alnum, 18)
+		forms := []string{"[database]\nhost = \"db\"\npassword = \"" + p + "\"", "[auth]\nclient_secret = '" + p + "'", "smtp:\n  host: mail\n  password: " + p, "[api]\ntoken=" + p}
+		return forms[r.Intn(len(forms))], p
+	},
 	"private-key": func(r *rand.Rand) (string, string) {
 		body := rs(r, alnum+"+/", 64) + "\n" + rs(r, alnum+"+/", 64) + "\n" + rs(r, alnum+"+/", 20) + "=="
 		kind := []string{"RSA ", "EC ", "OPENSSH ", "", "ENCRYPTED "}[r.Intn(5)]
@@ -141,10 +217,17 @@ var contexts = []string{
 	"2026-11-24T12:00:00Z INFO using %s to authenticate",
 	"\x1b[32m%s\x1b[0m",
 	"line one\nvalue=%s\nline three",
+	"name\t%s\tactive",
+	"Your key is '%s'.",
+	"- %s",
 }
 
-// Corpus returns the positives: eight for each kind, in eight contexts,
-// generated from a fixed seed.
+// inside is the context that puts a colour code inside the secret, as a
+// highlighter would.
+const inside = "\x1b[1m"
+
+// Corpus returns the positives: one for each kind in each context, and
+// one with a colour code inside the secret, generated from a fixed seed.
 func Corpus() []Positive {
 	rng := rand.New(rand.NewSource(7))
 	var out []Positive
@@ -157,6 +240,12 @@ func Corpus() []Positive {
 		for _, c := range contexts {
 			tok, sec := generators[k](rng)
 			out = append(out, Positive{Kind: k, Line: fmt.Sprintf(c, tok), Secret: sec})
+		}
+		tok, sec := generators[k](rng)
+		if j := strings.Index(tok, sec); j >= 0 && len(sec) >= 16 {
+			cut := len(sec) / 2
+			line := tok[:j] + sec[:cut] + inside + sec[cut:] + "\x1b[0m" + tok[j+len(sec):]
+			out = append(out, Positive{Kind: k, Line: line, Secret: sec, Pieces: []string{sec[:cut], sec[cut:]}})
 		}
 	}
 	return out
@@ -208,6 +297,19 @@ func Negatives() []string {
 		"https://api.telegram.org/bot/getUpdates",
 		"Using ghp_ prefix tokens",
 		"postgres://app@db.internal:5432/main",
+		"Please login and change your password immediately",
+		"If the machine asks, type your password again",
+		"auth: scram-sha-256",
+		"auth: oauth2",
+		"author: Jane Doe <jane@example.org>",
+		"authentication: required",
+		"localhost:5432 is accepting connections",
+		"10:42:17:003: worker started",
+		"ports: 8080:80:tcp",
+		"https://example.invalid/search?q=sig&lang=en",
+		"Signed-off-by: Jane Doe",
+		"MTU 1500 bytes; NDP enabled; OTP sent",
+		"build 123456789:AA failed",
 	)
 	return out
 }
