@@ -332,6 +332,9 @@ func (r *Reader) Verify(expectHead string, anchors ...Anchor) Report {
 		if s.Head != rep.Head || s.Records != rep.Records || lastKind != kindSeal {
 			rep.fail(rep.Records, "the seal (%d records, head %.12s) does not match the chain (%d records, head %.12s)", s.Records, s.Head, rep.Records, rep.Head)
 		}
+	} else if lastKind == kindSeal {
+		rep.Sealed = true
+		rep.fail(rep.Records, "the chain ends with a seal record, but the seal was removed from the file's metadata")
 	}
 	if expectHead != "" && expectHead != rep.Head {
 		rep.fail(rep.Records, "the chain's head %.12s is not the expected %.12s", rep.Head, expectHead)
