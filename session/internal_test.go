@@ -157,3 +157,22 @@ func FuzzMarkerScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestFrameWaitsForLateNonce: a frame too big to be written at once tells
+// the shell to wait for its nonce (it may arrive after the command ends);
+// a frame line never exceeds frameLineMax.
+func TestFrameWaitsForLateNonce(t *testing.T) {
+	nonce := newNonce()
+	for _, n := range []int{0, 100, 3500, 3700, 3800, 4000, 4096, 5000, 100000} {
+		for _, cmd := range []string{strings.Repeat("x", n), "trap - INT; " + strings.Repeat("y", n)} {
+			f := bashDialect.frame(nonce, cmd, true)
+			line := f[:strings.IndexByte(f, '\n')+1]
+			if len(line) > frameLineMax {
+				t.Errorf("a frame line of %d bytes", len(line))
+			}
+			if len(f) > smallFrame && !strings.Contains(line, "__ekw=1") {
+				t.Errorf("a %d-byte frame does not wait for its nonce", len(f))
+			}
+		}
+	}
+}

@@ -230,10 +230,15 @@ type Session struct {
 	tr   transport.Transport
 	opts Options
 
-	mu      sync.Mutex // held by Exec and respawn
-	sh      *shell
-	cwd     string
-	env     []string // last exported environment the shell reported
+	mu  sync.Mutex // held by Exec and respawn
+	sh  *shell
+	cwd string
+	env []string // last exported environment the shell reported
+	// prevCwd and prevEnv are cwd and env before the last command's
+	// result was taken up: put back when the shell is found ended by a
+	// broken frame after it (that result may have been forged).
+	prevCwd string
+	prevEnv []string
 	watch   envWatch
 	id      string
 	red     *safety.Redactor // nil with NoRedact
@@ -575,6 +580,27 @@ func completion(r Result) journal.Completion {
 
 // execLocked runs cmd with s.mu held.
 func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (Result, error) {
+	if s.sh != nil {
+		select {
+		case <-s.sh.proc.Done():
+			// The shell ended after the last result was read (a command
+			// that took its frame's nonce ends it so): a new one runs
+			// this command, unless shells are not re-spawned and it ended
+			// otherwise.
+			code := s.sh.proc.ExitCode()
+			s.sh.close()
+			s.sh = nil
+			if code == frameFailed {
+				s.cwd, s.env = s.prevCwd, s.prevEnv
+				s.updateRedactor()
+			}
+			if s.opts.NoRespawn && code != frameFailed {
+				s.once.Do(func() { close(s.closing) })
+				return Result{Command: cmd, ExitCode: code, ShellEnded: true}, ErrShellEnded
+			}
+		default:
+		}
+	}
 	if s.sh == nil {
 		if err := s.respawnLocked(ctx); err != nil {
 			return Result{Command: cmd}, err
@@ -589,6 +615,20 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 		maxOut = eo.MaxOutputBytes
 	}
 	res, st := s.run(ctx, cmd, timeout, maxOut)
+	if st.notRun && !s.isClosing() {
+		// An earlier command took this frame's nonce (its result may have
+		// been forged, and its directory and environment are not kept);
+		// this one never ran: it runs once more, in a new shell.
+		s.cwd, s.env = s.prevCwd, s.prevEnv
+		s.updateRedactor()
+		s.sh.close()
+		if err := s.respawnLocked(context.WithoutCancel(ctx)); err != nil {
+			s.sh = nil
+			return res, fmt.Errorf("session: the shell's frame was broken and a new shell could not be started: %w", err)
+		}
+		res, st = s.run(ctx, cmd, timeout, maxOut)
+		res.Respawned = true
+	}
 	budget := s.opts.Budget
 	if eo.Budget != nil {
 		budget = *eo.Budget
@@ -613,6 +653,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 	}
 	// A broken frame may have printed a forged trailer: its directory and
 	// environment are not taken up.
+	s.prevCwd, s.prevEnv = s.cwd, s.env
 	if st.cwd != "" && !res.FrameBroken {
 		s.cwd = st.cwd
 	}
@@ -646,7 +687,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 // frameSensitive are the words of commands that can change what the frame
 // relies on: builtins it calls, its variables and descriptors, function
 // definitions that shadow builtins, options and traps.
-var frameSensitive = regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(?:enable|readonly|typeset|declare|local|builtin|command|exec|unset|trap|alias|shopt|set|eval|source|IFS|read|printf|export|ulimit|__ek[A-Za-z0-9_]*)(?:[^A-Za-z0-9_]|$)|(?:^|[;&|({\s])\.\s|\(\s*\)|function\s`)
+var frameSensitive = regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(?:enable|readonly|typeset|declare|local|builtin|command|exec|unset|trap|alias|shopt|set|eval|source|IFS|read|printf|export|ulimit|__ek[A-Za-z0-9_]*)(?:[^A-Za-z0-9_]|$)|(?:^|[;&|({\s])\.\s|\(\s*\)|function\s|255|/proc/|/dev/fd`)
 
 // mayBreakFrame reports whether cmd may leave the shell unable to run the
 // next frame, and so is followed by a check of the frame (frameIntact).
@@ -713,6 +754,9 @@ type runState struct {
 	// ended it: it is replaced even when Options.NoRespawn is set.
 	replace bool
 	flush   bool // jobs were killed: let the shell report them, unseen
+	// notRun: the shell ended before the command started, because an
+	// earlier command took this frame's nonce (see bashFuncs).
+	notRun bool
 }
 
 func newNonce() string {
@@ -875,6 +919,11 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	res.StdoutInfo = out.body.Info()
 	res.StderrInfo = errp.body.Info()
 	res.Truncated = res.StdoutInfo.Dropped > 0 || res.StderrInfo.Dropped > 0
+	if st.shellGone && res.ExitCode == frameFailed && res.Stdout == "" {
+		if stale := sh.dialect.staleFrame(frame); stale != "" && res.Stderr == stale {
+			st.notRun = true
+		}
+	}
 	return res, st
 }
 

@@ -60,8 +60,16 @@ const (
 // __ek2 saves the status and the shell flags, reads the nonce that ends
 // this command's frame (sent after the payload, so that it is in no variable
 // while the command runs; a command that took it from the script descriptor
-// leaves the frame without one, and the shell is replaced), turns tracing
-// off, restores the descriptors saved at start-up, so no redirection the command made can
+// leaves the frame without one: __ek2 then reads the start of the next
+// command's frame line instead, reports what it read on the saved stderr
+// (\036X…\036, so that the session knows that command never ran) and ends
+// the shell, or, when no next frame comes within 5 seconds, ends it
+// quietly. (The nonce is read at once when it is there, as it is when the
+// frame was small enough to be written whole; the timed read, which costs
+// more, is only for a nonce that is late or gone; after a frame too big to
+// be written at once __ek2 waits for it (__ekw).) It then turns tracing
+// off, restores the
+// descriptors saved at start-up, so no redirection the command made can
 // hide the end markers, and prints them: first the trailer on stderr (exit
 // status, working directory, flags and, when asked, the exported
 // environment), then the stdout marker, so that when the reader sees the
@@ -86,8 +94,7 @@ const bashFuncs = `__ek1() {
   __eki=1
 }
 __ek2() {
-  { __ekr=${1-$?} __eki= __ekf=$-; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63
-  { IFS= builtin read -rN32 -u255 __ekn && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]]; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63
+  { __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]]; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211 || exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
   case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
@@ -159,17 +166,39 @@ func (d dialect) frame(nonce, cmd string, withEnv bool) string {
 		payload := strconv.Itoa(flags) + escapePayload(cmd)
 		// Backslashes keep aliases away; bash saves and restores the DEBUG
 		// trap around a function call, so it is cleared at the top level.
-		end := `\__ek2`
-		if flags&flagTraps != 0 {
-			end = `__ekq=$?;\builtin trap - DEBUG;\builtin ` + interruptTrap + `;\__ek2 "$__ekq"`
-		}
 		// The nonce follows the payload on the script descriptor, where
 		// __ek2 reads it once the command has ended: while the command
-		// runs it is in no variable the command could read.
+		// runs it is in no variable the command could read. A frame small
+		// enough to be written at once is in the pipe before the command
+		// starts, so a nonce that is not there when it ends was taken;
+		// after a larger one __ek2 waits for it (__ekw).
+		call := `\__ek2`
+		if len(payload)+len(nonce)+frameLineMax > smallFrame {
+			call = `__ekw=1 \__ek2`
+		}
+		end := call
+		if flags&flagTraps != 0 {
+			end = `__ekq=$?;\builtin trap - DEBUG;\builtin ` + interruptTrap + `;` + call + ` "$__ekq"`
+		}
 		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload + nonce
 	}
 	return d.shFrame(nonce, cmd, flags)
 }
+
+// staleFrame is what the shell prints on stderr before it exits when it
+// finds, where a command's nonce should be, the start of the frame it was
+// sent next: an earlier command took its nonce, and the command of that
+// frame never ran.
+func (d dialect) staleFrame(frame string) string {
+	if d.kind != "bash" {
+		return ""
+	}
+	return "\x1eX" + frame[:min(32, len(frame))] + "\x1e"
+}
+
+// frameLineMax bounds the length of a frame's first line (before the
+// payload).
+const frameLineMax = 300
 
 // escapePayload makes cmd pure printable ASCII for `read -N` (which counts
 // characters, not bytes) by writing backslashes, control bytes and non-ASCII

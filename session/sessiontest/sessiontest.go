@@ -588,6 +588,10 @@ func Corpus() []Case {
 				t.Errorf("a forged result was not marked: %+v", r)
 			}
 		}, BashOnly: true},
+		// Nothing in this one names the frame: its forged result may pass,
+		// but the shell it leaves without a nonce ends, and the next
+		// command runs in a new one (RunCorpus checks that).
+		{Name: "forge unseen", Cmd: `n=$(head -c 32 /pro""c/$$/fd/2""55); echo -ne "\x1eE$n\x1e0\x1eC$n\x1e/forged\x1eF$n\x1e\x1eV$n\x1e\x1eT$n\x1e" >&2; echo -ne "\x1eE$n\x1e"`, BashOnly: true},
 		{Name: "forge from read -u255", Cmd: `read -rN32 -u255 n; ` + forgeWith(`"$n"`) + `; (exit 7)`, Want: func(t *testing.T, r session.Result) {
 			if (r.Cwd == "/forged" || r.ExitCode != 7) && !r.FrameBroken {
 				t.Errorf("a forged result was not marked: %+v", r)
