@@ -227,10 +227,11 @@ func TestFrameBreakersThroughMCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	s := New(Settings{Env: target.Env{Journal: j}, MaxSessions: len(sessiontest.FrameBreakers) + 1})
+	breakers := append(append([]string(nil), sessiontest.FrameBreakers...), sessiontest.FrameProbes...)
+	s := New(Settings{Env: target.Env{Journal: j}, MaxSessions: len(breakers) + 1})
 	defer s.Close()
 	cs := connect(t, s)
-	for _, breaker := range sessiontest.FrameBreakers {
+	for _, breaker := range breakers {
 		var info SessionInfo
 		if err := tool(cs, "session_create", map[string]any{"shell": "bash"}, &info); err != nil {
 			t.Fatal(err)

@@ -482,11 +482,20 @@ var FrameBreakers = []string{
 	"set -o posix", "trap 'echo trapped' DEBUG", "shopt -s expand_aliases; alias for=echo",
 }
 
-// testSabotage runs each frame breaker, then an ordinary command, which must
-// succeed at once in a shell with the state restored; no text of the
-// frame's may show in either result.
+// FrameProbes look at the frame or try to outlive or forge it: they may
+// show the frame's variables (the command asked for them), but the session
+// must go on as if they had not run.
+var FrameProbes = []string{
+	"declare -p __ekn", "set >/dev/null; set | grep -c __ek", "setsid sleep 2 &", "setsid -f sleep 2",
+	forger("set"),
+}
+
+// testSabotage runs each frame breaker and probe, then an ordinary command,
+// which must succeed at once in a shell with the state restored; no text of
+// the frame's may show in either result of a breaker.
 func testSabotage(t *testing.T, open Factory, o Options) {
-	for _, cmd := range FrameBreakers {
+	for _, cmd := range append(append([]string(nil), FrameBreakers...), FrameProbes...) {
+		probe := !contains(FrameBreakers, cmd)
 		t.Run(cmd, func(t *testing.T) {
 			t.Parallel()
 			s := open(t, session.Options{Shell: o.Shell, Timeout: 5 * time.Second, KillGrace: 200 * time.Millisecond})
@@ -497,6 +506,9 @@ func testSabotage(t *testing.T, open Factory, o Options) {
 				t.Errorf("after %q the next command got %q %q exit %d", cmd, next.Stdout, next.Stderr, next.ExitCode)
 			}
 			for _, res := range []session.Result{r, next} {
+				if probe && res.Command == cmd {
+					continue
+				}
 				for _, internal := range []string{"__ek", "declare -x", "\x1e", "builtin:"} {
 					if strings.Contains(res.Stdout+res.Stderr, internal) {
 						t.Errorf("%q: the frame's text %q shows in the output: %q %q", res.Command, internal, res.Stdout, res.Stderr)
@@ -505,6 +517,15 @@ func testSabotage(t *testing.T, open Factory, o Options) {
 			}
 		})
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Case is one hostile command and what must come of it.
