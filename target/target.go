@@ -177,9 +177,12 @@ type Opened struct {
 	tr           transport.Transport
 }
 
-// Close closes the session, then the transport.
+// Close closes the session, its checkpoint store, then the transport.
 func (o *Opened) Close() error {
 	err := o.Session.Close()
+	if c, ok := o.Session.Checkpoints().(io.Closer); ok {
+		c.Close()
+	}
 	if c, ok := o.tr.(io.Closer); ok {
 		if cerr := c.Close(); err == nil {
 			err = cerr
@@ -240,8 +243,11 @@ type Store struct {
 	tr transport.Transport
 }
 
-// Close releases the transport the store runs through.
+// Close releases the store and the transport it runs through.
 func (s *Store) Close() error {
+	if c, ok := s.Store.(io.Closer); ok {
+		c.Close()
+	}
 	if c, ok := s.tr.(io.Closer); ok {
 		return c.Close()
 	}

@@ -72,6 +72,13 @@ type LocalStore struct {
 	// encoded again.
 	dirHash map[string]plumbing.Hash
 	dirty   map[string]bool
+	// w watches the workspace between snapshots (nil: every snapshot
+	// walks); files holds, per directory, what the last snapshot saw
+	// there, skipped files included, and skipped lists those.
+	w       *watcher
+	files   map[string]map[string]seen
+	skipped []string
+	walks   int // full walks made, for tests
 }
 
 // OpenLocal opens (creating it when needed) the checkpoint repository of a
@@ -116,6 +123,9 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 	}
 	s.m = newMatcher(excl)
 	s.readOnly = opts.ReadOnly
+	if !opts.ReadOnly && !opts.NoWatch {
+		s.w = newWatcher()
+	}
 	if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
 		if opts.ReadOnly {
 			return nil, fmt.Errorf("%w: no checkpoint repository at %s", ErrNotFound, dir)
@@ -141,6 +151,17 @@ func OpenLocal(opts Options) (*LocalStore, error) {
 	}
 	s.loadCache()
 	return s, nil
+}
+
+// Close stops watching the workspace.
+func (s *LocalStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w != nil {
+		s.w.close()
+		s.w = nil
+	}
+	return nil
 }
 
 // Info implements Store.
@@ -185,8 +206,12 @@ type seen struct {
 
 // walk lists the files the workspace covers with their stat data, reading
 // directories on several goroutines (the cost is system calls) and
-// stat-ing each entry relative to its directory's descriptor.
-func (s *LocalStore) walk() ([]seen, error) {
+// stat-ing each entry relative to its directory's descriptor. With a
+// watcher, each directory is watched before it is read.
+func (s *LocalStore) walk() ([]seen, error) { return s.walkFrom("") }
+
+// walkFrom walks the directory rel and everything below it.
+func (s *LocalStore) walkFrom(root string) ([]seen, error) {
 	var (
 		mu      sync.Mutex
 		found   []seen
@@ -200,50 +225,14 @@ func (s *LocalStore) walk() ([]seen, error) {
 		sem <- struct{}{}
 		var local []seen
 		var subdirs []string
-		dir := s.ws
-		if rel != "" {
-			dir = filepath.Join(s.ws, filepath.FromSlash(rel))
+		if s.w != nil {
+			s.w.add(s.ws, rel)
 		}
-		err := readDir(dir, func(fd int, name string, typ byte) {
-			r := name
-			if rel != "" {
-				r = rel + "/" + name
-			}
-			if s.m.excluded(r) {
-				return
-			}
-			switch typ {
-			case unix.DT_DIR:
-				subdirs = append(subdirs, r)
-				return
-			case unix.DT_REG, unix.DT_LNK, unix.DT_UNKNOWN:
-			default:
-				return
-			}
-			var st unix.Stat_t
-			if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
-				return // vanished: not covered
-			}
-			cur := fileState{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}
-			switch {
-			case st.Mode&unix.S_IFMT == unix.S_IFDIR: // a file system without d_type
-				subdirs = append(subdirs, r)
-				return
-			case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-				cur.Mode = filemode.Symlink
-			case st.Mode&unix.S_IFMT != unix.S_IFREG:
-				return
-			case st.Mode&0o111 != 0:
-				cur.Mode = filemode.Executable
-			default:
-				cur.Mode = filemode.Regular
-			}
-			local = append(local, seen{rel: r, st: cur, skipped: cur.Mode != filemode.Symlink && cur.Size > s.max})
-		})
+		local, subdirs, err := s.readFlat(rel)
 		<-sem
 		mu.Lock()
 		found = append(found, local...)
-		if err != nil && rel == "" {
+		if err != nil && rel == root {
 			rootErr = err
 		}
 		mu.Unlock()
@@ -253,12 +242,58 @@ func (s *LocalStore) walk() ([]seen, error) {
 		}
 	}
 	wg.Add(1)
-	visit("")
+	visit(root)
 	wg.Wait()
 	if rootErr != nil {
-		return nil, fmt.Errorf("undo: walk %s: %w", s.ws, rootErr)
+		return nil, fmt.Errorf("undo: walk %s: %w", filepath.Join(s.ws, filepath.FromSlash(root)), rootErr)
 	}
 	return found, nil
+}
+
+// readFlat reads one directory: the files it covers, with their stat data,
+// and its subdirectories that are not excluded.
+func (s *LocalStore) readFlat(rel string) (files []seen, subdirs []string, err error) {
+	dir := s.ws
+	if rel != "" {
+		dir = filepath.Join(s.ws, filepath.FromSlash(rel))
+	}
+	err = readDir(dir, func(fd int, name string, typ byte) {
+		r := name
+		if rel != "" {
+			r = rel + "/" + name
+		}
+		if s.m.excluded(r) {
+			return
+		}
+		switch typ {
+		case unix.DT_DIR:
+			subdirs = append(subdirs, r)
+			return
+		case unix.DT_REG, unix.DT_LNK, unix.DT_UNKNOWN:
+		default:
+			return
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return // vanished: not covered
+		}
+		cur := fileState{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}
+		switch {
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR: // a file system without d_type
+			subdirs = append(subdirs, r)
+			return
+		case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+			cur.Mode = filemode.Symlink
+		case st.Mode&unix.S_IFMT != unix.S_IFREG:
+			return
+		case st.Mode&0o111 != 0:
+			cur.Mode = filemode.Executable
+		default:
+			cur.Mode = filemode.Regular
+		}
+		files = append(files, seen{rel: r, st: cur, skipped: cur.Mode != filemode.Symlink && cur.Size > s.max})
+	})
+	return files, subdirs, err
 }
 
 // readDir calls fn for each entry of a directory with the directory's
@@ -309,9 +344,12 @@ func readDir(dir string, fn func(fd int, name string, typ byte)) error {
 // from it.
 func (s *LocalStore) snapshot(ctx context.Context) (map[string]fileState, []string, bool, error) {
 	start := time.Now()
-	found, err := s.walk()
+	found, quiet, err := s.scan()
 	if err != nil {
 		return nil, nil, false, err
+	}
+	if quiet {
+		return s.cache, s.skipped, false, nil
 	}
 	var skipped []string
 	n := 0
@@ -328,6 +366,7 @@ func (s *LocalStore) snapshot(ctx context.Context) (map[string]fileState, []stri
 		}
 	}
 	sort.Strings(skipped)
+	s.skipped = skipped
 	if same && n == len(s.cache) {
 		return s.cache, skipped, false, nil
 	}

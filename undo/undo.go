@@ -90,6 +90,9 @@ type Options struct {
 	// is created or written, and Checkpoint and Restore fail with
 	// ErrReadOnly. A repository that does not exist is ErrNotFound.
 	ReadOnly bool
+	// NoWatch: a local store walks the whole workspace for every
+	// checkpoint instead of watching it for changes.
+	NoWatch bool
 }
 
 // DefaultMaxFileSize is the default size cap per file.
