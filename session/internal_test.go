@@ -165,7 +165,7 @@ func TestFrameWaitsForLateNonce(t *testing.T) {
 	nonce := newNonce()
 	for _, n := range []int{0, 100, 3500, 3700, 3800, 4000, 4096, 5000, 100000} {
 		for _, cmd := range []string{strings.Repeat("x", n), "trap - INT; " + strings.Repeat("y", n)} {
-			f := bashDialect.frame(nonce, cmd, true)
+			f := bashDialect.frame(nonce, cmd, true, true)
 			line := f[:strings.IndexByte(f, '\n')+1]
 			if len(line) > frameLineMax {
 				t.Errorf("a frame line of %d bytes", len(line))
@@ -173,6 +173,32 @@ func TestFrameWaitsForLateNonce(t *testing.T) {
 			if len(f) > smallFrame && !strings.Contains(line, "__ekw=1") {
 				t.Errorf("a %d-byte frame does not wait for its nonce", len(f))
 			}
+		}
+	}
+}
+
+// TestFrameParserMark: the job mark a shell prints before its command is
+// taken off the start of stderr however the bytes arrive, and a body
+// without one is left whole.
+func TestFrameParserMark(t *testing.T) {
+	nonce := newNonce()
+	input := "\x1eM12345.67 4242\x1eerr text\x1eE" + nonce + "\x1e0\x1eC" + nonce + "\x1e/x\x1eF" + nonce + "\x1e\x1eV" + nonce + "\x1e\x1eT" + nonce + "\x1e"
+	for cut := 0; cut <= len(input); cut++ {
+		p := newFrameParser(nonce, newCapBuffer(1<<20), true, nil)
+		p.wantMark = true
+		p.feed([]byte(input[:cut]))
+		p.feed([]byte(input[cut:]))
+		if got := string(p.body.Bytes()); got != "err text" || p.mark.LastPID != 4242 || p.mark.Ticks != 1234567 || !p.done {
+			t.Fatalf("cut at %d: body %q, mark %+v, done %v", cut, got, p.mark, p.done)
+		}
+	}
+	for _, body := range []string{"plain error\n", "\x1e", "\x1eX not a mark", "\x1eM" + strings.Repeat("9", 100)} {
+		p := newFrameParser(nonce, newCapBuffer(1<<20), true, nil)
+		p.wantMark = true
+		p.feed([]byte(body))
+		p.eof()
+		if got := string(p.body.Bytes()); got != body || p.mark.LastPID != 0 {
+			t.Errorf("body %q came out as %q, mark %+v", body, got, p.mark)
 		}
 	}
 }

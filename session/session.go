@@ -30,6 +30,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -776,12 +777,23 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	errp := newFrameParser(nonce, newCapBuffer(maxOut), true, s.red)
 
 	mark := sh.proc.MarkJobs()
+	fm, _ := sh.proc.(transport.FrameMarker)
+	errp.wantMark = fm != nil && fm.FrameMarks()
+	// jobMark is the mark to signal by: the shell's own, once it came.
+	jobMark := func() transport.JobMark {
+		if errp.mark.LastPID != 0 && errp.mark.Ticks != 0 {
+			m := mark
+			m.LastPID, m.Ticks = errp.mark.LastPID, errp.mark.Ticks
+			return m
+		}
+		return mark
+	}
 	start := time.Now()
 	writeErr := make(chan error, 1)
 	withEnv := s.watch.needsEnv(cmd) || s.fresh
 	s.fresh = false
 	sh.src.discard()
-	frame := sh.dialect.frame(nonce, cmd, withEnv)
+	frame := sh.dialect.frame(nonce, cmd, withEnv, errp.wantMark)
 	if len(frame) <= smallFrame {
 		// The shell is idle and reading, and the pipe holds this much.
 		_, err := io.WriteString(sh.proc.Input(), frame)
@@ -806,10 +818,10 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 			// command line as soon as the running command ends (see
 			// bashFuncs), and then the command's processes.
 			sh.proc.SignalShell(context.Background(), transport.SIGUSR2)
-			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGINT, mark)
+			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGINT, jobMark())
 			signalled += n
 		case 1:
-			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
+			n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, jobMark())
 			signalled += n
 			if signalled > 0 {
 				// The shell was waiting for processes that are dead now;
@@ -872,12 +884,12 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	}
 	if res.TimedOut || res.Canceled {
 		// Background children of the command ignore SIGINT and outlive it.
-		if n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark); n > 0 && !st.shellGone {
+		if n, _ := sh.proc.SignalJobs(context.Background(), transport.SIGKILL, jobMark()); n > 0 && !st.shellGone {
 			st.flush = true
 			// Let them die before the shell is asked about them (bounded).
 			for i := 0; i < 100 && n > 0; i++ {
 				time.Sleep(5 * time.Millisecond)
-				n, _ = sh.proc.SignalJobs(context.Background(), transport.SIGKILL, mark)
+				n, _ = sh.proc.SignalJobs(context.Background(), transport.SIGKILL, jobMark())
 			}
 		}
 	}
@@ -939,6 +951,43 @@ type frameParser struct {
 	trailerOverflow bool
 	nonce           string
 	done            bool
+	// wantMark: the body starts with the shell's job mark
+	// (\x1eM<uptime> <newest pid>\x1e), which is taken off it; markBuf
+	// holds it while it arrives, and mark is what it said.
+	wantMark bool
+	markBuf  []byte
+	mark     transport.JobMark
+}
+
+// maxMark bounds the job mark a shell prints before its command.
+const maxMark = 64
+
+// takeMark takes the job mark off the start of the body, returning the
+// bytes after it (all of p while the mark is still arriving).
+func (f *frameParser) takeMark(p []byte) []byte {
+	f.markBuf = append(f.markBuf, p...)
+	b := f.markBuf
+	if len(b) >= 2 && (b[0] != 0x1e || b[1] != 'M') || len(b) == 1 && b[0] != 0x1e {
+		f.wantMark = false // no mark: the shell could not read /proc
+		f.markBuf = nil
+		return b
+	}
+	end := bytes.IndexByte(b[min(2, len(b)):], 0x1e)
+	if end < 0 {
+		if len(b) > maxMark {
+			f.wantMark = false
+			f.markBuf = nil
+			return b
+		}
+		return nil
+	}
+	end += 2
+	if m, ok := transport.ParseMark(string(b[2:end]), time.Now()); ok {
+		f.mark = m
+	}
+	f.wantMark = false
+	f.markBuf = nil
+	return b[end+1:]
 }
 
 const maxTrailer = 16 << 20
@@ -980,6 +1029,11 @@ func (f *frameParser) endBody() {
 }
 
 func (f *frameParser) feed(p []byte) {
+	if f.wantMark {
+		if p = f.takeMark(p); len(p) == 0 {
+			return
+		}
+	}
 	for len(p) > 0 && !f.done {
 		var found bool
 		switch f.state {
@@ -1012,6 +1066,12 @@ func (f *frameParser) keepTrailer(b []byte) {
 
 // eof ends the stream: bytes held back as a possible marker are body.
 func (f *frameParser) eof() {
+	if f.wantMark && len(f.markBuf) > 0 {
+		f.wantMark = false
+		b := f.markBuf
+		f.markBuf = nil
+		f.feed(b)
+	}
 	if f.state == 0 {
 		f.end.flush(f.write)
 		f.endBody()

@@ -90,6 +90,7 @@ const bashFuncs = `__ek1() {
   IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63
   __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211 || exit 211; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
+  [ -z "${2-}" ] || { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
 }
@@ -159,8 +160,11 @@ func frameFlags(cmd string, withEnv bool) int {
 	return f
 }
 
-// frame is what runs cmd and marks its end with nonce.
-func (d dialect) frame(nonce, cmd string, withEnv bool) string {
+// frame is what runs cmd and marks its end with nonce. With mark, the shell
+// first reports on stderr the newest process id and its time since boot
+// (\036M<uptime> <pid>\036), the mark that tells the command's processes
+// from older ones.
+func (d dialect) frame(nonce, cmd string, withEnv, mark bool) string {
 	flags := frameFlags(cmd, withEnv)
 	if d.kind == "bash" {
 		payload := strconv.Itoa(flags) + escapePayload(cmd)
@@ -180,9 +184,13 @@ func (d dialect) frame(nonce, cmd string, withEnv bool) string {
 		if flags&flagTraps != 0 {
 			end = `__ekq=$?;\builtin trap - DEBUG;\builtin ` + interruptTrap + `;` + call + ` "$__ekq"`
 		}
-		return `\__ek1 ` + strconv.Itoa(len(payload)) + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload + nonce
+		arg := ""
+		if mark {
+			arg = " m"
+		}
+		return `\__ek1 ` + strconv.Itoa(len(payload)) + arg + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload + nonce
 	}
-	return d.shFrame(nonce, cmd, flags)
+	return d.shFrame(nonce, cmd, flags, mark)
 }
 
 // staleFrame is what the shell prints on stderr before it exits when it
@@ -232,9 +240,12 @@ func escapePayload(cmd string) string {
 
 // shFrame is the POSIX sh frame: one self-contained line per command, with
 // the same markers and trailer as the bash frame.
-func (d dialect) shFrame(nonce, cmd string, flags int) string {
+func (d dialect) shFrame(nonce, cmd string, flags int, mark bool) string {
 	var s strings.Builder
 	s.Grow(len(cmd) + 600)
+	if mark {
+		s.WriteString("{ read -r __eku __ekx </proc/uptime && read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && printf '\\036M%s %s\\036' \"$__eku\" \"$__ekp\" >&9; } 2>/dev/null; ")
+	}
 	s.WriteString(shInterruptTrap + "; ")
 	s.WriteString("case $__ekf in *v*) set -v;; esac; case $__ekf in *x*) set -x;; esac; ")
 	s.WriteString("__eki=1; for __ekl in 1; do eval " + shQuote(cmd) + "; done; ")

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -88,6 +90,32 @@ const (
 	// the frame traps it (scripts trap and ignore INT; hardly any touch it).
 	SIGUSR2 Signal = "USR2"
 )
+
+// FrameMarker is implemented by processes whose MarkJobs only reads this
+// machine's clock (asking the target would cost a round trip per command):
+// the session then has the shell itself report the mark when each command
+// starts — the newest process id and the time since boot, from /proc — and
+// uses it for SignalJobs.
+type FrameMarker interface {
+	FrameMarks() bool
+}
+
+// MarkScript is the POSIX sh that prints what a frame mark holds: the
+// target's time since boot (seconds, from /proc/uptime) and its newest
+// process id (from /proc/loadavg), separated by a space.
+const MarkScript = `read -r u _ </proc/uptime && read -r _ _ _ _ p </proc/loadavg && echo "$u $p"`
+
+// ParseMark reads "<uptime seconds> <newest pid>", as MarkScript and the
+// session's frame print them, into a JobMark taken at t.
+func ParseMark(s string, t time.Time) (JobMark, bool) {
+	up, pid, _ := strings.Cut(strings.TrimSpace(s), " ")
+	secs, err1 := strconv.ParseFloat(up, 64)
+	n, err2 := strconv.Atoi(pid)
+	if err1 != nil || err2 != nil || secs <= 0 || n <= 0 {
+		return JobMark{}, false
+	}
+	return JobMark{Time: t, LastPID: n, Ticks: uint64(secs * 100)}, true
+}
 
 // Process is a running shell process. Its methods are safe for concurrent use.
 type Process interface {

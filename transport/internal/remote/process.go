@@ -18,22 +18,19 @@ type Jobs struct {
 	PID    int // the shell's pid on the target
 }
 
-// MarkJobs implements transport.Process. It costs one round trip on the
-// helper: the newest process id is read on the target before the command
-// is sent. (Asking without waiting and sending the command at once is
-// faster, but under load the target may start the command before the
-// helper reads the id, and the command's processes then look older than
-// the mark: they escape the interruption and the whole shell has to be
-// replaced, taking earlier background jobs with it.)
+// MarkJobs implements transport.Process. It reads only this machine's
+// clock: the shell reports the exact mark itself, at the start of each
+// command (FrameMarks), so no round trip precedes a command. (Reading the
+// newest process id through the helper without waiting for it raced under
+// load: the target could start the command before the helper read the id,
+// and the command's processes then looked older than the mark. The shell
+// reads it before it runs the command, so they cannot.)
 func (j *Jobs) MarkJobs() transport.JobMark {
-	m := transport.JobMark{Time: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if pid, err := j.Helper.LastPID(ctx); err == nil {
-		m.LastPID = pid
-	}
-	return m
+	return transport.JobMark{Time: time.Now()}
 }
+
+// FrameMarks implements transport.FrameMarker.
+func (j *Jobs) FrameMarks() bool { return true }
 
 // SignalJobs implements transport.Process.
 func (j *Jobs) SignalJobs(ctx context.Context, sig transport.Signal, since transport.JobMark) (int, error) {
