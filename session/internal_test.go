@@ -165,7 +165,7 @@ func TestFrameWaitsForLateNonce(t *testing.T) {
 	nonce := newNonce()
 	for _, n := range []int{0, 100, 3500, 3700, 3800, 4000, 4096, 5000, 100000} {
 		for _, cmd := range []string{strings.Repeat("x", n), "trap - INT; " + strings.Repeat("y", n)} {
-			f := bashDialect.frame(nonce, cmd, true, true)
+			f := bashDialect.frame(nonce, cmd, true, true, true)
 			line := f[:strings.IndexByte(f, '\n')+1]
 			if len(line) > frameLineMax {
 				t.Errorf("a frame line of %d bytes", len(line))

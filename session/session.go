@@ -778,7 +778,15 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 
 	mark := sh.proc.MarkJobs()
 	fm, _ := sh.proc.(transport.FrameMarker)
-	errp.wantMark = fm != nil && fm.FrameMarks()
+	endMark := fm != nil && fm.FrameMarks()
+	if endMark && sh.nextMark.LastPID != 0 {
+		// The previous command's trailer holds the shell's mark as it
+		// ended: nothing this command starts is older.
+		mark.LastPID = sh.nextMark.LastPID
+	} else {
+		errp.wantMark = endMark // the first command: the shell reports it first
+	}
+	sh.nextMark = transport.JobMark{}
 	// jobMark is the mark to signal by: the shell's own, once it came.
 	jobMark := func() transport.JobMark {
 		if errp.mark.LastPID != 0 && errp.mark.Ticks != 0 {
@@ -793,7 +801,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	withEnv := s.watch.needsEnv(cmd) || s.fresh
 	s.fresh = false
 	sh.src.discard()
-	frame := sh.dialect.frame(nonce, cmd, withEnv, errp.wantMark)
+	frame := sh.dialect.frame(nonce, cmd, withEnv, errp.wantMark, endMark)
 	if len(frame) <= smallFrame {
 		// The shell is idle and reading, and the pipe holds this much.
 		_, err := io.WriteString(sh.proc.Input(), frame)
@@ -914,6 +922,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 			res.ExitCode = trailer.code
 			st.cwd = trailer.cwd
 			st.env = trailer.env
+			sh.nextMark = trailer.mark
 		}
 		// An interrupted command line ends as `timeout` and Ctrl-C end
 		// one, whatever its last command managed to return.
@@ -1085,6 +1094,9 @@ type trailer struct {
 	cwd   string
 	flags string // the shell's $- after the command
 	env   []string
+	// mark is the shell's job mark at the command's end, when it was asked
+	// for one.
+	mark transport.JobMark
 }
 
 // trailerFields splits
@@ -1098,7 +1110,9 @@ func (f *frameParser) trailerFields(withEnv bool) trailer {
 	if !ok1 || !ok2 || !ok3 || err != nil {
 		return trailer{}
 	}
+	flags, markText, _ := strings.Cut(flags, "\x1eM"+f.nonce+"\x1e")
 	tr := trailer{ok: true, code: n, cwd: cwd, flags: flags}
+	tr.mark, _ = transport.ParseMark(markText, time.Now())
 	if withEnv && !f.trailerOverflow {
 		if env, err := parseExportList(envText); err == nil {
 			tr.env = filterEnv(env)

@@ -95,14 +95,14 @@ const bashFuncs = `__ek1() {
   __eki=1
 }
 __ek2() {
-  { __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]]; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211 || exit 211; } 2>&63
+  { __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekq </proc/loadavg || __ekq=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211 || exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
   case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
   case $__ekd in
-  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekq-}" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
       builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekq-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
   __ekn=
@@ -163,8 +163,9 @@ func frameFlags(cmd string, withEnv bool) int {
 // frame is what runs cmd and marks its end with nonce. With mark, the shell
 // first reports on stderr the newest process id and its time since boot
 // (\036M<uptime> <pid>\036), the mark that tells the command's processes
-// from older ones.
-func (d dialect) frame(nonce, cmd string, withEnv, mark bool) string {
+// from older ones; with endMark it reports the same in the trailer, at the
+// command's end, as the mark of the next command.
+func (d dialect) frame(nonce, cmd string, withEnv, mark, endMark bool) string {
 	flags := frameFlags(cmd, withEnv)
 	if d.kind == "bash" {
 		payload := strconv.Itoa(flags) + escapePayload(cmd)
@@ -177,8 +178,11 @@ func (d dialect) frame(nonce, cmd string, withEnv, mark bool) string {
 		// starts, so a nonce that is not there when it ends was taken;
 		// after a larger one __ek2 waits for it (__ekw).
 		call := `\__ek2`
+		if endMark {
+			call = `__ekm=1 ` + call
+		}
 		if len(payload)+len(nonce)+frameLineMax > smallFrame {
-			call = `__ekw=1 \__ek2`
+			call = `__ekw=1 ` + call
 		}
 		end := call
 		if flags&flagTraps != 0 {
@@ -190,7 +194,7 @@ func (d dialect) frame(nonce, cmd string, withEnv, mark bool) string {
 		}
 		return `\__ek1 ` + strconv.Itoa(len(payload)) + arg + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload + nonce
 	}
-	return d.shFrame(nonce, cmd, flags, mark)
+	return d.shFrame(nonce, cmd, flags, mark, endMark)
 }
 
 // staleFrame is what the shell prints on stderr before it exits when it
@@ -240,7 +244,7 @@ func escapePayload(cmd string) string {
 
 // shFrame is the POSIX sh frame: one self-contained line per command, with
 // the same markers and trailer as the bash frame.
-func (d dialect) shFrame(nonce, cmd string, flags int, mark bool) string {
+func (d dialect) shFrame(nonce, cmd string, flags int, mark, endMark bool) string {
 	var s strings.Builder
 	s.Grow(len(cmd) + 600)
 	if mark {
@@ -250,9 +254,12 @@ func (d dialect) shFrame(nonce, cmd string, flags int, mark bool) string {
 	s.WriteString("case $__ekf in *v*) set -v;; esac; case $__ekf in *x*) set -x;; esac; ")
 	s.WriteString("__eki=1; for __ekl in 1; do eval " + shQuote(cmd) + "; done; ")
 	s.WriteString("__ekr=$? __eki= __ekf=$-; set +xv; ")
+	if endMark {
+		s.WriteString("{ read -r __ekx __ekx __ekx __ekx __ekq </proc/loadavg; } 2>/dev/null || __ekq=; ")
+	}
 	s.WriteString("exec 0<&7 1>&8 2>&9; ")
 	s.WriteString("printf '\\036E%s\\036' " + nonce + " >&8; ")
-	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + "; ")
+	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036M%s\\036%s %s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + ` "" "${__ekq-}" ` + nonce + "; ")
 	if flags&flagEnv != 0 {
 		s.WriteString("export -p; ")
 	}
@@ -267,6 +274,9 @@ type shell struct {
 	kind    string
 	tty     bool
 	src     outputSource
+	// nextMark is the job mark the last command's trailer reported, for
+	// the next command (transports that are FrameMarkers).
+	nextMark transport.JobMark
 }
 
 // shellArgv says what to start. With no shell named, a POSIX sh picks bash

@@ -106,15 +106,23 @@ type FrameMarker interface {
 const MarkScript = `read -r u _ </proc/uptime && read -r _ _ _ _ p </proc/loadavg && echo "$u $p"`
 
 // ParseMark reads "<uptime seconds> <newest pid>", as MarkScript and the
-// session's frame print them, into a JobMark taken at t.
+// session's frame print them, into a JobMark taken at t. The uptime may be
+// left out (" <pid>"): the mark is then placed in time by t.
 func ParseMark(s string, t time.Time) (JobMark, bool) {
-	up, pid, _ := strings.Cut(strings.TrimSpace(s), " ")
-	secs, err1 := strconv.ParseFloat(up, 64)
-	n, err2 := strconv.Atoi(pid)
-	if err1 != nil || err2 != nil || secs <= 0 || n <= 0 {
+	up, pid, _ := strings.Cut(strings.TrimLeft(strings.TrimRight(s, " \n"), "\n"), " ")
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
 		return JobMark{}, false
 	}
-	return JobMark{Time: t, LastPID: n, Ticks: uint64(secs * 100)}, true
+	m := JobMark{Time: t, LastPID: n}
+	if up != "" {
+		secs, err := strconv.ParseFloat(up, 64)
+		if err != nil || secs <= 0 {
+			return JobMark{}, false
+		}
+		m.Ticks = uint64(secs * 100)
+	}
+	return m, true
 }
 
 // Process is a running shell process. Its methods are safe for concurrent use.

@@ -486,7 +486,7 @@ var FrameBreakers = []string{
 // show the frame's variables (the command asked for them), but the session
 // must go on as if they had not run.
 var FrameProbes = []string{
-	"declare -p __ekn", "set >/dev/null; set | grep -c __ek", "setsid sleep 2 &", "setsid -f sleep 2",
+	"declare -p __ekn", "set >/dev/null; set | grep -c __ek", "setsid sleep 2 2>/dev/null &", "setsid -f sleep 2 2>/dev/null",
 	forger("set"),
 }
 
