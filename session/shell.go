@@ -86,6 +86,11 @@ const (
 // echoed. Whatever else a command may have done to the frame (an alias
 // for "for", a function named like a builtin) the session finds with an
 // empty framed command after it (Session.frameIntact).
+// For transports whose job marks come from the shell (FrameMarker): with a
+// second argument __ek1 prints the mark (time since boot and newest pid,
+// \036M…\036) on stderr before the command runs, and with __ekm set __ek2
+// puts the newest pid as the command ended into the trailer's M field, the
+// next command's mark.
 const bashFuncs = `__ek1() {
   IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63
   __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211 || exit 211; } 2>&63
@@ -95,14 +100,14 @@ const bashFuncs = `__ek1() {
   __eki=1
 }
 __ek2() {
-  { __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekq </proc/loadavg || __ekq=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211 || exit 211; } 2>&63
+  { __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekj </proc/loadavg || __ekj=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211 || exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
   case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
   case $__ekd in
-  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekq-}" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekj-}" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
       builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekq-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekj-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
   __ekn=
@@ -255,11 +260,11 @@ func (d dialect) shFrame(nonce, cmd string, flags int, mark, endMark bool) strin
 	s.WriteString("__eki=1; for __ekl in 1; do eval " + shQuote(cmd) + "; done; ")
 	s.WriteString("__ekr=$? __eki= __ekf=$-; set +xv; ")
 	if endMark {
-		s.WriteString("{ read -r __ekx __ekx __ekx __ekx __ekq </proc/loadavg; } 2>/dev/null || __ekq=; ")
+		s.WriteString("{ read -r __ekx __ekx __ekx __ekx __ekj </proc/loadavg; } 2>/dev/null || __ekj=; ")
 	}
 	s.WriteString("exec 0<&7 1>&8 2>&9; ")
 	s.WriteString("printf '\\036E%s\\036' " + nonce + " >&8; ")
-	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036M%s\\036%s %s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + ` "" "${__ekq-}" ` + nonce + "; ")
+	s.WriteString("{ printf '\\036E%s\\036%s\\036C%s\\036%s\\036F%s\\036%s\\036M%s\\036%s %s\\036V%s\\036' " + nonce + ` "$__ekr" ` + nonce + ` "${PWD-}" ` + nonce + ` "$__ekf" ` + nonce + ` "" "${__ekj-}" ` + nonce + "; ")
 	if flags&flagEnv != 0 {
 		s.WriteString("export -p; ")
 	}
