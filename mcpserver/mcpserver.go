@@ -13,6 +13,7 @@ package mcpserver
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -62,8 +63,13 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*live
 	pending  map[string]bool // ids of sessions being opened
-	closed   bool
-	stop     chan struct{}
+	// issued counts the ids given out per transport: an id is never given
+	// twice by a server, and tag (random per server) tells apart the ids of
+	// two servers writing the same journal one after the other.
+	issued map[string]int
+	tag    string
+	closed bool
+	stop   chan struct{}
 }
 
 // live is one open session.
@@ -89,7 +95,8 @@ func New(set Settings) *Server {
 	if set.Version == "" {
 		set.Version = "dev"
 	}
-	s := &Server{set: set, sessions: map[string]*live{}, pending: map[string]bool{}, stop: make(chan struct{})}
+	s := &Server{set: set, sessions: map[string]*live{}, pending: map[string]bool{}, issued: map[string]int{},
+		tag: runTag(), stop: make(chan struct{})}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "execkit", Version: set.Version}, &mcp.ServerOptions{
 		Instructions: "execkit gives you persistent shell sessions: create one with session_create, then run " +
 			"commands with session_exec (cd and exported variables persist). Every command is checked by the " +
@@ -195,14 +202,31 @@ func (s *Server) allowed(kind, target string) error {
 	return nil
 }
 
-// ids are short, readable and unique within the server.
+// newID gives a session id that is short and readable (local-3-k7q2) and
+// never given before: not after a destroy or an idle reap (a stale id must
+// not reach another session), nor by an earlier server writing the same
+// journal (the tag differs).
 func (s *Server) newID(kind string) string {
-	for i := 1; ; i++ {
-		id := fmt.Sprintf("%s-%d", kind, i)
+	for {
+		s.issued[kind]++
+		id := fmt.Sprintf("%s-%d-%s", kind, s.issued[kind], s.tag)
 		if _, taken := s.sessions[id]; !taken && !s.pending[id] {
 			return id
 		}
 	}
+}
+
+// runTag is four random letters and digits.
+func runTag() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "0000"
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
 }
 
 func sortedIDs(m map[string]*live) []string {

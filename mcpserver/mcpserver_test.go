@@ -249,3 +249,59 @@ func TestFrameBreakersThroughMCP(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionLifecycleLikeTheOriginal: ids are never given twice (not after
+// a destroy), destroying twice answers destroyed=false, a session without a
+// workspace lists no checkpoints, and empty lists are [] on the wire.
+func TestSessionLifecycleLikeTheOriginal(t *testing.T) {
+	s := New(Settings{})
+	defer s.Close()
+	cs := connect(t, s)
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		var info SessionInfo
+		if err := tool(cs, "session_create", map[string]any{}, &info); err != nil {
+			t.Fatal(err)
+		}
+		if seen[info.SessionID] {
+			t.Fatalf("session id %q given twice", info.SessionID)
+		}
+		seen[info.SessionID] = true
+		var raw map[string]any
+		if err := tool(cs, "session_checkpoints", map[string]any{"session_id": info.SessionID}, &raw); err != nil {
+			t.Fatalf("session_checkpoints without a workspace: %v", err)
+		}
+		if list, ok := raw["checkpoints"].([]any); !ok || len(list) != 0 {
+			t.Errorf("checkpoints without a workspace: %#v, want []", raw["checkpoints"])
+		}
+		for round, want := range []bool{true, false} {
+			var out struct {
+				Destroyed bool   `json:"destroyed"`
+				SessionID string `json:"session_id"`
+			}
+			if err := tool(cs, "session_destroy", map[string]any{"session_id": info.SessionID}, &out); err != nil {
+				t.Fatalf("destroy %d: %v", round, err)
+			}
+			if out.Destroyed != want || out.SessionID != info.SessionID {
+				t.Errorf("destroy %d: %+v, want destroyed=%v", round, out, want)
+			}
+		}
+	}
+	var raw map[string]any
+	if err := tool(cs, "session_list", map[string]any{}, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if list, ok := raw["sessions"].([]any); !ok || len(list) != 0 {
+		t.Errorf("an empty session list is %#v, want []", raw["sessions"])
+	}
+	// Another server on the same journal gives other ids.
+	other := New(Settings{})
+	defer other.Close()
+	var info SessionInfo
+	if err := tool(connect(t, other), "session_create", map[string]any{}, &info); err != nil {
+		t.Fatal(err)
+	}
+	if seen[info.SessionID] {
+		t.Errorf("a second server gave id %q again", info.SessionID)
+	}
+}

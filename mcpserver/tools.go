@@ -88,6 +88,14 @@ type logEntry struct {
 	Time       string `json:"time"`
 }
 
+// destroyOut is session_destroy's answer: destroyed is false when there
+// was no such session (already destroyed, reaped, or never opened), as the
+// original execkit answers.
+type destroyOut struct {
+	Destroyed bool `json:"destroyed"`
+	SessionInfo
+}
+
 type sessionList struct {
 	Sessions []SessionInfo `json:"sessions"`
 }
@@ -168,19 +176,20 @@ func (s *Server) sessionExec(ctx context.Context, _ *mcp.CallToolRequest, in exe
 	return textResult(readable(r)), r, nil
 }
 
-func (s *Server) sessionDestroy(ctx context.Context, _ *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, SessionInfo, error) {
+func (s *Server) sessionDestroy(ctx context.Context, _ *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, destroyOut, error) {
 	s.mu.Lock()
 	l := s.sessions[in.SessionID]
 	delete(s.sessions, in.SessionID)
 	s.mu.Unlock()
 	if l == nil {
-		return nil, SessionInfo{}, fmt.Errorf("no session %q", in.SessionID)
+		// Destroying is idempotent: nothing to close is not an error.
+		return textResult("no session " + in.SessionID + " is open: nothing to close"), destroyOut{SessionInfo: SessionInfo{SessionID: in.SessionID}}, nil
 	}
 	l.busy.Lock()
 	info := l.info()
 	l.close()
 	l.busy.Unlock()
-	return textResult("session " + in.SessionID + " closed"), info, nil
+	return textResult("session " + in.SessionID + " closed"), destroyOut{Destroyed: true, SessionInfo: info}, nil
 }
 
 func (s *Server) sessionList(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, sessionList, error) {
@@ -220,10 +229,14 @@ func (s *Server) sessionCheckpoints(ctx context.Context, _ *mcp.CallToolRequest,
 	}
 	st := l.s.Checkpoints()
 	if st == nil {
-		return nil, out, session.ErrNoCheckpoints
+		// No workspace: no checkpoints, as the original answers.
+		return textResult("the session has no workspace, so no checkpoints"), out, nil
 	}
 	if out.Checkpoints, err = st.List(ctx); err != nil {
 		return nil, out, err
+	}
+	if out.Checkpoints == nil {
+		out.Checkpoints = []undo.Checkpoint{}
 	}
 	var b strings.Builder
 	for _, c := range out.Checkpoints {
