@@ -99,7 +99,7 @@ func openRunJournal(c *cli.Context, path string, settings map[string]string) (*r
 		}
 		f.Close()
 	}
-	j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: version, Command: os.Args, Settings: settings}})
+	j, err := journal.Open(path, &journal.Options{Run: journal.Run{Version: execkitVersion(), Command: os.Args, Settings: settings}})
 	if err != nil {
 		return nil, err
 	}

@@ -40,18 +40,25 @@ func sshFlags() []cli.Flag {
 	}
 }
 
+// policyFlags set the policy every command passes.
+func policyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "policy", EnvVars: []string{"EXECKIT_POLICY"}, Usage: "policy file (JSON: allow, deny, deny_patterns); see docs/security-model.md"},
+		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
+		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
+	}
+}
+
 // sessionFlags shape every session: its shell, limits, output and policy.
 func sessionFlags() []cli.Flag {
-	return []cli.Flag{
+	return append(append([]cli.Flag{
 		&cli.StringFlag{Name: "cwd", Usage: "initial working directory"},
 		&cli.DurationFlag{Name: "timeout", Value: session.DefaultTimeout, Usage: "per-command timeout"},
 		&cli.StringFlag{Name: "shell", Usage: `shell to run: "bash", "sh" or a path (default: bash, else sh)`},
 		&cli.BoolFlag{Name: "tty", Usage: "give commands a pseudo-terminal as stdin/stdout"},
 		&cli.IntFlag{Name: "max-output", Value: session.DefaultMaxOutputBytes, Usage: "bytes of each stream to keep (first and last half)"},
 		&cli.StringSliceFlag{Name: "secret", Usage: "NAME of an environment variable whose value is a secret to redact (repeatable; the value never goes on the command line)"},
-		&cli.StringFlag{Name: "policy", EnvVars: []string{"EXECKIT_POLICY"}, Usage: "policy file (JSON: allow, deny, deny_patterns); see docs/security-model.md"},
-		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
-		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
+	}, policyFlags()...), []cli.Flag{
 		&cli.BoolFlag{Name: "raw", Usage: "keep terminal escape sequences and control characters in the output"},
 		&cli.StringFlag{Name: "budget", Usage: "shape each stream: head, tail, head+tail or grep"},
 		&cli.IntFlag{Name: "lines", Usage: "lines kept by --budget head/tail (each end for head+tail; default 50)"},
@@ -59,7 +66,7 @@ func sessionFlags() []cli.Flag {
 		&cli.IntFlag{Name: "context", Usage: "with --budget grep: lines kept around each match"},
 		&cli.IntFlag{Name: "max-chars", Usage: "cap each stream at this many characters (start and end kept)"},
 		&cli.BoolFlag{Name: "no-redact", Usage: "return and record output as printed, without secret redaction"},
-	}
+	}...)
 }
 
 // workspaceFlags turn on workspace checkpoints.

@@ -15,6 +15,19 @@ import (
 // version is set by the release build (-ldflags "-X main.version=...").
 var version = "dev"
 
+// execkitVersion is the version everything reports (--version, version,
+// doctor, journals, the MCP server): the release build's, else the module
+// version Go stamped into the binary (`go install …@v1.2.3`), else "dev".
+func execkitVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
 func main() {
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
@@ -77,11 +90,15 @@ func flagsFirst(app *cli.App, args []string) []string {
 	return out
 }
 
+func init() {
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+}
+
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:      "execkit",
 		Usage:     "persistent, structured, safe shell sessions for AI agents",
-		Version:   version,
+		Version:   execkitVersion(),
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
@@ -129,20 +146,25 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the version",
 		Action: func(c *cli.Context) error {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-						v += " (" + s.Value[:12] + ")"
-					}
-				}
-				fmt.Fprintf(c.App.Writer, "execkit %s %s\n", v, bi.GoVersion)
-				return nil
-			}
-			fmt.Fprintf(c.App.Writer, "execkit %s\n", v)
+			fmt.Fprintln(c.App.Writer, versionLine())
 			return nil
 		},
 	}
+}
+
+// versionLine is what `execkit version` and `execkit --version` print: the
+// version, the commit it was built from when Go recorded one, and Go's.
+func versionLine() string {
+	v := execkitVersion()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		return "execkit " + v + " " + bi.GoVersion
+	}
+	return "execkit " + v
 }
 
 // joinArgs makes one command line of the arguments after the flags.

@@ -102,7 +102,7 @@ func mcpSettings(c *cli.Context) (mcpserver.Settings, func(), error) {
 	}
 	set := mcpserver.Settings{
 		Defaults: sp, Env: env, MaxSessions: c.Int("max-sessions"), IdleTTL: c.Duration("idle-ttl"),
-		Transports: c.StringSlice("transport"), Targets: c.StringSlice("target"), Version: version,
+		Transports: c.StringSlice("transport"), Targets: c.StringSlice("target"), Version: execkitVersion(),
 	}
 	reg := target.Default()
 	for _, t := range set.Transports {

@@ -86,7 +86,7 @@ func recordCommand() *cli.Command {
 			// workspace.
 			defaults := sp
 			defaults.Endpoint, defaults.Workspace, defaults.CheckpointDir, defaults.CheckpointMode, defaults.Exclude = journal.Endpoint{}, "", "", "", nil
-			srv := mcpserver.New(mcpserver.Settings{Defaults: defaults, Env: env, Version: version})
+			srv := mcpserver.New(mcpserver.Settings{Defaults: defaults, Env: env, Version: execkitVersion()})
 			srv.Adopt("default", o)
 			var runErr error
 			if args := c.Args().Slice(); len(args) == 0 {
@@ -200,7 +200,7 @@ func clientCall(ctx context.Context, tool string, args map[string]any) (*mcp.Cal
 	if err != nil {
 		return nil, fmt.Errorf("the recorder at %s: %w", os.Getenv(envSocket), err)
 	}
-	client := mcp.NewClient(&mcp.Implementation{Name: "execkit-exec", Version: version}, nil)
+	client := mcp.NewClient(&mcp.Implementation{Name: "execkit-exec", Version: execkitVersion()}, nil)
 	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, nil)
 	if err != nil {
 		conn.Close()

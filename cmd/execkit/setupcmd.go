@@ -74,12 +74,13 @@ func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "check what execkit needs here: bash, git, SSH settings, the Docker engine, the journal directory",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key-dir", EnvVars: []string{"EXECKIT_KEY_DIR"}, Usage: "SSH key directory (default ~/.ssh)"},
 			&cli.StringSliceFlag{Name: "known-hosts", EnvVars: []string{"EXECKIT_KNOWN_HOSTS"}, Usage: "known_hosts file (default ~/.ssh/known_hosts)"},
-		},
+		}, policyFlags()...),
 		Action: func(c *cli.Context) error {
-			checks := doctor(c)
+			fmt.Fprintf(c.App.Writer, "execkit %s\n", execkitVersion())
+			checks := append([]check{policyCheck(c)}, doctor(c)...)
 			worst := 0
 			for _, ch := range checks {
 				mark := map[int]string{0: "ok  ", 1: "warn", 2: "FAIL"}[ch.level]
@@ -94,6 +95,23 @@ func doctorCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// policyCheck says which policy commands would pass: the file, the lists
+// and patterns, or none.
+func policyCheck(c *cli.Context) check {
+	p, err := policyFromFlags(c)
+	switch {
+	case err != nil:
+		return check{"policy", err.Error(), 2}
+	case p == nil:
+		return check{"policy", "none: every command runs (set --policy FILE, EXECKIT_POLICY, --deny or --allow)", 1}
+	}
+	from := "from the flags"
+	if f := c.String("policy"); f != "" {
+		from = f
+	}
+	return check{"policy", fmt.Sprintf("%s: %d allowed, %d denied, %d denied patterns", from, len(p.Allow), len(p.Deny), len(p.DenyPatterns)), 0}
 }
 
 func firstLine(b []byte) string {
