@@ -35,9 +35,16 @@ type Policy struct {
 	// DenyPatterns are regular expressions; a command whose text matches
 	// one is denied.
 	DenyPatterns []string `json:"deny_patterns,omitempty"`
+	// Tripwire refuses the destructive commands in tripwire.go whatever
+	// else the policy says; alone, it refuses nothing else.
+	Tripwire bool `json:"tripwire,omitempty"`
 
 	patterns []*regexp.Regexp
 }
+
+// TripwirePolicy is the default the command line uses when no policy is
+// given: the tripwire alone.
+func TripwirePolicy() *Policy { return &Policy{Tripwire: true} }
 
 // SafeBuiltins run under an allow list without being listed: they change
 // only the shell's own state or print.
@@ -118,7 +125,13 @@ func compilePatterns(src []string) ([]*regexp.Regexp, error) {
 
 // Empty reports whether the policy has no rule.
 func (p *Policy) Empty() bool {
-	return p == nil || len(p.Allow) == 0 && len(p.Deny) == 0 && len(p.DenyPatterns) == 0
+	return p == nil || len(p.Allow) == 0 && len(p.Deny) == 0 && len(p.DenyPatterns) == 0 && !p.Tripwire
+}
+
+// lists reports whether the policy has a rule besides the tripwire: then
+// what cannot be checked is denied.
+func (p *Policy) lists() bool {
+	return len(p.Allow) > 0 || len(p.Deny) > 0 || len(p.DenyPatterns) > 0
 }
 
 // Merge returns a policy with the rules of p and q: a program denied by
@@ -133,6 +146,7 @@ func Merge(p, q *Policy) *Policy {
 		return p
 	}
 	out := &Policy{
+		Tripwire:     p.Tripwire || q.Tripwire,
 		Deny:         append(append([]string(nil), p.Deny...), q.Deny...),
 		DenyPatterns: append(append([]string(nil), p.DenyPatterns...), q.DenyPatterns...),
 		patterns:     append(append([]*regexp.Regexp(nil), p.compiled()...), q.compiled()...),
@@ -181,7 +195,7 @@ func (p *Policy) Check(cmd string) Decision {
 			return Decision{Rule: "policy-error", Reason: err.Error()}
 		}
 	}
-	c := checker{p: p, patterns: pats}
+	c := checker{p: p, patterns: pats, strict: p.lists()}
 	c.script(cmd, 0)
 	if c.denied != nil {
 		return *c.denied
@@ -194,9 +208,18 @@ type checker struct {
 	patterns []*regexp.Regexp
 	denied   *Decision
 	envFile  bool // ENV was assigned: an interactive sh would source it
+	// strict: the policy has lists or patterns, so what cannot be checked
+	// is denied; the tripwire alone lets it through.
+	strict bool
 }
 
+// uncheckable are the rules that refuse what cannot be checked.
+var uncheckable = map[string]bool{"dynamic": true, "stdin-shell": true, "sourced-file": true, "parse-error": true}
+
 func (c *checker) deny(rule, program, format string, a ...any) {
+	if !c.strict && uncheckable[rule] {
+		return
+	}
 	if c.denied == nil {
 		c.denied = &Decision{Rule: rule, Program: program, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -234,7 +257,11 @@ func (c *checker) walk(node syntax.Node, depth int) {
 		if c.denied != nil {
 			return false
 		}
+		if b, ok := n.(*syntax.BinaryCmd); ok {
+			c.tripPipe(b)
+		}
 		if st, ok := n.(*syntax.Stmt); ok {
+			c.tripRedirects(st.Redirs)
 			switch x := st.Cmd.(type) {
 			case *syntax.CallExpr:
 				for _, as := range x.Assigns {
@@ -329,6 +356,9 @@ func (c *checker) call(call *syntax.CallExpr, redirs []*syntax.Redirect, depth i
 	static := make([]bool, len(args))
 	for i, a := range args {
 		words[i], static[i] = literal(a)
+		if !static[i] {
+			words[i] = homeWord(a) // "$HOME…" for the tripwire, else ""
+		}
 	}
 	c.argv(words, static, redirs, depth)
 }
@@ -351,6 +381,7 @@ func (c *checker) argv(words []string, static []bool, redirs []*syntax.Redirect,
 			return
 		}
 		c.program(base)
+		c.trip(base, words[1:], static[1:])
 		c.setsCodeVar(base, words, static)
 		if c.denied != nil {
 			return

@@ -43,7 +43,8 @@ func sshFlags() []cli.Flag {
 // policyFlags set the policy every command passes.
 func policyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "policy", EnvVars: []string{"EXECKIT_POLICY"}, Usage: "policy file (JSON: allow, deny, deny_patterns); see docs/security-model.md"},
+		&cli.StringFlag{Name: "policy", EnvVars: []string{"EXECKIT_POLICY"}, Usage: `policy file (JSON: allow, deny, deny_patterns); "none" for no policy, not even the tripwire; see docs/security-model.md`},
+		&cli.BoolFlag{Name: "no-tripwire", Usage: "do not refuse the destructive commands the default tripwire refuses (rm -rf /, mkfs, curl | sh, …)"},
 		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
 		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
 	}
@@ -191,9 +192,17 @@ func specFromFlags(c *cli.Context) (journal.SessionSpec, error) {
 }
 
 // policyFromFlags reads --policy, --deny and --allow; the flags' lists add
-// to the file's. Nil when there is no rule.
+// to the file's, and the default tripwire is under them all unless
+// --no-tripwire. `--policy none` is no policy at all (nil), and may not be
+// combined with lists.
 func policyFromFlags(c *cli.Context) (*safety.Policy, error) {
 	file := &safety.Policy{}
+	if c.String("policy") == "none" {
+		if len(c.StringSlice("allow"))+len(c.StringSlice("deny")) > 0 {
+			return nil, usageError{"--policy none cannot be combined with --allow or --deny"}
+		}
+		return nil, nil
+	}
 	if f := c.String("policy"); f != "" {
 		p, err := safety.LoadPolicy(f)
 		if err != nil {
@@ -205,6 +214,7 @@ func policyFromFlags(c *cli.Context) (*safety.Policy, error) {
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	p.Tripwire = !c.Bool("no-tripwire")
 	if p.Empty() {
 		return nil, nil
 	}

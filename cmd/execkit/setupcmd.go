@@ -105,13 +105,20 @@ func policyCheck(c *cli.Context) check {
 	case err != nil:
 		return check{"policy", err.Error(), 2}
 	case p == nil:
-		return check{"policy", "none: every command runs (set --policy FILE, EXECKIT_POLICY, --deny or --allow)", 1}
+		return check{"policy", "none: every command runs, even rm -rf / (--policy none or --no-tripwire)", 1}
 	}
 	from := "from the flags"
 	if f := c.String("policy"); f != "" {
 		from = f
 	}
-	return check{"policy", fmt.Sprintf("%s: %d allowed, %d denied, %d denied patterns", from, len(p.Allow), len(p.Deny), len(p.DenyPatterns)), 0}
+	if p.Allow == nil && p.Deny == nil && p.DenyPatterns == nil {
+		return check{"policy", "the default tripwire only: destructive commands (rm -rf /, mkfs, dd onto a disk, shutdown, curl | sh) are refused", 0}
+	}
+	trip := ", and the default tripwire"
+	if !p.Tripwire {
+		trip = ", without the tripwire"
+	}
+	return check{"policy", fmt.Sprintf("%s: %d allowed, %d denied, %d denied patterns%s", from, len(p.Allow), len(p.Deny), len(p.DenyPatterns), trip), 0}
 }
 
 func firstLine(b []byte) string {
