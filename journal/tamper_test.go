@@ -62,66 +62,83 @@ func renumber(tx *bolt.Tx, seq uint64) {
 // elsewhere (docs/journal-format.md, "Anchors") must be found against the
 // head taken at seal time.
 func TestTamperingClasses(t *testing.T) {
-	cases := []struct {
+	// wantBad, when set, is the first bad record verify must name, and
+	// wantEntry the entry it must name (the journal: 1 run, 2 session, then
+	// entry 1's intent and completion at 3 and 4, entry 2's at 5 and 6,
+	// entry 3's intent at 7, the seal at 8).
+	type tamperCase struct {
 		name string
 		fn   func(tx *bolt.Tx) error
 		// needsHead: only a head kept elsewhere can show it.
-		needsHead bool
-	}{
-		{"byte flip in a record", func(tx *bolt.Tx) error {
+		needsHead          bool
+		wantBad, wantEntry uint64
+	}
+	cases := []tamperCase{
+		{name: "byte flip in a value", fn: func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketRecords)
+			v := append([]byte(nil), b.Get(u64(4))...)
+			i := strings.Index(string(v), "echo one")
+			v[i] = 'E'
+			return b.Put(u64(4), v)
+		}, wantBad: 4, wantEntry: 1},
+		{name: "byte flip in a record", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			v := append([]byte(nil), b.Get(u64(3))...)
 			v[len(v)/2] ^= 1
 			return b.Put(u64(3), v)
-		}, false},
-		{"record deleted, gap left", func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Delete(u64(4)) }, false},
-		{"records swapped", func(tx *bolt.Tx) error {
+		}},
+		{name: "record deleted, gap left", fn: func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Delete(u64(5)) }, wantBad: 5},
+		{name: "records swapped", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
-			a, c := append([]byte(nil), b.Get(u64(3))...), append([]byte(nil), b.Get(u64(4))...)
+			a, c := append([]byte(nil), b.Get(u64(3))...), append([]byte(nil), b.Get(u64(5))...)
 			b.Put(u64(3), c)
-			return b.Put(u64(4), a)
-		}, false},
-		{"record stored under another key", func(tx *bolt.Tx) error {
+			return b.Put(u64(5), a)
+		}, wantBad: 3},
+		{name: "record stored under another key", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			last, _ := b.Cursor().Last()
 			v := append([]byte(nil), b.Get(last)...)
 			b.Delete(last)
 			return b.Put(u64(u64n(last)+5), v)
-		}, false},
-		{"record duplicated at the end", func(tx *bolt.Tx) error {
+		}},
+		{name: "record duplicated at the end", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			last, _ := b.Cursor().Last()
 			return b.Put(u64(u64n(last)+1), append([]byte(nil), b.Get(u64(3))...))
-		}, false},
-		{"edit re-chained, seal left", func(tx *bolt.Tx) error { forge(tx, 3, "echo one", "echo two"); return nil }, false},
-		{"entries view edited", func(tx *bolt.Tx) error {
+		}},
+		{name: "edit re-chained, seal left", fn: func(tx *bolt.Tx) error {
+			forge(tx, 4, "echo one", "echo two")
+			e := tx.Bucket(bucketEntries)
+			return e.Put(u64(1), []byte(strings.Replace(string(e.Get(u64(1))), "echo one", "echo two", 1)))
+		}, wantBad: 8},
+		{name: "entries view edited", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketEntries)
 			return b.Put(u64(2), []byte(strings.Replace(string(b.Get(u64(2))), `"exit_code":1`, `"exit_code":0`, 1)))
-		}, false},
-		{"entry deleted from the view", func(tx *bolt.Tx) error { return tx.Bucket(bucketEntries).Delete(u64(2)) }, false},
-		{"entry added to the view", func(tx *bolt.Tx) error {
+		}, wantEntry: 2},
+		{name: "entry deleted from the view", fn: func(tx *bolt.Tx) error { return tx.Bucket(bucketEntries).Delete(u64(2)) }},
+		{name: "entry added to the view", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketEntries)
 			return b.Put(u64(9), append([]byte(nil), b.Get(u64(1))...))
-		}, false},
-		{"session view edited", func(tx *bolt.Tx) error {
+		}},
+		{name: "session view edited", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketSessions)
 			return b.Put([]byte("s1"), []byte(strings.Replace(string(b.Get([]byte("s1"))), "local", "ssh", 1)))
-		}, false},
-		{"session view deleted", func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete([]byte("s1")) }, false},
-		{"run view edited", func(tx *bolt.Tx) error {
+		}},
+		{name: "session view deleted", fn: func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete([]byte("s1")) }},
+		{name: "run view edited", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketMeta)
 			return b.Put(keyRun, []byte(strings.Replace(string(b.Get(keyRun)), `"test"`, `"other"`, 1)))
-		}, false},
-		{"seal head edited", func(tx *bolt.Tx) error {
+		}},
+		{name: "seal head edited", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketMeta)
 			var s Seal
 			json.Unmarshal(b.Get(keySeal), &s)
 			s.Head = strings.Repeat("0", len(s.Head))
 			v, _ := json.Marshal(s)
 			return b.Put(keySeal, v)
-		}, false},
-		{"seal deleted from meta", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keySeal) }, false},
-		{"record appended after the seal", func(tx *bolt.Tx) error {
+		}},
+		{name: "seal deleted from meta", fn: func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keySeal) }},
+		{name: "record appended after the seal", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			lk, lv := b.Cursor().Last()
 			var last record
@@ -132,12 +149,12 @@ func TestTamperingClasses(t *testing.T) {
 			r.Hash = hashRecord(r)
 			v, _ := json.Marshal(r)
 			return b.Put(u64(r.Seq), v)
-		}, false},
-		{"intent removed, re-chained and resealed", func(tx *bolt.Tx) error {
+		}},
+		{name: "intent removed, re-chained and resealed", fn: func(tx *bolt.Tx) error {
 			renumber(tx, recordsOfKind(tx, "intent")[0])
 			return reseal(tx)
-		}, false},
-		{"completion moved before its intent, re-chained and resealed", func(tx *bolt.Tx) error {
+		}},
+		{name: "completion moved before its intent, re-chained and resealed", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			in, done := recordsOfKind(tx, "intent")[1], recordsOfKind(tx, "completion")[1]
 			a, c := append([]byte(nil), b.Get(u64(in))...), append([]byte(nil), b.Get(u64(done))...)
@@ -151,26 +168,26 @@ func TestTamperingClasses(t *testing.T) {
 			b.Put(u64(done), va)
 			rechain(tx, in)
 			return reseal(tx)
-		}, false},
-		{"format version changed", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte("99")) }, false},
-		{"records bucket emptied", func(tx *bolt.Tx) error {
+		}},
+		{name: "format version changed", fn: func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte("99")) }},
+		{name: "records bucket emptied", fn: func(tx *bolt.Tx) error {
 			tx.DeleteBucket(bucketRecords)
 			_, err := tx.CreateBucket(bucketRecords)
 			return err
-		}, false},
+		}},
 		// These need a head kept elsewhere.
-		{"completion edited, re-chained, views and seal rewritten", func(tx *bolt.Tx) error {
+		{name: "completion edited, re-chained, views and seal rewritten", fn: func(tx *bolt.Tx) error {
 			return forgeCompletion(tx, 1, "forged\n")
-		}, true},
-		{"seal and the last entry cut, views and seal removed", func(tx *bolt.Tx) error {
+		}, needsHead: true},
+		{name: "seal and the last entry cut, views and seal removed", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			last, _ := b.Cursor().Last()
 			b.Delete(last)                // the seal
 			b.Delete(u64(u64n(last) - 1)) // entry 3's intent
 			tx.Bucket(bucketEntries).Delete(u64(3))
 			return tx.Bucket(bucketMeta).Delete(keySeal)
-		}, true},
-		{"re-chained from the first record", func(tx *bolt.Tx) error {
+		}, needsHead: true},
+		{name: "re-chained from the first record", fn: func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketRecords)
 			var r record
 			json.Unmarshal(b.Get(u64(1)), &r)
@@ -180,7 +197,7 @@ func TestTamperingClasses(t *testing.T) {
 			rechain(tx, 1)
 			tx.Bucket(bucketMeta).Put(keyRun, r.Data)
 			return reseal(tx)
-		}, true},
+		}, needsHead: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -201,6 +218,9 @@ func TestTamperingClasses(t *testing.T) {
 				t.Errorf("not found without a kept head: %+v", rep)
 			case c.needsHead && alone:
 				t.Errorf("the forgery is not complete (found without a kept head): %v %q", readErr, rep.Problems)
+			}
+			if c.wantBad != 0 && rep.FirstBad != c.wantBad || c.wantEntry != 0 && rep.FirstBadEntry != c.wantEntry {
+				t.Errorf("first bad record %d, entry %d; want %d, %d: %q", rep.FirstBad, rep.FirstBadEntry, c.wantBad, c.wantEntry, rep.Problems)
 			}
 			if strings.Contains(c.name, "seal and") && rep.Sealed {
 				t.Error("a journal whose seal was cut reads as sealed")
