@@ -174,17 +174,23 @@ func skipString(s string, i int) int {
 }
 
 // Budget shapes a stream's text after redaction and sanitising. The zero
-// Budget keeps everything.
+// Budget keeps everything. The steps combine, in this order: Grep keeps the
+// matching lines (with Context around each), then Mode keeps the first or
+// last lines of what is left, then MaxChars caps the characters.
 type Budget struct {
-	// Mode: "" or "all", "head", "tail", "head+tail", "grep".
-	Mode string `json:"mode,omitempty" jsonschema:"head, tail, head+tail or grep; empty or all keeps every line"`
+	// Mode: "" or "all", "head", "tail", "head+tail", "grep" (grep alone,
+	// the same as "" with Grep set).
+	Mode string `json:"mode,omitempty" jsonschema:"head, tail, head+tail or grep; empty or all keeps every line (after grep, when grep is given)"`
 	// Lines to keep: the first N (head), the last N (tail), or N at each
 	// end (head+tail). Zero means 50.
 	Lines int `json:"lines,omitempty" jsonschema:"lines kept by head/tail (each end for head+tail; default 50)"`
-	// Grep keeps lines matching this regular expression (mode "grep"),
-	// with Context lines around each.
-	Grep    string `json:"grep,omitempty" jsonschema:"with mode grep: keep lines matching this regular expression"`
-	Context int    `json:"context,omitempty" jsonschema:"with mode grep: lines kept around each match"`
+	// Head and Tail, for head+tail, set each end on its own (zero: Lines).
+	Head int `json:"head,omitempty" jsonschema:"head+tail: lines kept at the start (default lines)"`
+	Tail int `json:"tail,omitempty" jsonschema:"head+tail: lines kept at the end (default lines)"`
+	// Grep keeps lines matching this regular expression, with Context
+	// lines around each, before Mode applies.
+	Grep    string `json:"grep,omitempty" jsonschema:"keep lines matching this regular expression (then mode applies to them)"`
+	Context int    `json:"context,omitempty" jsonschema:"with grep: lines kept around each match"`
 	// MaxChars caps the text at this many characters (0: no cap), keeping
 	// the start and the end.
 	MaxChars int `json:"max_chars,omitempty" jsonschema:"cap each stream at this many characters, keeping start and end"`
@@ -206,26 +212,30 @@ func (b Budget) Check() error {
 		if b.Grep == "" {
 			return fmt.Errorf("budget: mode grep needs a pattern")
 		}
-		if _, err := regexp.Compile(b.Grep); err != nil {
-			return fmt.Errorf("budget: grep pattern: %w", err)
-		}
 	default:
 		return fmt.Errorf("budget: unknown mode %q (head, tail, head+tail, grep)", b.Mode)
 	}
-	if b.Lines < 0 || b.Context < 0 || b.MaxChars < 0 {
+	if b.Grep != "" {
+		if _, err := regexp.Compile(b.Grep); err != nil {
+			return fmt.Errorf("budget: invalid grep pattern %q: %v", b.Grep, err)
+		}
+	}
+	if b.Lines < 0 || b.Head < 0 || b.Tail < 0 || b.Context < 0 || b.MaxChars < 0 {
 		return fmt.Errorf("budget: negative size")
 	}
 	return nil
 }
 
 // IsZero reports whether b keeps everything.
-func (b Budget) IsZero() bool { return (b.Mode == "" || b.Mode == "all") && b.MaxChars == 0 }
+func (b Budget) IsZero() bool {
+	return (b.Mode == "" || b.Mode == "all") && b.Grep == "" && b.MaxChars == 0
+}
 
 // Apply shapes text. Lines left out are replaced by one line saying how
 // many, so that the agent knows there was more.
 func (b Budget) Apply(text string) (string, Shape) {
 	mode := b.Mode
-	if mode == "" {
+	if mode == "" || mode == "grep" {
 		mode = "all"
 	}
 	lines := strings.SplitAfter(text, "\n")
@@ -233,39 +243,58 @@ func (b Budget) Apply(text string) (string, Shape) {
 		lines = lines[:len(lines)-1]
 	}
 	sh := Shape{Mode: mode, LinesTotal: len(lines)}
-	n := b.Lines
-	if n <= 0 {
-		n = 50
-	}
-	keep := make([]bool, len(lines))
-	switch mode {
-	case "head":
-		for i := 0; i < len(lines) && i < n; i++ {
-			keep[i] = true
+	// cand are the lines grep leaves (all of them without grep), in order.
+	cand := make([]int, 0, len(lines))
+	if b.Grep != "" {
+		sh.Mode = "grep"
+		if mode != "all" {
+			sh.Mode = "grep+" + mode
 		}
-	case "tail":
-		for i := max(0, len(lines)-n); i < len(lines); i++ {
-			keep[i] = true
-		}
-	case "head+tail":
-		for i := range lines {
-			keep[i] = i < n || i >= len(lines)-n
-		}
-	case "grep":
 		re, err := regexp.Compile(b.Grep)
+		hit := make([]bool, len(lines))
 		if err == nil {
 			for i, l := range lines {
 				if re.MatchString(strings.TrimSuffix(l, "\n")) {
 					for j := max(0, i-b.Context); j <= i+b.Context && j < len(lines); j++ {
-						keep[j] = true
+						hit[j] = true
 					}
 				}
 			}
 		}
-	default:
-		for i := range keep {
-			keep[i] = true
+		for i, h := range hit {
+			if h {
+				cand = append(cand, i)
+			}
 		}
+	} else {
+		for i := range lines {
+			cand = append(cand, i)
+		}
+	}
+	n := b.Lines
+	if n <= 0 {
+		n = 50
+	}
+	head, tail := 0, 0
+	switch mode {
+	case "head":
+		head = n
+	case "tail":
+		tail = n
+	case "head+tail":
+		head, tail = n, n
+		if b.Head > 0 {
+			head = b.Head
+		}
+		if b.Tail > 0 {
+			tail = b.Tail
+		}
+	default:
+		head = len(cand)
+	}
+	keep := make([]bool, len(lines))
+	for k, i := range cand {
+		keep[i] = k < head || k >= len(cand)-tail
 	}
 	var out strings.Builder
 	skipped := 0
@@ -287,7 +316,7 @@ func (b Budget) Apply(text string) (string, Shape) {
 	}
 	note()
 	res := out.String()
-	if mode == "all" {
+	if sh.Mode == "all" {
 		res = text
 	}
 	if b.MaxChars > 0 && utf8.RuneCountInString(res) > b.MaxChars {

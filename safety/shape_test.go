@@ -48,6 +48,11 @@ func TestBudget(t *testing.T) {
 		{Budget{Mode: "tail", Lines: 2}, 2, []string{"[… 98 lines omitted …]\nline 99\nline 100\n"}, []string{"line 98\n"}},
 		{Budget{Mode: "head+tail", Lines: 2}, 4, []string{"line 1\nline 2\n[… 96 lines omitted …]\nline 99\n"}, nil},
 		{Budget{Mode: "grep", Grep: `^line 5\d$`, Context: 1}, 12, []string{"line 49\n", "line 50\n", "line 60\n", "[… 48 lines omitted …]"}, []string{"line 61\n"}},
+		// The steps combine: grep, then the first or last of what is left.
+		{Budget{Grep: `^line 5\d$`}, 10, []string{"line 50\n", "line 59\n"}, []string{"line 49\n", "line 60\n"}},
+		{Budget{Mode: "tail", Lines: 3, Grep: `^line 5\d$`}, 3, []string{"[… 56 lines omitted …]\nline 57\nline 58\nline 59\n[… 41 lines omitted …]"}, []string{"line 56\n"}},
+		{Budget{Mode: "head", Lines: 2, Grep: `^line [1-3]$`, Context: 1}, 2, []string{"line 1\nline 2\n[… 98 lines omitted …]"}, []string{"line 3\n"}},
+		{Budget{Mode: "head+tail", Head: 1, Tail: 3}, 4, []string{"line 1\n[… 96 lines omitted …]\nline 98\nline 99\nline 100\n"}, []string{"line 2\n", "line 97\n"}},
 	}
 	for _, c := range cases {
 		out, sh := c.budget.Apply(text)
@@ -69,7 +74,13 @@ func TestBudget(t *testing.T) {
 	if !strings.HasPrefix(out, "line 1\nlin") || !strings.HasSuffix(out, "line 100\n") || !strings.Contains(out, "characters omitted") || sh.BytesDropped == 0 {
 		t.Errorf("max chars: %q %+v", out, sh)
 	}
-	for _, bad := range []Budget{{Mode: "middle"}, {Mode: "grep"}, {Mode: "grep", Grep: "("}, {Lines: -1}} {
+	if _, sh := (Budget{Mode: "tail", Lines: 3, Grep: "5"}).Apply(text); sh.Mode != "grep+tail" {
+		t.Errorf("combined mode reported as %q", sh.Mode)
+	}
+	if err := (Budget{Mode: "tail", Grep: "("}).Check(); err == nil || !strings.Contains(err.Error(), "invalid grep pattern") {
+		t.Errorf("a bad pattern with a keep mode: %v", err)
+	}
+	for _, bad := range []Budget{{Mode: "middle"}, {Mode: "grep"}, {Mode: "grep", Grep: "("}, {Grep: "["}, {Lines: -1}, {Mode: "head+tail", Head: -2}} {
 		if bad.Check() == nil {
 			t.Errorf("Check accepted %+v", bad)
 		}
