@@ -24,7 +24,7 @@ import (
 // ones with ErrNewerFormat.
 const (
 	Format  = "execkit-journal"
-	Version = 2
+	Version = 3
 )
 
 // Sentinel errors, prefixed like their package.
@@ -77,6 +77,10 @@ type Session struct {
 	Started   time.Time `json:"started"`
 	// Spec is how the session was asked for: enough to open it again.
 	Spec SessionSpec `json:"spec"`
+	// Ended and EndReason say when and why the session closed, once it
+	// has ("closed", "destroyed", "idle", "shutdown", "shell-ended"...).
+	Ended     *time.Time `json:"ended,omitempty"`
+	EndReason string     `json:"end_reason,omitempty"`
 }
 
 // SpecVersion is the version of SessionSpec this package writes.
@@ -264,6 +268,7 @@ type Entry struct {
 const (
 	kindRun        = "run"
 	kindSession    = "session"
+	kindSessionEnd = "session_end"
 	kindIntent     = "intent"
 	kindCompletion = "completion"
 	kindCheckpoint = "checkpoint"

@@ -348,6 +348,49 @@ func (j *Journal) AddSession(s Session) error {
 	})
 }
 
+// sessionEnd is the data of a session_end record.
+type sessionEnd struct {
+	ID     string    `json:"id"`
+	Ended  time.Time `json:"ended"`
+	Reason string    `json:"reason"`
+}
+
+// EndSession records that session id closed, and why. A session ends
+// once: a second call changes nothing.
+func (j *Journal) EndSession(id, reason string) error {
+	if reason == "" {
+		reason = "closed"
+	}
+	end := sessionEnd{ID: id, Ended: time.Now().UTC(), Reason: reason}
+	data, err := json.Marshal(end)
+	if err != nil {
+		return err
+	}
+	return j.do(func(tx *bolt.Tx, ch *chain) error {
+		b := tx.Bucket(bucketSessions)
+		v := b.Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("journal: no session %q", id)
+		}
+		var s Session
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+		if s.Ended != nil {
+			return nil
+		}
+		s.Ended, s.EndReason = &end.Ended, end.Reason
+		nv, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(id), nv); err != nil {
+			return err
+		}
+		return appendRecord(tx, ch, kindSessionEnd, 0, data)
+	})
+}
+
 // Intent records that a command is about to run and returns its entry
 // number. When it fails the command must not run.
 func (j *Journal) Intent(in Intent) (uint64, error) {

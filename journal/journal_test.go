@@ -727,3 +727,48 @@ func TestInterruptedCreation(t *testing.T) {
 		t.Errorf("another bbolt file: %v", err)
 	}
 }
+
+// TestEndSession: a session's end is a record of the chain and shows in
+// the session's view; a second end changes nothing, and an end removed
+// from the view is found by verify.
+func TestEndSession(t *testing.T) {
+	j, path := openTemp(t)
+	record3(t, j)
+	if err := j.EndSession("s1", "destroyed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.EndSession("s1", "idle"); err != nil {
+		t.Fatalf("second end: %v", err)
+	}
+	if err := j.EndSession("nosuch", "idle"); err == nil {
+		t.Error("ending a session the journal does not have succeeded")
+	}
+	j.Close()
+	if rep := verify(t, path, ""); !rep.OK || rep.Records != 8 {
+		t.Fatalf("verify: %+v", rep)
+	}
+	Read(path, func(r *Reader) error {
+		ss, err := r.Sessions()
+		if err != nil || len(ss) != 1 || ss[0].Ended == nil || ss[0].EndReason != "destroyed" {
+			t.Errorf("sessions: %+v %v", ss, err)
+		}
+		return nil
+	})
+	// Take the end out of the view: verify sees the difference.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var s Session
+		json.Unmarshal(b.Get([]byte("s1")), &s)
+		s.Ended, s.EndReason = nil, ""
+		v, _ := json.Marshal(s)
+		return b.Put([]byte("s1"), v)
+	})
+	db.Close()
+	if rep := verify(t, path, ""); rep.OK {
+		t.Error("verify missed a session end taken out of the view")
+	}
+}

@@ -259,6 +259,15 @@ func (r *Reader) Verify(expectHead string, anchors ...Anchor) Report {
 			var s Session
 			json.Unmarshal(rec.Data, &s)
 			sessions[s.ID] = rec.Data
+		case kindSessionEnd:
+			var end sessionEnd
+			var s Session
+			if json.Unmarshal(rec.Data, &end) != nil || sessions[end.ID] == nil || json.Unmarshal(sessions[end.ID], &s) != nil || s.Ended != nil {
+				rep.fail(want, "record %d ends a session that is not open", want)
+				break
+			}
+			s.Ended, s.EndReason = &end.Ended, end.Reason
+			sessions[end.ID], _ = json.Marshal(s)
 		case kindIntent:
 			intents[rec.Entry] = rec.Data
 		case kindCheckpoint:

@@ -242,6 +242,7 @@ type Session struct {
 	prevEnv []string
 	watch   envWatch
 	id      string
+	ended   bool // the journal says the session ended
 	red     *safety.Redactor // nil with NoRedact
 	redKey  string           // the secrets red was built with
 	fresh   bool             // the shell was just started: the next command reports env
@@ -352,10 +353,20 @@ func (s *Session) ShellKind() string {
 
 // Close ends the shell and every process it started. It is idempotent and
 // interrupts a running Exec, which then returns ErrClosed.
-func (s *Session) Close() error {
+func (s *Session) Close() error { return s.CloseWith("closed") }
+
+// CloseWith closes the session, recording in its journal why it ended
+// ("destroyed", "idle", "shutdown"...): the first reason given stays.
+func (s *Session) CloseWith(reason string) error {
 	s.once.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.Journal != nil && !s.ended {
+		s.ended = true
+		// The journal may already be sealed (a writer shutting down in the
+		// wrong order); the session closes all the same.
+		s.opts.Journal.EndSession(s.id, reason)
+	}
 	if s.sh == nil {
 		return nil
 	}

@@ -178,8 +178,12 @@ type Opened struct {
 }
 
 // Close closes the session, its checkpoint store, then the transport.
-func (o *Opened) Close() error {
-	err := o.Session.Close()
+func (o *Opened) Close() error { return o.CloseWith("closed") }
+
+// CloseWith closes as Close does, recording reason as why the session
+// ended (session.CloseWith).
+func (o *Opened) CloseWith(reason string) error {
+	err := o.Session.CloseWith(reason)
 	if c, ok := o.Session.Checkpoints().(io.Closer); ok {
 		c.Close()
 	}
