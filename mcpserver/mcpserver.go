@@ -41,10 +41,18 @@ type Settings struct {
 	// secrets to redact, and the SSH settings (key directory, known_hosts,
 	// host key mode, client config) for ssh sessions.
 	Env target.Env
-	// MaxSessions bounds the sessions open at once (default 32).
+	// MaxSessions bounds the sessions open at once (0: the default, 32;
+	// NoSessions: none may open).
 	MaxSessions int
-	// IdleTTL closes a session unused for this long (default 30 min).
+	// IdleTTL closes a session unused for this long (0: the default, 30
+	// min; NoIdleTTL: never).
 	IdleTTL time.Duration
+	// Audit, when set, also writes every session's opening, commands and
+	// end as JSONL for log shippers.
+	Audit *Audit
+	// ReadableText makes the tools' text content the short text a person
+	// reads instead of the structured result's JSON.
+	ReadableText bool
 	// Transports allowed ("local", "ssh", "docker"); empty means all.
 	Transports []string
 	// Targets, when set, are the SSH hosts and containers allowed (path.Match
@@ -53,6 +61,13 @@ type Settings struct {
 	// Version is reported to clients.
 	Version string
 }
+
+// NoSessions as Settings.MaxSessions lets no session open; NoIdleTTL as
+// Settings.IdleTTL never closes a session for being idle.
+const (
+	NoSessions = -1
+	NoIdleTTL  = time.Duration(-1)
+)
 
 // Server is the tools and the sessions they share. One Server may serve
 // many MCP connections at once (the stdio one, or several over a socket).
@@ -63,10 +78,10 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*live
 	pending  map[string]bool // ids of sessions being opened
-	// issued counts the ids given out per transport: an id is never given
-	// twice by a server, and tag (random per server) tells apart the ids of
-	// two servers writing the same journal one after the other.
-	issued map[string]int
+	// issued counts the ids given out: an id is never given twice by a
+	// server, and tag (random per server) tells apart the ids of two
+	// servers writing the same journal one after the other.
+	issued int
 	tag    string
 	closed bool
 	stop   chan struct{}
@@ -86,16 +101,16 @@ type live struct {
 
 // New builds the server and its tools.
 func New(set Settings) *Server {
-	if set.MaxSessions <= 0 {
+	if set.MaxSessions == 0 || set.MaxSessions < NoSessions {
 		set.MaxSessions = 32
 	}
-	if set.IdleTTL <= 0 {
+	if set.IdleTTL == 0 || set.IdleTTL < NoIdleTTL {
 		set.IdleTTL = 30 * time.Minute
 	}
 	if set.Version == "" {
 		set.Version = "dev"
 	}
-	s := &Server{set: set, sessions: map[string]*live{}, pending: map[string]bool{}, issued: map[string]int{},
+	s := &Server{set: set, sessions: map[string]*live{}, pending: map[string]bool{},
 		tag: runTag(), stop: make(chan struct{})}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "execkit", Version: set.Version}, &mcp.ServerOptions{
 		Instructions: "execkit gives you persistent shell sessions: create one with session_create, then run " +
@@ -104,8 +119,28 @@ func New(set Settings) *Server {
 			"workspace, files are checkpointed before each command that may change them: session_restore undoes.",
 	})
 	s.addTools()
-	go s.reap()
+	s.srv.AddReceivingMiddleware(logByDefault)
+	if set.IdleTTL != NoIdleTTL {
+		go s.reap()
+	}
 	return s
+}
+
+// logByDefault sets a new connection's log level to info, as if the client
+// had sent logging/setLevel: the SDK sends no log message before a level
+// is set, and clients of the original execkit get each command's
+// transcript without asking. A client's own setLevel changes it.
+func logByDefault(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		res, err := next(ctx, method, req)
+		if method == "initialize" && err == nil {
+			if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
+				next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{
+					Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "info"}})
+			}
+		}
+		return res, err
+	}
 }
 
 // MCP is the underlying SDK server, to be run on a transport.
@@ -124,15 +159,20 @@ func (s *Server) Close() {
 	s.sessions = map[string]*live{}
 	s.mu.Unlock()
 	for _, l := range all {
-		l.close()
+		s.end(l, "shutdown")
 	}
 }
 
-func (l *live) close() { l.o.Close() }
+// end closes a session taken out of the server, recording why in the
+// journal and the audit stream: destroyed, idle or shutdown.
+func (s *Server) end(l *live, reason string) {
+	l.o.CloseWith(reason)
+	s.set.Audit.Close(l.id, reason)
+}
 
-// reap closes idle sessions.
+// reap closes idle sessions now and then.
 func (s *Server) reap() {
-	tick := time.NewTicker(s.set.IdleTTL / 4)
+	tick := time.NewTicker(max(min(s.set.IdleTTL/4, time.Minute), 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
@@ -140,21 +180,30 @@ func (s *Server) reap() {
 			return
 		case <-tick.C:
 		}
-		var idle []*live
-		s.mu.Lock()
-		for id, l := range s.sessions {
-			if !l.keep && l.busy.TryLock() {
-				if time.Since(l.lastUsed) > s.set.IdleTTL {
-					idle = append(idle, l)
-					delete(s.sessions, id)
-				}
-				l.busy.Unlock()
+		s.reapIdle()
+	}
+}
+
+// reapIdle closes the sessions idle longer than the TTL (not one running
+// a command).
+func (s *Server) reapIdle() {
+	if s.set.IdleTTL == NoIdleTTL {
+		return
+	}
+	var idle []*live
+	s.mu.Lock()
+	for id, l := range s.sessions {
+		if !l.keep && l.busy.TryLock() {
+			if time.Since(l.lastUsed) > s.set.IdleTTL {
+				idle = append(idle, l)
+				delete(s.sessions, id)
 			}
+			l.busy.Unlock()
 		}
-		s.mu.Unlock()
-		for _, l := range idle {
-			l.close()
-		}
+	}
+	s.mu.Unlock()
+	for _, l := range idle {
+		s.end(l, "idle")
 	}
 }
 
@@ -202,14 +251,16 @@ func (s *Server) allowed(kind, target string) error {
 	return nil
 }
 
-// newID gives a session id that is short and readable (local-3-k7q2) and
-// never given before: not after a destroy or an idle reap (a stale id must
-// not reach another session), nor by an earlier server writing the same
-// journal (the tag differs).
-func (s *Server) newID(kind string) string {
+// newID gives a session id that says what the session is, as the
+// original's do (3-k7q2_local, 4-k7q2_ssh_deploy@web-01:2222,
+// 5-k7q2_docker_api: a number, the server's tag, and desc), and was never
+// given before: not after a destroy or an idle reap (a stale id must not
+// reach another session), nor by an earlier server writing the same
+// journal or audit file (the tag differs).
+func (s *Server) newID(desc string) string {
 	for {
-		s.issued[kind]++
-		id := fmt.Sprintf("%s-%d-%s", kind, s.issued[kind], s.tag)
+		s.issued++
+		id := fmt.Sprintf("%d-%s_%s", s.issued, s.tag, desc)
 		if _, taken := s.sessions[id]; !taken && !s.pending[id] {
 			return id
 		}

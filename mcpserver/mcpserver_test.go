@@ -153,7 +153,15 @@ func TestAgentNarrowsPolicy(t *testing.T) {
 	op := &safety.Policy{Allow: []string{"ls", "cat", "git"}, Deny: []string{"curl"}}
 	s := New(Settings{Defaults: journal.SessionSpec{Policy: op}})
 	defer s.Close()
-	p := s.spec(createIn{Allow: []string{"cat", "rm"}, Deny: []string{"git"}}).Policy
+	spec := func(s *Server, in createIn) journal.SessionSpec {
+		t.Helper()
+		sp, err := s.spec(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp
+	}
+	p := spec(s, createIn{Allow: []string{"cat", "rm"}, Deny: []string{"git"}}).Policy
 	for cmd, want := range map[string]bool{"cat x": true, "ls": false, "rm x": false, "git status": false, "curl x": false} {
 		if got := p.Check(cmd).Allowed; got != want {
 			t.Errorf("%q allowed = %v, want %v", cmd, got, want)
@@ -161,10 +169,10 @@ func TestAgentNarrowsPolicy(t *testing.T) {
 	}
 	open := New(Settings{})
 	defer open.Close()
-	if p := open.spec(createIn{}).Policy; !p.Empty() {
+	if p := spec(open, createIn{}).Policy; !p.Empty() {
 		t.Error("no policy at all should stay empty")
 	}
-	if p := open.spec(createIn{Allow: []string{"ls"}}).Policy; p.Check("cat x").Allowed {
+	if p := spec(open, createIn{Allow: []string{"ls"}}).Policy; p.Check("cat x").Allowed {
 		t.Error("the agent's allow list did not narrow an open policy")
 	}
 }

@@ -2,8 +2,12 @@ package mcpserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,20 +20,34 @@ import (
 	"github.com/execkit/execkit/undo"
 )
 
-// createIn are session_create's arguments.
+// createIn are session_create's arguments: this project's names and the
+// original execkit-mcp's (host, port, container, key_path, password,
+// fingerprint, auto_snapshot, paths, checkpoint_ignores, output_budget).
 type createIn struct {
-	Transport  string         `json:"transport,omitempty" jsonschema:"where the shell runs: local (default), ssh or docker"`
-	Target     string         `json:"target,omitempty" jsonschema:"ssh: [user@]host[:port] or an alias of the operator's SSH config; docker: a running container's name or ID"`
-	User       string         `json:"user,omitempty" jsonschema:"docker: the user to run as"`
-	Cwd        string         `json:"cwd,omitempty" jsonschema:"initial working directory on the target"`
-	Shell      string         `json:"shell,omitempty" jsonschema:"bash (default when present) or sh"`
-	TTY        bool           `json:"tty,omitempty" jsonschema:"give commands a pseudo-terminal as stdin/stdout (stderr stays separate)"`
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"a project directory on the target to checkpoint, so that session_restore can undo file changes"`
-	Checkpoint string         `json:"checkpoint,omitempty" jsonschema:"with workspace: auto (before each command that may change files, the default), manual or off"`
-	Allow      []string       `json:"allow,omitempty" jsonschema:"only these programs may run (narrows the operator's policy)"`
-	Deny       []string       `json:"deny,omitempty" jsonschema:"these programs may not run (adds to the operator's policy)"`
-	Budget     *safety.Budget `json:"budget,omitempty" jsonschema:"default output budget for the session's commands"`
-	TimeoutMS  int            `json:"timeout_ms,omitempty" jsonschema:"default per-command timeout in milliseconds"`
+	Transport         string   `json:"transport,omitempty" jsonschema:"where the shell runs: local (default), ssh or docker"`
+	Target            string   `json:"target,omitempty" jsonschema:"ssh: [user@]host[:port] or an alias of the operator's SSH config; docker: a running container's name or ID"`
+	Host              string   `json:"host,omitempty" jsonschema:"ssh: the host (name, IP or SSH config alias), instead of target"`
+	Port              int      `json:"port,omitempty" jsonschema:"ssh: the port, with host (default 22)"`
+	Container         string   `json:"container,omitempty" jsonschema:"docker: a running container's name or ID, instead of target"`
+	User              string   `json:"user,omitempty" jsonschema:"ssh: the login user; docker: the user to run as"`
+	Password          string   `json:"password,omitempty" jsonschema:"ssh: the password; never journaled, and redacted from the session's output"`
+	PasswordEnv       string   `json:"password_env,omitempty" jsonschema:"ssh: NAME of the server's environment variable holding the password"`
+	KeyPath           string   `json:"key_path,omitempty" jsonschema:"ssh: a private key file inside the operator's key directory"`
+	Fingerprint       string   `json:"fingerprint,omitempty" jsonschema:"ssh: accept only the host key with this fingerprint (SHA256:…)"`
+	Cwd               string   `json:"cwd,omitempty" jsonschema:"initial working directory on the target"`
+	Shell             string   `json:"shell,omitempty" jsonschema:"bash (default when present) or sh"`
+	TTY               bool     `json:"tty,omitempty" jsonschema:"give commands a pseudo-terminal as stdin/stdout (stderr stays separate)"`
+	Workspace         string   `json:"workspace,omitempty" jsonschema:"a project directory on the target to checkpoint, so that session_restore can undo file changes"`
+	Checkpoint        string   `json:"checkpoint,omitempty" jsonschema:"with workspace: auto (before each command that may change files, the default), manual or off"`
+	AutoSnapshot      optBool  `json:"auto_snapshot,omitzero" jsonschema:"with workspace: true (default) is checkpoint auto, false is manual"`
+	Paths             []string `json:"paths,omitempty" jsonschema:"with workspace: the one sub-directory of it to checkpoint"`
+	CheckpointIgnores []string `json:"checkpoint_ignores,omitempty" jsonschema:"with workspace: path patterns left out of checkpoints and never restored"`
+	Allow             []string `json:"allow,omitempty" jsonschema:"only these programs may run (narrows the operator's policy)"`
+	Deny              []string `json:"deny,omitempty" jsonschema:"these programs may not run (adds to the operator's policy)"`
+	Budget            budgetIn `json:"budget,omitzero" jsonschema:"default output budget for the session's commands"`
+	OutputBudget      budgetIn `json:"output_budget,omitzero" jsonschema:"the original's name for budget"`
+	TimeoutMS         int      `json:"timeout_ms,omitempty" jsonschema:"default per-command timeout in milliseconds"`
+	TimeoutSecs       float64  `json:"timeout_secs,omitempty" jsonschema:"default per-command timeout in seconds"`
 }
 
 // SessionInfo describes an open session.
@@ -41,14 +59,31 @@ type SessionInfo struct {
 	Workspace string `json:"workspace,omitempty"`
 	Commands  int    `json:"commands"`
 	IdleS     int    `json:"idle_s"`
+	IdleSecs  int    `json:"idle_secs"` // the original's name
 }
 
 // execIn are session_exec's arguments.
 type execIn struct {
-	SessionID string         `json:"session_id" jsonschema:"the session, from session_create"`
-	Command   string         `json:"command" jsonschema:"a shell command line; cd and exported variables persist to the next one"`
-	TimeoutMS int            `json:"timeout_ms,omitempty" jsonschema:"interrupt the command after this many milliseconds"`
-	Budget    *safety.Budget `json:"budget,omitempty" jsonschema:"shape this command's output"`
+	SessionID   string   `json:"session_id" jsonschema:"the session, from session_create"`
+	Command     string   `json:"command" jsonschema:"a shell command line; cd and exported variables persist to the next one"`
+	TimeoutMS   int      `json:"timeout_ms,omitempty" jsonschema:"interrupt the command after this many milliseconds"`
+	TimeoutSecs float64  `json:"timeout_secs,omitempty" jsonschema:"interrupt the command after this many seconds"`
+	Budget      budgetIn `json:"budget,omitzero" jsonschema:"shape this command's output"`
+}
+
+// execOut is session_exec's result: the session's Result, with the budget
+// report the original gave (per stream: mode, lines_total, lines_kept)
+// and a hint when output was cut without a budget.
+type execOut struct {
+	session.Result
+	Budget map[string]budgetShape `json:"budget,omitempty"`
+	Hint   string                 `json:"hint,omitempty"`
+}
+
+type budgetShape struct {
+	Mode       string `json:"mode"`
+	LinesTotal int    `json:"lines_total"`
+	LinesKept  int    `json:"lines_kept"`
 }
 
 // idIn names a session.
@@ -62,12 +97,33 @@ type checkpointIn struct {
 	Label     string `json:"label,omitempty" jsonschema:"what this checkpoint is for"`
 }
 
+// checkpointOut is a checkpoint, with the original's checkpoint_id and
+// created.
+type checkpointOut struct {
+	undo.Checkpoint
+	CheckpointID string    `json:"checkpoint_id"`
+	Created      time.Time `json:"created"`
+}
+
+func cpOut(c undo.Checkpoint) checkpointOut {
+	return checkpointOut{Checkpoint: c, CheckpointID: c.ID, Created: c.Time}
+}
+
 // restoreIn are session_restore's arguments.
 type restoreIn struct {
-	SessionID  string `json:"session_id" jsonschema:"the session, from session_create"`
-	Checkpoint string `json:"checkpoint,omitempty" jsonschema:"a checkpoint id (from session_checkpoints or a command's result)"`
-	Entry      uint64 `json:"entry,omitempty" jsonschema:"or a journal entry: the workspace goes back to its state just before that command ran"`
-	DryRun     bool   `json:"dry_run,omitempty" jsonschema:"list what would change, change nothing"`
+	SessionID    string `json:"session_id" jsonschema:"the session, from session_create"`
+	Checkpoint   string `json:"checkpoint,omitempty" jsonschema:"a checkpoint id (from session_checkpoints or a command's result); with no checkpoint and no entry, the latest checkpoint"`
+	CheckpointID string `json:"checkpoint_id,omitempty" jsonschema:"the original's name for checkpoint"`
+	Entry        uint64 `json:"entry,omitempty" jsonschema:"or a journal entry: the workspace goes back to its state just before that command ran"`
+	DryRun       bool   `json:"dry_run,omitempty" jsonschema:"list what would change, change nothing"`
+}
+
+// restoreOut is what a restore did, with the original's restored_to and
+// files_changed.
+type restoreOut struct {
+	session.Restored
+	RestoredTo   string `json:"restored_to"`
+	FilesChanged int    `json:"files_changed"`
 }
 
 // logIn are journal_log's arguments.
@@ -101,7 +157,7 @@ type sessionList struct {
 }
 
 type checkpointList struct {
-	Checkpoints []undo.Checkpoint `json:"checkpoints"`
+	Checkpoints []checkpointOut `json:"checkpoints"`
 }
 
 type logOut struct {
@@ -109,28 +165,42 @@ type logOut struct {
 	Entries []logEntry `json:"entries"`
 }
 
-func textResult(s string) *mcp.CallToolResult {
-	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+// result is a tool's answer: the structured result's JSON as the text
+// content, as MCP asks of tools with structured results (and as the
+// original execkit answered), or with Settings.ReadableText the short text
+// a person reads. Command results are indented, like the original's.
+func (s *Server) result(v any, readable string, indent bool) *mcp.CallToolResult {
+	text := readable
+	if !s.set.ReadableText || readable == "" {
+		var b []byte
+		if indent {
+			b, _ = json.MarshalIndent(v, "", "  ")
+		} else {
+			b, _ = json.Marshal(v)
+		}
+		text = string(b)
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}
 }
 
 // addTools registers each tool with its handler method.
 func (s *Server) addTools() {
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_create",
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_create", InputSchema: schemaOf[createIn](),
 		Description: "Open a persistent shell session (local, ssh or docker). Returns its session_id. cd, exported variables and functions persist between session_exec calls."},
 		s.sessionCreate)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_exec",
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_exec", InputSchema: schemaOf[execIn](),
 		Description: "Run a command in a session. Returns stdout and stderr apart, the exit code (non-zero is data, not an error), duration, the working directory, and what was truncated. A command the policy refuses never runs and comes back as an error."},
 		s.sessionExec)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_destroy", Description: "Close a session and everything it started."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_destroy", Description: "Close a session and everything it started. Destroying a session that is not open answers destroyed: false."},
 		s.sessionDestroy)
 	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_list", Description: "List the open sessions."},
 		s.sessionList)
 	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoint", Description: "Checkpoint the session's workspace now (needs a workspace)."},
 		s.sessionCheckpoint)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoints", Description: "List the checkpoints of the session's workspace, newest first."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoints", Description: "List the checkpoints of the session's workspace, newest first (none without a workspace)."},
 		s.sessionCheckpoints)
 	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_restore",
-		Description: "Restore the session's workspace to a checkpoint, or to its state just before a journal entry ran: files modified or deleted since come back, files created since are removed. The restore is itself checkpointed and journaled, so it can be undone."},
+		Description: "Restore the session's workspace to a checkpoint (the latest when none is named), or to its state just before a journal entry ran: files modified or deleted since come back, files created since are removed. The restore is itself checkpointed and journaled, so it can be undone."},
 		s.sessionRestore)
 	mcp.AddTool(s.srv, &mcp.Tool{Name: "journal_log", Description: "The recent entries of this run's journal."},
 		s.journalLog)
@@ -141,16 +211,29 @@ func (s *Server) sessionCreate(ctx context.Context, _ *mcp.CallToolRequest, in c
 	if err != nil {
 		return nil, SessionInfo{}, err
 	}
-	return textResult(fmt.Sprintf("session %s open (%s %s), cwd %s", info.SessionID, info.Transport, info.Target, info.Cwd)), info, nil
+	return s.result(info, fmt.Sprintf("session %s open (%s %s), cwd %s", info.SessionID, info.Transport, info.Target, info.Cwd), false), info, nil
 }
 
-func (s *Server) sessionExec(ctx context.Context, _ *mcp.CallToolRequest, in execIn) (*mcp.CallToolResult, session.Result, error) {
+func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in execIn) (*mcp.CallToolResult, execOut, error) {
+	eo := session.ExecOptions{Timeout: time.Duration(in.TimeoutMS) * time.Millisecond}
+	if in.TimeoutSecs != 0 {
+		if in.TimeoutMS != 0 || in.TimeoutSecs < 0 {
+			return nil, execOut{}, fmt.Errorf("give one positive timeout: timeout_ms or timeout_secs")
+		}
+		eo.Timeout = time.Duration(in.TimeoutSecs * float64(time.Second))
+	}
+	if !in.Budget.isZero() {
+		b, err := in.Budget.budget()
+		if err != nil {
+			return nil, execOut{}, err
+		}
+		eo.Budget = &b
+	}
 	l, release, err := s.hold(in.SessionID)
 	if err != nil {
-		return nil, session.Result{}, err
+		return nil, execOut{}, err
 	}
 	defer release()
-	eo := session.ExecOptions{Timeout: time.Duration(in.TimeoutMS) * time.Millisecond, Budget: in.Budget}
 	r, err := l.s.Exec(ctx, in.Command, eo)
 	s.mu.Lock()
 	l.commands++
@@ -164,16 +247,60 @@ func (s *Server) sessionExec(ctx context.Context, _ *mcp.CallToolRequest, in exe
 		if r.ShellEnded && !r.Respawned || errors.Is(err, session.ErrClosed) {
 			state = "is closed"
 		}
-		return nil, session.Result{}, fmt.Errorf("%w (the session %s)", err, state)
+		return nil, execOut{}, fmt.Errorf("%w (the session %s)", err, state)
+	}
+	stored := l.s.StoredCommand(r.Command)
+	s.set.Audit.Exec(l.id, l.o.Kind, stored, r)
+	s.notify(ctx, req, l.id, stored, r)
+	out := execOut{Result: r}
+	if r.StdoutInfo.Mode != "" || r.StderrInfo.Mode != "" {
+		out.Budget = map[string]budgetShape{
+			"stdout": {Mode: r.StdoutInfo.Mode, LinesTotal: r.StdoutInfo.LinesTotal, LinesKept: r.StdoutInfo.LinesKept},
+			"stderr": {Mode: r.StderrInfo.Mode, LinesTotal: r.StderrInfo.LinesTotal, LinesKept: r.StderrInfo.LinesKept},
+		}
+	} else if r.Truncated {
+		out.Hint = `output was cut to the session's limit: pass a budget to see the part you need, e.g. {"mode": "tail", "lines": 100} or {"grep": "error", "context": 2}`
 	}
 	if r.Blocked {
 		// A tool error, with the structured result (blocked, the rule and
 		// the reason) for clients that read it.
-		res := textResult(fmt.Sprintf("blocked by policy (%s): %s; the command did not run", r.Decision.Rule, r.Decision.Reason))
+		res := textResult(fmt.Sprintf("blocked by operator policy (%s): %s; the command did not run", r.Decision.Rule, r.Decision.Reason))
 		res.IsError = true
-		return res, r, nil
+		return res, out, nil
 	}
-	return textResult(readable(r)), r, nil
+	return s.result(out, readable(r), true), out, nil
+}
+
+func textResult(s string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+}
+
+// notify tells the client about a command as it ends: its transcript as a
+// log message (info; warning when it was blocked or failed), and a
+// progress notification when the call carries a progress token. The
+// client's logging/setLevel decides which log messages it gets.
+func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, command string, r session.Result) {
+	if req == nil || req.Session == nil {
+		return
+	}
+	level := mcp.LoggingLevel("info")
+	data := map[string]any{"session": id, "command": command, "exit_code": r.ExitCode, "cwd": r.Cwd, "duration_ms": r.DurationMS}
+	summary := fmt.Sprintf("%s $ %s → exit %d", r.CwdBefore, command, r.ExitCode)
+	switch {
+	case r.Blocked:
+		level = "warning"
+		data = map[string]any{"session": id, "blocked": command, "reason": "blocked by operator policy: " + r.Decision.Reason, "rule": r.Decision.Rule}
+		summary = fmt.Sprintf("blocked: %s (%s)", command, r.Decision.Reason)
+	default:
+		if r.ExitCode != 0 || r.TimedOut || r.FrameBroken {
+			level = "warning"
+		}
+		data["transcript"] = transcript(r, command)
+	}
+	req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: level, Logger: "execkit", Data: data})
+	if tok := req.Params.GetProgressToken(); tok != nil {
+		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 1, Message: summary})
+	}
 }
 
 func (s *Server) sessionDestroy(ctx context.Context, _ *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, destroyOut, error) {
@@ -183,13 +310,14 @@ func (s *Server) sessionDestroy(ctx context.Context, _ *mcp.CallToolRequest, in 
 	s.mu.Unlock()
 	if l == nil {
 		// Destroying is idempotent: nothing to close is not an error.
-		return textResult("no session " + in.SessionID + " is open: nothing to close"), destroyOut{SessionInfo: SessionInfo{SessionID: in.SessionID}}, nil
+		out := destroyOut{SessionInfo: SessionInfo{SessionID: in.SessionID}}
+		return s.result(out, "no session "+in.SessionID+" is open: nothing to close", false), out, nil
 	}
 	l.busy.Lock()
-	info := l.info()
-	l.close()
+	out := destroyOut{Destroyed: true, SessionInfo: l.info()}
+	s.end(l, "destroyed")
 	l.busy.Unlock()
-	return textResult("session " + in.SessionID + " closed"), destroyOut{Destroyed: true, SessionInfo: info}, nil
+	return s.result(out, "session "+in.SessionID+" closed", false), out, nil
 }
 
 func (s *Server) sessionList(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, sessionList, error) {
@@ -206,23 +334,24 @@ func (s *Server) sessionList(ctx context.Context, _ *mcp.CallToolRequest, _ stru
 	if b.Len() == 0 {
 		b.WriteString("no sessions open")
 	}
-	return textResult(b.String()), out, nil
+	return s.result(out, b.String(), false), out, nil
 }
 
-func (s *Server) sessionCheckpoint(ctx context.Context, _ *mcp.CallToolRequest, in checkpointIn) (*mcp.CallToolResult, undo.Checkpoint, error) {
+func (s *Server) sessionCheckpoint(ctx context.Context, _ *mcp.CallToolRequest, in checkpointIn) (*mcp.CallToolResult, checkpointOut, error) {
 	l, err := s.get(in.SessionID)
 	if err != nil {
-		return nil, undo.Checkpoint{}, err
+		return nil, checkpointOut{}, err
 	}
 	cp, err := l.s.Checkpoint(ctx, in.Label)
 	if err != nil {
-		return nil, undo.Checkpoint{}, err
+		return nil, checkpointOut{}, err
 	}
-	return textResult(fmt.Sprintf("checkpoint %s (%d files)", cp.ID, cp.Files)), cp, nil
+	out := cpOut(cp)
+	return s.result(out, fmt.Sprintf("checkpoint %s (%d files)", cp.ID, cp.Files), false), out, nil
 }
 
 func (s *Server) sessionCheckpoints(ctx context.Context, _ *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, checkpointList, error) {
-	out := checkpointList{Checkpoints: []undo.Checkpoint{}}
+	out := checkpointList{Checkpoints: []checkpointOut{}}
 	l, err := s.get(in.SessionID)
 	if err != nil {
 		return nil, out, err
@@ -230,32 +359,41 @@ func (s *Server) sessionCheckpoints(ctx context.Context, _ *mcp.CallToolRequest,
 	st := l.s.Checkpoints()
 	if st == nil {
 		// No workspace: no checkpoints, as the original answers.
-		return textResult("the session has no workspace, so no checkpoints"), out, nil
+		return s.result(out, "the session has no workspace, so no checkpoints", false), out, nil
 	}
-	if out.Checkpoints, err = st.List(ctx); err != nil {
+	cps, err := st.List(ctx)
+	if err != nil {
 		return nil, out, err
 	}
-	if out.Checkpoints == nil {
-		out.Checkpoints = []undo.Checkpoint{}
-	}
 	var b strings.Builder
-	for _, c := range out.Checkpoints {
+	for _, c := range cps {
+		out.Checkpoints = append(out.Checkpoints, cpOut(c))
 		fmt.Fprintf(&b, "%s  %s  %d files  %s\n", c.ID[:12], c.Time.Format(time.RFC3339), c.Files, c.Label)
 	}
-	return textResult(b.String()), out, nil
+	return s.result(out, b.String(), false), out, nil
 }
 
-func (s *Server) sessionRestore(ctx context.Context, _ *mcp.CallToolRequest, in restoreIn) (*mcp.CallToolResult, session.Restored, error) {
+func (s *Server) sessionRestore(ctx context.Context, _ *mcp.CallToolRequest, in restoreIn) (*mcp.CallToolResult, restoreOut, error) {
 	l, release, err := s.hold(in.SessionID)
 	if err != nil {
-		return nil, session.Restored{}, err
+		return nil, restoreOut{}, err
 	}
 	defer release()
-	id, label := in.Checkpoint, "restore "+in.Checkpoint
-	if in.Entry != 0 {
+	id := in.Checkpoint
+	if in.CheckpointID != "" {
+		if id != "" && id != in.CheckpointID {
+			return nil, restoreOut{}, fmt.Errorf("give checkpoint or checkpoint_id, not both")
+		}
+		id = in.CheckpointID
+	}
+	label := "restore " + id
+	switch {
+	case in.Entry != 0 && id != "":
+		return nil, restoreOut{}, fmt.Errorf("give a checkpoint or an entry, not both")
+	case in.Entry != 0:
 		j := s.set.Env.Journal
 		if j == nil {
-			return nil, session.Restored{}, fmt.Errorf("no journal: restore a checkpoint id instead")
+			return nil, restoreOut{}, fmt.Errorf("no journal: restore a checkpoint id instead")
 		}
 		var st session.EntryState
 		if err := j.View(func(r *journal.Reader) error {
@@ -263,19 +401,31 @@ func (s *Server) sessionRestore(ctx context.Context, _ *mcp.CallToolRequest, in 
 			st, err = session.StateBefore(r, in.Entry)
 			return err
 		}); err != nil {
-			return nil, session.Restored{}, err
+			return nil, restoreOut{}, err
 		}
 		if st.Checkpoint == "" {
-			return textResult(fmt.Sprintf("nothing to restore: no file changed since entry %d", in.Entry)), session.Restored{Changes: []undo.Change{}}, nil
+			out := restoreOut{Restored: session.Restored{Changes: []undo.Change{}}}
+			return s.result(out, fmt.Sprintf("nothing to restore: no file changed since entry %d", in.Entry), false), out, nil
 		}
 		id, label = st.Checkpoint, fmt.Sprintf("restore to before entry %d", in.Entry)
-	}
-	if id == "" {
-		return nil, session.Restored{}, fmt.Errorf("give a checkpoint or an entry")
+	case id == "":
+		// The latest checkpoint, as the original restores by default.
+		st := l.s.Checkpoints()
+		if st == nil {
+			return nil, restoreOut{}, fmt.Errorf("the session has no workspace, so no checkpoint to restore")
+		}
+		cps, err := st.List(ctx)
+		if err != nil {
+			return nil, restoreOut{}, err
+		}
+		if len(cps) == 0 {
+			return nil, restoreOut{}, fmt.Errorf("the workspace has no checkpoint yet")
+		}
+		id, label = cps[0].ID, "restore the latest checkpoint"
 	}
 	res, err := l.s.Restore(ctx, id, label, in.DryRun)
 	if err != nil {
-		return nil, session.Restored{}, err
+		return nil, restoreOut{}, err
 	}
 	var b strings.Builder
 	for _, c := range res.Changes {
@@ -288,7 +438,8 @@ func (s *Server) sessionRestore(ctx context.Context, _ *mcp.CallToolRequest, in 
 	if res.Changes == nil {
 		res.Changes = []undo.Change{}
 	}
-	return textResult(b.String()), res, nil
+	out := restoreOut{Restored: res, RestoredTo: id, FilesChanged: len(res.Changes)}
+	return s.result(out, b.String(), false), out, nil
 }
 
 func (s *Server) journalLog(ctx context.Context, _ *mcp.CallToolRequest, in logIn) (*mcp.CallToolResult, logOut, error) {
@@ -326,13 +477,16 @@ func (s *Server) journalLog(ctx context.Context, _ *mcp.CallToolRequest, in logI
 	for _, e := range out.Entries {
 		fmt.Fprintf(&b, "%d  %s  %s  exit %d  %s\n", e.Seq, e.Session, e.Status, e.ExitCode, e.Command)
 	}
-	return textResult(b.String()), out, nil
+	return s.result(out, b.String(), false), out, nil
 }
 
 // readable is a result as a person reads it in a terminal.
-func readable(r session.Result) string {
+func readable(r session.Result) string { return transcript(r, r.Command) }
+
+// transcript is a result as a terminal shows it, with command as given.
+func transcript(r session.Result, command string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s $ %s\n", r.CwdBefore, r.Command)
+	fmt.Fprintf(&b, "%s $ %s\n", r.CwdBefore, command)
 	b.WriteString(r.Stdout)
 	if r.Stdout != "" && !strings.HasSuffix(r.Stdout, "\n") {
 		b.WriteString("\n")
@@ -367,17 +521,82 @@ func readable(r session.Result) string {
 }
 
 func (l *live) info() SessionInfo {
+	idle := int(time.Since(l.lastUsed).Seconds())
 	return SessionInfo{SessionID: l.id, Transport: l.o.Kind, Target: l.o.Target, Cwd: l.cwd, Commands: l.commands,
-		IdleS: int(time.Since(l.lastUsed).Seconds()), Workspace: l.s.Spec().Workspace}
+		IdleS: idle, IdleSecs: idle, Workspace: l.s.Spec().Workspace}
+}
+
+// endpoint is where the agent asks the session to run: target, or the
+// original's host, port and user (ssh) or container (docker).
+func endpoint(in createIn) (journal.Endpoint, error) {
+	e := journal.Endpoint{Transport: in.Transport, Address: in.Target}
+	if e.Transport == "" {
+		switch {
+		case in.Host != "":
+			e.Transport = "ssh"
+		case in.Container != "":
+			e.Transport = "docker"
+		default:
+			e.Transport = "local"
+		}
+	}
+	switch e.Transport {
+	case "ssh":
+		if in.Container != "" {
+			return e, fmt.Errorf("container is for docker sessions")
+		}
+		if in.Host != "" {
+			if in.Target != "" {
+				return e, fmt.Errorf("give target or host, not both")
+			}
+			e.Address = in.Host
+			if strings.Contains(in.Host, ":") && !strings.HasPrefix(in.Host, "[") && in.Port != 0 {
+				e.Address = "[" + in.Host + "]"
+			}
+			if in.Port != 0 {
+				e.Address += ":" + strconv.Itoa(in.Port)
+			}
+		} else if in.Port != 0 {
+			return e, fmt.Errorf("port goes with host")
+		}
+		if in.Port < 0 || in.Port > 65535 {
+			return e, fmt.Errorf("port %d is not a TCP port", in.Port)
+		}
+		if in.User != "" {
+			if strings.Contains(e.Address, "@") {
+				return e, fmt.Errorf("the user is given twice (user and %s)", e.Address)
+			}
+			e.Address = in.User + "@" + e.Address
+		}
+	case "docker":
+		if in.Host != "" || in.Port != 0 {
+			return e, fmt.Errorf("host and port are for ssh sessions")
+		}
+		if in.Container != "" {
+			if in.Target != "" {
+				return e, fmt.Errorf("give target or container, not both")
+			}
+			e.Address = in.Container
+		}
+		e.User = in.User
+	default:
+		if in.Host != "" || in.Port != 0 || in.Container != "" || in.User != "" {
+			return e, fmt.Errorf("host, port, container and user are for ssh and docker sessions")
+		}
+	}
+	if e.Transport != "ssh" && (in.Password != "" || in.PasswordEnv != "" || in.KeyPath != "" || in.Fingerprint != "") {
+		return e, fmt.Errorf("password, password_env, key_path and fingerprint are for ssh sessions")
+	}
+	return e, nil
 }
 
 // spec is the session an agent asks for, within the operator's defaults:
 // the agent's allow and deny lists only narrow the operator's policy.
-func (s *Server) spec(in createIn) journal.SessionSpec {
+func (s *Server) spec(in createIn) (journal.SessionSpec, error) {
 	sp := s.set.Defaults
-	sp.Endpoint = journal.Endpoint{Transport: in.Transport, Address: in.Target, User: in.User}
-	if sp.Transport == "" {
-		sp.Transport = "local"
+	var err error
+	if sp.Endpoint, err = endpoint(in); err != nil {
+		return sp, err
 	}
 	if in.Cwd != "" {
 		sp.Dir = in.Cwd
@@ -389,43 +608,161 @@ func (s *Server) spec(in createIn) journal.SessionSpec {
 	if len(in.Allow) > 0 || len(in.Deny) > 0 {
 		sp.Policy = safety.Merge(sp.Policy, &safety.Policy{Allow: in.Allow, Deny: in.Deny})
 	}
-	if in.Budget != nil {
-		sp.Budget = *in.Budget
+	budget := in.Budget
+	if !in.OutputBudget.isZero() {
+		if !budget.isZero() {
+			return sp, fmt.Errorf("give budget or output_budget, not both")
+		}
+		budget = in.OutputBudget
 	}
-	if in.TimeoutMS > 0 {
+	if !budget.isZero() {
+		if sp.Budget, err = budget.budget(); err != nil {
+			return sp, err
+		}
+	}
+	switch {
+	case in.TimeoutSecs < 0 || in.TimeoutMS < 0 || in.TimeoutSecs > 0 && in.TimeoutMS > 0:
+		return sp, fmt.Errorf("give one positive timeout: timeout_ms or timeout_secs")
+	case in.TimeoutMS > 0:
 		sp.TimeoutMS = int64(in.TimeoutMS)
+	case in.TimeoutSecs > 0:
+		sp.TimeoutMS = int64(in.TimeoutSecs * 1000)
 	}
 	// The checkpoint repository is the default one for the workspace; the
-	// operator's excludes apply to every workspace.
-	sp.Workspace, sp.CheckpointMode, sp.CheckpointDir = in.Workspace, in.Checkpoint, ""
-	if in.Workspace == "" {
-		sp.Exclude = nil
+	// operator's excludes apply to every workspace, the agent's add to them.
+	ws, err := subdir(in.Workspace, in.Paths)
+	if err != nil {
+		return sp, err
 	}
-	return sp
+	sp.Workspace, sp.CheckpointMode, sp.CheckpointDir = ws, in.Checkpoint, ""
+	if in.AutoSnapshot != unset {
+		mode := session.CheckpointAuto
+		if in.AutoSnapshot == no {
+			mode = session.CheckpointManual
+		}
+		if in.Checkpoint != "" && in.Checkpoint != mode {
+			return sp, fmt.Errorf("auto_snapshot and checkpoint disagree")
+		}
+		sp.CheckpointMode = mode
+	}
+	if ws == "" {
+		if len(in.CheckpointIgnores) > 0 || in.Checkpoint != "" || in.AutoSnapshot != unset {
+			return sp, fmt.Errorf("checkpoint, auto_snapshot and checkpoint_ignores need a workspace")
+		}
+		sp.Exclude = nil
+	} else {
+		sp.Exclude = append(append([]string(nil), sp.Exclude...), in.CheckpointIgnores...)
+	}
+	return sp, nil
+}
+
+// errKeyPath is the one answer to a key_path that cannot be used: it says
+// nothing of whether the file exists.
+var errKeyPath = errors.New("key_path is not permitted: name a private key file inside the operator's key directory")
+
+// env is the operator's environment for a session, with the agent's SSH
+// choices: a password (given, or by the name of the server's environment
+// variable), a key inside the key directory, a pinned host key.
+func (s *Server) env(in createIn) (target.Env, error) {
+	env := s.set.Env
+	env.Secrets = append([]safety.Secret(nil), env.Secrets...)
+	if in.Password != "" && in.PasswordEnv != "" {
+		return env, fmt.Errorf("give password or password_env, not both")
+	}
+	pw := in.Password
+	if in.PasswordEnv != "" {
+		v, ok := os.LookupEnv(in.PasswordEnv)
+		if !ok || v == "" {
+			return env, fmt.Errorf("password_env %s: the server has no such environment variable", in.PasswordEnv)
+		}
+		pw = v
+	}
+	if pw != "" {
+		env.SSH.Password = pw
+		env.Secrets = append(env.Secrets, safety.Secret{Name: "ssh password", Value: pw})
+	}
+	if in.KeyPath != "" {
+		p, err := confineKey(env.SSH.KeyDir, in.KeyPath)
+		if err != nil {
+			return env, err
+		}
+		env.SSH.Identities = []string{p}
+	}
+	if in.Fingerprint != "" {
+		if !strings.HasPrefix(in.Fingerprint, "SHA256:") {
+			return env, fmt.Errorf("fingerprint: want SHA256:… as ssh-keygen -l prints it")
+		}
+		env.SSH.HostKeyMode, env.SSH.Fingerprints = "fingerprint", []string{in.Fingerprint}
+	}
+	return env, nil
+}
+
+// confineKey resolves key inside dir (default ~/.ssh), links followed; any
+// failure is errKeyPath.
+func confineKey(dir, key string) (string, error) {
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", errKeyPath
+		}
+		dir = filepath.Join(home, ".ssh")
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", errKeyPath
+	}
+	p := key
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(realDir, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", errKeyPath
+	}
+	rel, err := filepath.Rel(realDir, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", errKeyPath
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
+		return "", errKeyPath
+	}
+	return real, nil
 }
 
 // create opens a session as session_create asks, within the settings.
 func (s *Server) create(ctx context.Context, in createIn) (SessionInfo, error) {
-	sp := s.spec(in)
-	if err := s.allowed(sp.Transport, in.Target); err != nil {
+	sp, err := s.spec(in)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	if err := s.allowed(sp.Transport, sp.Address); err != nil {
 		return SessionInfo{}, err
 	}
 	if err := target.Check(sp, s.set.Env.Registry); err != nil {
 		return SessionInfo{}, err
+	}
+	env, err := s.env(in)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	if s.set.MaxSessions != NoSessions {
+		s.reapIdle()
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return SessionInfo{}, fmt.Errorf("the server is shutting down")
 	}
-	if len(s.sessions)+len(s.pending) >= s.set.MaxSessions {
+	if max := s.set.MaxSessions; max == NoSessions || len(s.sessions)+len(s.pending) >= max {
 		s.mu.Unlock()
-		return SessionInfo{}, fmt.Errorf("%d sessions are open, the most allowed; close one with session_destroy", len(s.sessions))
+		if max == NoSessions {
+			return SessionInfo{}, fmt.Errorf("session limit reached: the operator allows no sessions here")
+		}
+		return SessionInfo{}, fmt.Errorf("session limit reached: %d sessions are open, the most allowed; close one with session_destroy", max)
 	}
-	id := s.newID(sp.Transport)
+	id := s.newID(sessionDesc(sp.Transport, sp.Address))
 	s.pending[id] = true
 	s.mu.Unlock()
-	env := s.set.Env
 	o, err := target.Open(ctx, sp, &env, id)
 	s.mu.Lock()
 	delete(s.pending, id)
@@ -437,5 +774,6 @@ func (s *Server) create(ctx context.Context, in createIn) (SessionInfo, error) {
 	s.sessions[id] = l
 	info := l.info()
 	s.mu.Unlock()
+	s.set.Audit.Open(id, o.Kind)
 	return info, nil
 }

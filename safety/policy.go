@@ -239,7 +239,7 @@ func (c *checker) script(src string, depth int) {
 	}
 	for _, re := range c.patterns {
 		if re.MatchString(src) {
-			c.deny("pattern:"+re.String(), "", "the command matches the denied pattern %q", re.String())
+			c.deny("pattern:"+re.String(), "", "the command matches deny pattern %q", re.String())
 			return
 		}
 	}

@@ -563,6 +563,14 @@ func (s *Session) intent(cmd string, d safety.Decision) journal.Intent {
 }
 
 // storedCommand is cmd as it may be kept: redacted.
+// StoredCommand is cmd as the session's journal keeps it: redacted, unless
+// the session was opened with NoRedact.
+func (s *Session) StoredCommand(cmd string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.storedCommand(cmd)
+}
+
 func (s *Session) storedCommand(cmd string) string {
 	if s.red != nil {
 		return s.red.RedactCommand(cmd)

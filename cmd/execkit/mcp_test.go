@@ -117,7 +117,7 @@ func TestMCPEndToEnd(t *testing.T) {
 	if r, res := exec("echo out; echo err >&2; exit 3"); r.Stdout != "out\n" || r.Stderr != "err\n" || r.ExitCode != 3 || res.IsError {
 		t.Errorf("split streams and exit code: %+v (error %v)", r, res.IsError)
 	}
-	if _, res := exec("rm -rf " + ws); !res.IsError || !strings.Contains(text(res), "blocked by policy") {
+	if _, res := exec("rm -rf " + ws); !res.IsError || !strings.Contains(text(res), "blocked by operator policy") {
 		t.Errorf("blocked command: error %v, %q", res.IsError, text(res))
 	}
 	if _, err := os.Stat(ws); err != nil {

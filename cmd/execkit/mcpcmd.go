@@ -43,12 +43,19 @@ func mcpCommand() *cli.Command {
 		Name:  "mcp",
 		Usage: "serve execkit's tools to an agent over the Model Context Protocol (stdio by default)",
 		Description: "Every setting here is the operator's: tool arguments cannot loosen them. See docs/mcp.md.\n" +
-			"Environment: EXECKIT_JOURNAL, EXECKIT_POLICY, EXECKIT_KEY_DIR, EXECKIT_KNOWN_HOSTS, EXECKIT_HOST_KEY_MODE.",
+			"Environment: EXECKIT_JOURNAL, EXECKIT_POLICY, EXECKIT_KEY_DIR, EXECKIT_KNOWN_HOSTS, EXECKIT_HOST_KEY_MODE,\n" +
+			"and the original execkit-mcp's EXECKIT_MCP_MAX_SESSIONS, _SESSION_TTL, _KEY_DIR, _KNOWN_HOSTS,\n" +
+			"_INSECURE_ACCEPT_ANY_HOSTKEY, _POLICY_FILE, _AUDIT, _AUDIT_DIR, _AUDIT_RETENTION_DAYS, _WATCH_WEB,\n" +
+			"_WATCH_PORT, _WATCH_OPEN (a flag given wins over them).",
 		Flags: flagsOf(sessionFlags(), sshFlags(), []cli.Flag{
 			journalFlag("journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)", "EXECKIT_JOURNAL"),
 			anchorFlag(),
-			&cli.IntFlag{Name: "max-sessions", Value: 32, Usage: "sessions open at once"},
-			&cli.DurationFlag{Name: "idle-ttl", Value: 30 * time.Minute, Usage: "close sessions idle this long"},
+			&cli.IntFlag{Name: "max-sessions", Value: 32, Usage: "sessions open at once (0: none may open)"},
+			&cli.DurationFlag{Name: "idle-ttl", Value: 30 * time.Minute, Usage: "close sessions idle this long (0: never)"},
+			&cli.StringFlag{Name: "audit", Usage: "also write a JSONL audit stream, as the original execkit-mcp did: to this `FILE`, or one file per session in this DIR/ (a directory or a path ending in /)"},
+			&cli.IntFlag{Name: "audit-retention-days", Value: 14, Usage: "with --audit DIR/: delete session files older than this many days at start (0: keep all)"},
+			&cli.BoolFlag{Name: "readable-text", Usage: "tools answer with short readable text as their text content instead of their result's JSON (the structured content is the same)"},
+			&cli.BoolFlag{Name: "open", Usage: "with --view: open the viewer in a browser"},
 			&cli.StringSliceFlag{Name: "transport", Usage: "allowed transports: local, ssh, docker (repeatable; default all)"},
 			&cli.StringSliceFlag{Name: "target", Usage: "allowed SSH targets / containers, as patterns (repeatable; default any)"},
 			&cli.StringFlag{Name: "http", Usage: "serve Streamable HTTP on this loopback address (127.0.0.1:PORT) instead of stdio"},
@@ -72,7 +79,7 @@ func mcpCommand() *cli.Command {
 				return err
 			}
 			defer closeAll()
-			stopView, err := startLiveView(c, set.Env.Journal)
+			stopView, err := startLiveView(c, set.Env.Journal, c.Bool("open"))
 			if err != nil {
 				return err
 			}
@@ -93,37 +100,68 @@ func mcpCommand() *cli.Command {
 // session flags as exec and shell give every session's defaults. Every
 // flag is checked before the journal is created.
 func mcpSettings(c *cli.Context) (mcpserver.Settings, func(), error) {
-	sp, env, err := sessionSetup(c)
+	original, cleanup, err := originalEnv(c)
 	if err != nil {
+		cleanup()
 		return mcpserver.Settings{}, nil, err
 	}
+	fail := func(err error) (mcpserver.Settings, func(), error) {
+		cleanup()
+		return mcpserver.Settings{}, nil, err
+	}
+	sp, env, err := sessionSetup(c)
+	if err != nil {
+		return fail(err)
+	}
 	if env.SSH.Insecure() {
-		return mcpserver.Settings{}, nil, usagef("--host-key-mode insecure is not offered to agents")
+		return fail(usagef("--host-key-mode insecure is not offered to agents"))
 	}
 	set := mcpserver.Settings{
 		Defaults: sp, Env: env, MaxSessions: c.Int("max-sessions"), IdleTTL: c.Duration("idle-ttl"),
 		Transports: c.StringSlice("transport"), Targets: c.StringSlice("target"), Version: execkitVersion(),
+		ReadableText: c.Bool("readable-text"),
+	}
+	switch {
+	case set.MaxSessions < 0:
+		return fail(usagef("--max-sessions must be 0 or more, got %d", set.MaxSessions))
+	case set.MaxSessions == 0:
+		set.MaxSessions = mcpserver.NoSessions
+	}
+	switch {
+	case set.IdleTTL < 0:
+		return fail(usagef("--idle-ttl must be 0 or more, got %s", set.IdleTTL))
+	case set.IdleTTL == 0:
+		set.IdleTTL = mcpserver.NoIdleTTL
+	}
+	if a := c.String("audit"); a != "" {
+		if set.Audit, err = mcpserver.OpenAudit(a, false, c.Int("audit-retention-days"), c.App.ErrWriter); err != nil {
+			return fail(usagef("--audit: %v", err))
+		}
 	}
 	reg := target.Default()
 	for _, t := range set.Transports {
 		if _, err := reg.Lookup(t); err != nil {
-			return set, nil, fmt.Errorf("--transport: %w", err)
+			return fail(fmt.Errorf("--transport: %w", err))
 		}
 	}
 	path := c.String("journal")
 	if path == "" {
 		if path, err = defaultJournal(); err != nil {
-			return set, nil, fmt.Errorf("journal: %w", err)
+			return fail(fmt.Errorf("journal: %w", err))
 		}
 	}
-	settings := map[string]string{"max_sessions": fmt.Sprint(set.MaxSessions), "transports": strings.Join(set.Transports, ","),
-		"targets": strings.Join(set.Targets, ","), "host_key_mode": env.SSH.HostKeyMode}
+	settings := map[string]string{"max_sessions": fmt.Sprint(c.Int("max-sessions")), "idle_ttl": c.Duration("idle-ttl").String(),
+		"transports": strings.Join(set.Transports, ","), "targets": strings.Join(set.Targets, ","),
+		"host_key_mode": env.SSH.HostKeyMode, "audit": c.String("audit")}
+	for k, v := range original {
+		settings[k] = v
+	}
 	j, err := openRunJournal(c, path, settings)
 	if err != nil {
-		return set, nil, err
+		return fail(err)
 	}
 	set.Env.Journal = j.Journal
-	return set, func() { j.finish() }, nil
+	return set, func() { j.finish(); cleanup() }, nil
 }
 
 // serveHTTP serves Streamable HTTP on a loopback address, every request

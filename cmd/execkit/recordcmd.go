@@ -74,7 +74,7 @@ func recordCommand() *cli.Command {
 				j.Close()
 				return err
 			}
-			stopView, err := startLiveView(c, j.Journal)
+			stopView, err := startLiveView(c, j.Journal, false)
 			if err != nil {
 				o.Close()
 				j.Close()

@@ -111,7 +111,7 @@ func viewFlag() cli.Flag {
 
 // startLiveView serves j's viewer in the background when --view asks;
 // the returned function stops it.
-func startLiveView(c *cli.Context, j *journal.Journal) (func(), error) {
+func startLiveView(c *cli.Context, j *journal.Journal, open bool) (func(), error) {
 	addr := c.String("view")
 	if addr == "" {
 		return func() {}, nil
@@ -126,7 +126,7 @@ func startLiveView(c *cli.Context, j *journal.Journal) (func(), error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		serveViewer(ctx, c, v, ln, false)
+		serveViewer(ctx, c, v, ln, open)
 	}()
 	return func() { cancel(); <-done }, nil
 }
