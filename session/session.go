@@ -242,7 +242,7 @@ type Session struct {
 	prevEnv []string
 	watch   envWatch
 	id      string
-	ended   bool // the journal says the session ended
+	ended   bool             // the journal says the session ended
 	red     *safety.Redactor // nil with NoRedact
 	redKey  string           // the secrets red was built with
 	fresh   bool             // the shell was just started: the next command reports env
