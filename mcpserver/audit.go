@@ -24,7 +24,7 @@ import (
 //	{"event":"close","ts":MS,"session":ID,"reason":"destroyed|idle|shutdown"}
 //
 // ts is Unix time in milliseconds. Text is what the journal keeps: command
-// and output redacted. In file mode every session goes to one file; in
+// and output redacted; output as the original wrote it (originalText). In file mode every session goes to one file; in
 // directory mode each session has its own, <session>-<open ms>.jsonl.
 type Audit struct {
 	path string
@@ -136,7 +136,7 @@ func (a *Audit) Exec(id, transport, command string, r session.Result) {
 		return
 	}
 	ev := map[string]any{"event": "exec", "ts": nowMS(), "session": id, "transport": transport, "command": command,
-		"stdout": r.Stdout, "stderr": r.Stderr, "exit_code": r.ExitCode, "duration_ms": int64(r.DurationMS),
+		"stdout": originalText(r.Stdout), "stderr": originalText(r.Stderr), "exit_code": r.ExitCode, "duration_ms": int64(r.DurationMS),
 		"cwd": r.Cwd, "truncated": r.Truncated, "timed_out": r.TimedOut}
 	if r.Entry != 0 {
 		ev["entry"] = r.Entry

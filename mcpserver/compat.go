@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -154,6 +155,16 @@ func (b budgetIn) budget() (safety.Budget, error) {
 		}
 	}
 	return out, out.Check()
+}
+
+// markerKind is the kind in a redaction marker, [REDACTED:kind].
+var markerKind = regexp.MustCompile(`\[REDACTED:[a-z0-9-]+\]`)
+
+// originalText is output as the original execkit gave it: without the
+// newlines around it, and with a plain [REDACTED] for every redaction (the
+// structured result and the journal say which kind of secret each was).
+func originalText(s string) string {
+	return markerKind.ReplaceAllLiteralString(strings.Trim(s, "\n"), "[REDACTED]")
 }
 
 // sessionDesc is the part of a session id after its number that says what

@@ -253,6 +253,7 @@ func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in e
 	s.set.Audit.Exec(l.id, l.o.Kind, stored, r)
 	s.notify(ctx, req, l.id, stored, r)
 	out := execOut{Result: r}
+	out.Command = stored
 	if r.StdoutInfo.Mode != "" || r.StderrInfo.Mode != "" {
 		out.Budget = map[string]budgetShape{
 			"stdout": {Mode: r.StdoutInfo.Mode, LinesTotal: r.StdoutInfo.LinesTotal, LinesKept: r.StdoutInfo.LinesKept},
@@ -268,7 +269,11 @@ func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in e
 		res.IsError = true
 		return res, out, nil
 	}
-	return s.result(out, readable(r), true), out, nil
+	// The text is in the original's shape (originalText); the structured
+	// result has the output as printed.
+	text := out
+	text.Stdout, text.Stderr, text.Command = originalText(r.Stdout), originalText(r.Stderr), originalText(stored)
+	return s.result(text, readable(r), true), out, nil
 }
 
 func textResult(s string) *mcp.CallToolResult {

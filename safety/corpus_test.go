@@ -147,3 +147,20 @@ func TestBenignCorpus(t *testing.T) {
 		t.Error("the corpus changed")
 	}
 }
+
+// TestShapedExampleKeys: a token of a credential's own shape is redacted
+// even when it spells "example" (AWS documents AKIAIOSFODNN7EXAMPLE, and
+// agents paste it); a value after a name that spells a placeholder is not.
+func TestShapedExampleKeys(t *testing.T) {
+	r := NewRedactor(nil)
+	for _, in := range []string{"AKIAIOSFODNN7EXAMPLE", "k=AKIAIOSFODNN7EXAMPLE", "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"} {
+		if got := r.Redact(in); strings.Contains(got, "AKIAIOSFODNN7EXAMPLE") {
+			t.Errorf("%q kept: %q", in, got)
+		}
+	}
+	for _, in := range []string{"password=changeme", "api_key=<your-key>", "token: your_token_here"} {
+		if got := r.Redact(in); got != in {
+			t.Errorf("placeholder %q redacted: %q", in, got)
+		}
+	}
+}

@@ -459,7 +459,10 @@ func (r *Redactor) try(b []byte, i int, ref anchorRef) (span, bool) {
 			return span{}, false
 		}
 	}
-	if placeholderValue(w[s:e]) {
+	// A value after a name ("password = changeme") may be documentation; a
+	// token of a credential's own shape is redacted whatever it spells (AWS's
+	// documented AKIAIOSFODNN7EXAMPLE is a valid-looking key all the same).
+	if (det.group > 0 || det.kind == "password-assignment") && placeholderValue(w[s:e]) {
 		return span{}, false
 	}
 	if det.group > 0 && det.kind != "password-assignment" && isLabel(w, e) {

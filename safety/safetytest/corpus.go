@@ -270,7 +270,6 @@ func Negatives() []string {
 		out = append(out, "data: "+base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("hello world number %d, nothing secret here", i))))
 	}
 	out = append(out,
-		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
 		"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 		"password: ********",
 		"password=<your-password>",

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests here drive `execkit mcp` as clients of the original
+// execkit-mcp do: raw newline-delimited JSON-RPC on stdio, its argument
+// shapes, its EXECKIT_MCP_* settings, and its answers read from the text
+// content (docs/mcp.md, "Coming from the original execkit-mcp").
+
+// rawMCP is a server process and a reader of its messages.
+type rawMCP struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	msgs  chan map[string]any
+	mu    sync.Mutex
+	notes []map[string]any // notifications seen
+	early map[int]map[string]any
+}
+
+// startRaw starts `execkit mcp` with env added and initializes it.
+func startRaw(t *testing.T, env []string, args ...string) *rawMCP {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"mcp", "--journal", filepath.Join(t.TempDir(), "j.db")}, args...)...)
+	cmd.Env = append(append(os.Environ(), "EXECKIT_RUN_MAIN=1"), env...)
+	cmd.Stderr = io.Discard
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m := &rawMCP{t: t, cmd: cmd, in: in, msgs: make(chan map[string]any, 256), early: map[int]map[string]any{}}
+	go func() {
+		defer close(m.msgs)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			var v map[string]any
+			if json.Unmarshal(sc.Bytes(), &v) == nil {
+				m.msgs <- v
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	m.send(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": map[string]any{
+		"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "original-client", "version": "0"}}})
+	if init := m.recv(0); init["result"] == nil {
+		t.Fatalf("initialize: %v", init)
+	}
+	m.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	return m
+}
+
+func (m *rawMCP) send(v any) {
+	m.t.Helper()
+	b, _ := json.Marshal(v)
+	if _, err := m.in.Write(append(b, '\n')); err != nil {
+		m.t.Fatalf("send: %v", err)
+	}
+}
+
+// recv returns the response to id, keeping the notifications and other
+// responses seen on the way.
+func (m *rawMCP) recv(id int) map[string]any {
+	m.t.Helper()
+	if v, ok := m.early[id]; ok {
+		delete(m.early, id)
+		return v
+	}
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case v, ok := <-m.msgs:
+			if !ok {
+				m.t.Fatalf("the server ended before answering %d", id)
+			}
+			if v["id"] == nil {
+				m.mu.Lock()
+				m.notes = append(m.notes, v)
+				m.mu.Unlock()
+				continue
+			}
+			n, _ := v["id"].(float64)
+			if int(n) == id {
+				return v
+			}
+			m.early[int(n)] = v
+		case <-timeout:
+			m.t.Fatalf("no answer to %d", id)
+		}
+	}
+}
+
+var rawID = 100
+
+// call calls a tool and returns its result object.
+func (m *rawMCP) call(name string, args any, meta ...any) map[string]any {
+	m.t.Helper()
+	rawID++
+	params := map[string]any{"name": name, "arguments": args}
+	if len(meta) > 0 {
+		params["_meta"] = map[string]any{"progressToken": meta[0]}
+	}
+	m.send(map[string]any{"jsonrpc": "2.0", "id": rawID, "method": "tools/call", "params": params})
+	v := m.recv(rawID)
+	res, _ := v["result"].(map[string]any)
+	if res == nil {
+		m.t.Fatalf("%s: no result: %v", name, v)
+	}
+	return res
+}
+
+func isErr(res map[string]any) bool { return res["isError"] == true }
+
+func resText(res map[string]any) string {
+	c, _ := res["content"].([]any)
+	if len(c) == 0 {
+		return ""
+	}
+	s, _ := c[0].(map[string]any)["text"].(string)
+	return s
+}
+
+// resJSON parses the text content as JSON, as the original's clients do.
+func resJSON(t *testing.T, res map[string]any) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(resText(res)), &v); err != nil {
+		t.Fatalf("text content is not JSON: %v: %q", err, resText(res))
+	}
+	return v
+}
+
+func (m *rawMCP) create(args map[string]any) string {
+	m.t.Helper()
+	res := m.call("session_create", args)
+	if isErr(res) {
+		m.t.Fatalf("session_create %v: %s", args, resText(res))
+	}
+	id, _ := resJSON(m.t, res)["session_id"].(string)
+	return id
+}
+
+func (m *rawMCP) notifications() []map[string]any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]map[string]any(nil), m.notes...)
+}
+
+// TestOriginalClient: the original's tool names, answers in JSON text,
+// split streams, redaction, idempotent destroy, self-describing ids.
+func TestOriginalClient(t *testing.T) {
+	m := startRaw(t, nil, "--policy", "none")
+	m.send(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": map[string]any{}})
+	var names []string
+	for _, tl := range m.recv(1)["result"].(map[string]any)["tools"].([]any) {
+		names = append(names, tl.(map[string]any)["name"].(string))
+	}
+	sort.Strings(names)
+	for _, want := range []string{"session_checkpoint", "session_checkpoints", "session_create", "session_destroy", "session_exec", "session_list", "session_restore"} {
+		if i := sort.SearchStrings(names, want); i == len(names) || names[i] != want {
+			t.Errorf("tools/list lacks %s: %v", want, names)
+		}
+	}
+	sid := m.create(map[string]any{"transport": "local"})
+	if !regexp.MustCompile(`^[0-9]+-[a-z0-9]{4}_local$`).MatchString(sid) {
+		t.Errorf("session id %q is not <n>-<tag>_local", sid)
+	}
+	r := resJSON(t, m.call("session_exec", map[string]any{"session_id": sid, "command": "echo OUT; echo ERR 1>&2; cd /tmp; false"}))
+	if r["stdout"] != "OUT" || r["stderr"] != "ERR" || r["exit_code"] != 1.0 || r["cwd"] != "/tmp" || r["truncated"] != false {
+		t.Errorf("exec: %v", r)
+	}
+	if r := resJSON(t, m.call("session_exec", map[string]any{"session_id": sid, "command": "pwd"})); r["stdout"] != "/tmp" {
+		t.Errorf("cwd did not persist: %v", r)
+	}
+	res := m.call("session_exec", map[string]any{"session_id": sid, "command": "echo k=AKIAIOSFODNN7EXAMPLE"})
+	out := resText(res)
+	if r := resJSON(t, res); r["stdout"] != "k=[REDACTED]" || strings.Contains(out, "AKIA") {
+		t.Errorf("not redacted: %s", out)
+	}
+	if !strings.Contains(resText(m.call("session_exec", map[string]any{"session_id": sid, "command": "echo hi"})), `"exit_code": 0`) {
+		t.Error("the command's JSON is not indented as the original's")
+	}
+	if d := resText(m.call("session_destroy", map[string]any{"session_id": sid})); !strings.Contains(d, `"destroyed":true`) {
+		t.Errorf("destroy: %s", d)
+	}
+	if d := m.call("session_destroy", map[string]any{"session_id": sid}); isErr(d) || !strings.Contains(resText(d), `"destroyed":false`) {
+		t.Errorf("second destroy: %s", resText(d))
+	}
+	if r := m.call("session_exec", map[string]any{"session_id": sid, "command": "echo x"}); !isErr(r) {
+		t.Error("exec in a destroyed session succeeded")
+	}
+	if next := m.create(map[string]any{"transport": "local"}); next == sid {
+		t.Errorf("id %s given twice", sid)
+	}
+}
+
+// TestOriginalSessionCap: EXECKIT_MCP_MAX_SESSIONS caps sessions, also
+// against creates sent all at once; a destroy frees a slot; 0 allows none.
+func TestOriginalSessionCap(t *testing.T) {
+	m := startRaw(t, []string{"EXECKIT_MCP_MAX_SESSIONS=2"})
+	a := m.create(map[string]any{"transport": "local"})
+	m.create(map[string]any{"transport": "local"})
+	if r := m.call("session_create", map[string]any{"transport": "local"}); !isErr(r) || !strings.Contains(resText(r), "limit reached") {
+		t.Errorf("third session: %s", resText(r))
+	}
+	m.call("session_destroy", map[string]any{"session_id": a})
+	m.create(map[string]any{"transport": "local"})
+
+	// Thirty creates before reading any answer: two succeed at most.
+	p := startRaw(t, []string{"EXECKIT_MCP_MAX_SESSIONS=2"})
+	for i := 0; i < 30; i++ {
+		p.send(map[string]any{"jsonrpc": "2.0", "id": 1000 + i, "method": "tools/call",
+			"params": map[string]any{"name": "session_create", "arguments": map[string]any{"transport": "local"}}})
+	}
+	ok := 0
+	for i := 0; i < 30; i++ {
+		if res := p.recv(1000 + i)["result"].(map[string]any); !isErr(res) {
+			ok++
+		}
+	}
+	if ok != 2 {
+		t.Errorf("%d of 30 concurrent creates succeeded under a cap of 2", ok)
+	}
+
+	none := startRaw(t, []string{"EXECKIT_MCP_MAX_SESSIONS=0"})
+	if r := none.call("session_create", map[string]any{"transport": "local"}); !isErr(r) || !strings.Contains(resText(r), "limit reached") {
+		t.Errorf("a session opened under EXECKIT_MCP_MAX_SESSIONS=0: %s", resText(r))
+	}
+}
+
+// TestOriginalIdleTTL: EXECKIT_MCP_SESSION_TTL reaps idle sessions (their
+// slots come back, their ids are gone, the journal says why); 0 never
+// reaps.
+func TestOriginalIdleTTL(t *testing.T) {
+	m := startRaw(t, []string{"EXECKIT_MCP_MAX_SESSIONS=2", "EXECKIT_MCP_SESSION_TTL=1"})
+	a := m.create(map[string]any{"transport": "local"})
+	m.create(map[string]any{"transport": "local"})
+	// Idle past the TTL: a new session finds the slots free. Polled, a
+	// bounded number of times.
+	var c map[string]any
+	for i := 0; i < 100; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if c = m.call("session_create", map[string]any{"transport": "local"}); !isErr(c) {
+			break
+		}
+	}
+	if isErr(c) {
+		t.Fatalf("idle sessions were not reaped: %s", resText(c))
+	}
+	if r := m.call("session_exec", map[string]any{"session_id": a, "command": "echo hi"}); !isErr(r) {
+		t.Error("a reaped session still runs commands")
+	}
+
+	keep := startRaw(t, []string{"EXECKIT_MCP_SESSION_TTL=0"})
+	sid := keep.create(map[string]any{"transport": "local"})
+	time.Sleep(1200 * time.Millisecond)
+	keep.create(map[string]any{"transport": "local"})
+	if r := resJSON(t, keep.call("session_exec", map[string]any{"session_id": sid, "command": "echo ok"})); r["stdout"] != "ok" {
+		t.Errorf("TTL 0 reaped a session: %v", r)
+	}
+}
+
+// TestOriginalKeyPath: a key_path outside the key directory is refused
+// with one message that says nothing of the path.
+func TestOriginalKeyPath(t *testing.T) {
+	keys := t.TempDir()
+	os.WriteFile(filepath.Join(keys, "id_test"), []byte("not a key"), 0o600)
+	os.Symlink("/etc/passwd", filepath.Join(keys, "link"))
+	m := startRaw(t, []string{"EXECKIT_MCP_KEY_DIR=" + keys})
+	for _, p := range []string{"/etc/passwd", "../../../../etc/passwd", "link", "missing", keys} {
+		r := m.call("session_create", map[string]any{"transport": "ssh", "host": "127.0.0.1", "user": "x", "key_path": p})
+		if !isErr(r) || !strings.Contains(resText(r), "not permitted") || strings.Contains(resText(r), "passwd") || strings.Contains(resText(r), keys) {
+			t.Errorf("key_path %s: %s", p, resText(r))
+		}
+	}
+}
+
+// TestOriginalBudgets: the original's budget shape, its report, and its
+// error for a bad pattern; grep and a keep mode combine.
+func TestOriginalBudgets(t *testing.T) {
+	m := startRaw(t, nil)
+	sid := m.create(map[string]any{"transport": "local"})
+	seq := "for i in $(seq 1 200); do echo line$i; done"
+	r := resJSON(t, m.call("session_exec", map[string]any{"session_id": sid, "command": seq,
+		"budget": map[string]any{"keep": map[string]any{"mode": "tail", "n": 5}}}))
+	b, _ := r["budget"].(map[string]any)
+	so, _ := b["stdout"].(map[string]any)
+	if !strings.HasSuffix(r["stdout"].(string), "line200") || so["lines_total"] != 200.0 || so["lines_kept"] != 5.0 || so["mode"] != "tail" {
+		t.Errorf("tail budget: %v", r)
+	}
+	r = resJSON(t, m.call("session_exec", map[string]any{"session_id": sid, "command": seq,
+		"budget": map[string]any{"grep": map[string]any{"pattern": "^line1[0-9]$", "context": 0}, "keep": map[string]any{"mode": "head", "n": 3}, "max_chars": 1000}}))
+	if out := r["stdout"].(string); !strings.Contains(out, "\nline10\nline11\nline12\n") || strings.Contains(out, "line13") {
+		t.Errorf("grep then head: %q", out)
+	}
+	r = resJSON(t, m.call("session_exec", map[string]any{"session_id": sid, "command": seq,
+		"budget": map[string]any{"keep": map[string]any{"mode": "head_tail", "head": 1, "tail": 2}}}))
+	if out := r["stdout"].(string); !strings.HasPrefix(out, "line1\n") || !strings.HasSuffix(out, "line199\nline200") || strings.Contains(out, "line2\n") {
+		t.Errorf("head_tail: %q", out)
+	}
+	bad := m.call("session_exec", map[string]any{"session_id": sid, "command": "echo hi", "budget": map[string]any{"grep": map[string]any{"pattern": "("}}})
+	if !isErr(bad) || !strings.Contains(resText(bad), "invalid grep pattern") {
+		t.Errorf("bad pattern: %s", resText(bad))
+	}
+	// A session default under the original's name.
+	sid2 := m.create(map[string]any{"transport": "local", "output_budget": map[string]any{"keep": map[string]any{"mode": "tail", "n": 1}}})
+	if r := resJSON(t, m.call("session_exec", map[string]any{"session_id": sid2, "command": "echo a; echo b"})); r["stdout"] != "[… 1 lines omitted …]\nb" {
+		t.Errorf("output_budget: %q", r["stdout"])
+	}
+}
+
+// TestOriginalPolicyAuditNotify: EXECKIT_MCP_POLICY_FILE blocks (by name
+// and by pattern) with no side effect; EXECKIT_MCP_AUDIT records open,
+// exec, blocked and close; the client hears of each command, a warning for
+// a blocked one, and progress when it asked.
+func TestOriginalPolicyAuditNotify(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "policy.json")
+	os.WriteFile(pf, []byte(`{"allow":[],"deny":["shutdown"],"deny_patterns":["\\brm\\b","\\btouch\\b"]}`), 0o600)
+	audit := filepath.Join(dir, "audit.jsonl")
+	m := startRaw(t, []string{"EXECKIT_MCP_POLICY_FILE=" + pf, "EXECKIT_MCP_AUDIT=" + audit})
+	sid := m.create(map[string]any{"transport": "local"})
+	if r := m.call("session_exec", map[string]any{"session_id": sid, "command": "echo hi"}); !strings.Contains(resText(r), `"exit_code": 0`) {
+		t.Errorf("allowed command: %s", resText(r))
+	}
+	sentinel := filepath.Join(dir, "sentinel")
+	for _, c := range []string{"rm -rf /tmp/x", "shutdown now", "touch " + sentinel} {
+		if r := m.call("session_exec", map[string]any{"session_id": sid, "command": c}, "tok-"+c); !isErr(r) || !strings.Contains(resText(r), "blocked by operator policy") {
+			t.Errorf("%s: %s", c, resText(r))
+		}
+	}
+	if _, err := os.Stat(sentinel); err == nil {
+		t.Error("a blocked command ran")
+	}
+	m.call("session_destroy", map[string]any{"session_id": sid})
+
+	var warned, info, progress bool
+	for _, n := range m.notifications() {
+		p, _ := n["params"].(map[string]any)
+		switch n["method"] {
+		case "notifications/message":
+			d, _ := p["data"].(map[string]any)
+			if p["level"] == "warning" && d["blocked"] == "rm -rf /tmp/x" && strings.Contains(fmt.Sprint(d["reason"]), "deny pattern") {
+				warned = true
+			}
+			if p["level"] == "info" && strings.Contains(fmt.Sprint(d["transcript"]), "$ echo hi") {
+				info = true
+			}
+		case "notifications/progress":
+			progress = progress || p["progressToken"] == "tok-rm -rf /tmp/x"
+		}
+	}
+	if !warned || !info || !progress {
+		t.Errorf("notifications: warning %v, info %v, progress %v: %v", warned, info, progress, m.notifications())
+	}
+
+	b, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	blocked := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		kinds = append(kinds, ev["event"].(string))
+		if ev["event"] == "blocked" {
+			blocked[ev["command"].(string)] = true
+		}
+		if ev["event"] == "exec" && ev["stdout"] != "hi" {
+			t.Errorf("exec event: %v", ev)
+		}
+		if ev["event"] == "close" && ev["reason"] != "destroyed" {
+			t.Errorf("close event: %v", ev)
+		}
+	}
+	if strings.Join(kinds, ",") != "open,exec,blocked,blocked,blocked,close" || !blocked["rm -rf /tmp/x"] || !blocked["shutdown now"] {
+		t.Errorf("audit events %v, blocked %v", kinds, blocked)
+	}
+}
+
+// TestOriginalAuditDir: EXECKIT_MCP_AUDIT_DIR has one file per session,
+// <id>-<ms>.jsonl, with open, exec and close; retention removes old files
+// at start.
+func TestOriginalAuditDir(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "1-abcd_local-1000.jsonl")
+	os.WriteFile(old, []byte("{}\n"), 0o600)
+	past := time.Now().Add(-30 * 24 * time.Hour)
+	os.Chtimes(old, past, past)
+	m := startRaw(t, []string{"EXECKIT_MCP_AUDIT_DIR=" + dir, "EXECKIT_MCP_AUDIT_RETENTION_DAYS=7"})
+	sid := m.create(map[string]any{"transport": "local"})
+	m.call("session_exec", map[string]any{"session_id": sid, "command": "echo hello"})
+	m.call("session_destroy", map[string]any{"session_id": sid})
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if len(files) != 1 || !regexp.MustCompile(`^`+regexp.QuoteMeta(sid)+`-[0-9]+\.jsonl$`).MatchString(filepath.Base(files[0])) {
+		t.Fatalf("audit files: %v (session %s)", files, sid)
+	}
+	b, _ := os.ReadFile(files[0])
+	var kinds []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev map[string]any
+		json.Unmarshal([]byte(line), &ev)
+		kinds = append(kinds, fmt.Sprint(ev["event"]))
+		if ev["session"] != sid {
+			t.Errorf("event of another session: %v", ev)
+		}
+	}
+	if strings.Join(kinds, ",") != "open,exec,close" {
+		t.Errorf("events: %v", kinds)
+	}
+}
+
+// TestOriginalSettingsChecked: a bad setting stops the server with its
+// name; an unknown EXECKIT_* variable is warned about; a second policy
+// named elsewhere is refused rather than one silently dropped.
+func TestOriginalSettingsChecked(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{[]string{"EXECKIT_MCP_MAX_SESSIONS=many"}, nil, "EXECKIT_MCP_MAX_SESSIONS"},
+		{[]string{"EXECKIT_MCP_SESSION_TTL=-5"}, nil, "EXECKIT_MCP_SESSION_TTL"},
+		{[]string{"EXECKIT_MCP_INSECURE_ACCEPT_ANY_HOSTKEY=maybe"}, nil, "EXECKIT_MCP_INSECURE_ACCEPT_ANY_HOSTKEY"},
+		{[]string{"EXECKIT_MCP_POLICY_FILE=/nonexistent/policy.json"}, nil, "policy.json"},
+		{[]string{"EXECKIT_MCP_POLICY_FILE=/a.json"}, []string{"--policy", "/b.json"}, "two policies"},
+		{[]string{"EXECKIT_MCP_AUDIT=/nonexistent/dir/audit.jsonl"}, nil, "audit"},
+	} {
+		cmd := exec.Command(os.Args[0], append([]string{"mcp", "--journal", filepath.Join(t.TempDir(), "j.db")}, c.args...)...)
+		cmd.Env = append(append(os.Environ(), "EXECKIT_RUN_MAIN=1"), c.env...)
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v %v: %v: %s", c.env, c.args, err, out)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "mcp", "--journal", filepath.Join(t.TempDir(), "j.db"))
+	cmd.Env = append(append(os.Environ(), "EXECKIT_RUN_MAIN=1"), "EXECKIT_MCP_MAX_SESION=3")
+	cmd.Stdin = strings.NewReader("")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "EXECKIT_MCP_MAX_SESION is not a setting") {
+		t.Errorf("a misspelt setting passed unnoticed: %s", out)
+	}
+}
