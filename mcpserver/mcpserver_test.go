@@ -1,17 +1,20 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
@@ -311,5 +314,84 @@ func TestSessionLifecycleLikeTheOriginal(t *testing.T) {
 	}
 	if seen[info.SessionID] {
 		t.Errorf("a second server gave id %q again", info.SessionID)
+	}
+}
+
+// TestSSHSessionOptions: the original's per-session SSH options over a
+// real sshd: a key_path inside the operator's key directory, a pinned
+// fingerprint (the operator's known_hosts knows nothing of the host), a
+// password that is used, redacted from output and never journaled.
+func TestSSHSessionOptions(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(empty, nil, 0o600)
+	jpath := filepath.Join(t.TempDir(), "j.db")
+	j, err := journal.Open(jpath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Settings{Env: target.Env{Journal: j, SSH: target.SSHSettings{KeyDir: srv.KeyDir, KnownHosts: []string{empty}, NoAgent: true, ConfigFile: "none"}}})
+	cs := connect(t, s)
+	base := map[string]any{"host": srv.Host, "port": srv.Port, "user": srv.User, "key_path": filepath.Base(srv.Identity)}
+	with := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	if err := tool(cs, "session_create", base, nil); err == nil || !strings.Contains(err.Error(), "host key") {
+		t.Errorf("a host known nowhere, with no pin: %v", err)
+	}
+	if err := tool(cs, "session_create", with(map[string]any{"fingerprint": "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"}), nil); err == nil || !strings.Contains(err.Error(), "host key") {
+		t.Errorf("a wrong pin: %v", err)
+	}
+	var fps []string
+	for _, k := range srv.HostKeys {
+		fps = append(fps, xssh.FingerprintSHA256(k))
+	}
+	const pw = "hunter2-Pw-4f9a1c"
+	var info SessionInfo
+	for _, fp := range fps {
+		if err = tool(cs, "session_create", with(map[string]any{"fingerprint": fp, "password": pw}), &info); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("pinned to the server's own key: %v", err)
+	}
+	if !strings.Contains(info.SessionID, "_ssh_"+srv.User+"@") {
+		t.Errorf("session id %q does not say where it runs", info.SessionID)
+	}
+	var r struct{ Stdout string }
+	if err := tool(cs, "session_exec", map[string]any{"session_id": info.SessionID, "command": "echo " + pw}, &r); err != nil || strings.Contains(r.Stdout, pw) {
+		t.Errorf("the password in output: %q %v", r.Stdout, err)
+	}
+	tool(cs, "session_destroy", map[string]any{"session_id": info.SessionID}, nil)
+	s.Close()
+	j.Close()
+	b, _ := os.ReadFile(jpath)
+	if bytes.Contains(b, []byte(pw)) {
+		t.Error("the password is in the journal")
+	}
+	if !bytes.Contains(b, []byte(`"end_reason":"destroyed"`)) {
+		t.Error("the journal does not say the session was destroyed")
+	}
+	for _, bad := range []map[string]any{
+		{"transport": "local", "password": pw},
+		{"host": "h", "target": "u@h"},
+		{"host": srv.Host, "password": pw, "password_env": "HOME"},
+		{"host": srv.Host, "key_path": "../" + filepath.Base(srv.KeyDir) + "/" + filepath.Base(srv.Identity) + "/.."},
+		{"host": srv.Host, "fingerprint": "MD5:aa:bb"},
+		{"host": srv.Host, "port": 70000},
+	} {
+		s2 := New(Settings{Env: target.Env{SSH: target.SSHSettings{KeyDir: srv.KeyDir, NoAgent: true, ConfigFile: "none"}}})
+		if err := tool(connect(t, s2), "session_create", bad, nil); err == nil {
+			t.Errorf("%v was accepted", bad)
+		}
+		s2.Close()
 	}
 }
