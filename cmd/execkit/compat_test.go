@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/execkit/execkit/journal"
 )
 
 // The tests here drive `execkit mcp` as clients of the original
@@ -30,14 +34,39 @@ type rawMCP struct {
 	mu    sync.Mutex
 	notes []map[string]any // notifications seen
 	early map[int]map[string]any
+	// journal is the server's journal file; stderr what it says.
+	journal string
+	stderr  *syncBuffer
+	stop    func()
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b = append(b.b, p...)
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.b)
 }
 
 // startRaw starts `execkit mcp` with env added and initializes it.
 func startRaw(t *testing.T, env []string, args ...string) *rawMCP {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"mcp", "--journal", filepath.Join(t.TempDir(), "j.db")}, args...)...)
+	jpath := filepath.Join(t.TempDir(), "j.db")
+	cmd := exec.Command(os.Args[0], append([]string{"mcp", "--journal", jpath}, args...)...)
 	cmd.Env = append(append(os.Environ(), "EXECKIT_RUN_MAIN=1"), env...)
-	cmd.Stderr = io.Discard
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +78,7 @@ func startRaw(t *testing.T, env []string, args ...string) *rawMCP {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m := &rawMCP{t: t, cmd: cmd, in: in, msgs: make(chan map[string]any, 256), early: map[int]map[string]any{}}
+	m := &rawMCP{t: t, cmd: cmd, in: in, msgs: make(chan map[string]any, 256), early: map[int]map[string]any{}, journal: jpath, stderr: stderr}
 	go func() {
 		defer close(m.msgs)
 		sc := bufio.NewScanner(out)
@@ -61,17 +90,21 @@ func startRaw(t *testing.T, env []string, args ...string) *rawMCP {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		in.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	var once sync.Once
+	m.stop = func() {
+		once.Do(func() {
+			in.Close()
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	t.Cleanup(func() { m.stop() })
 	m.send(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": map[string]any{
 		"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "original-client", "version": "0"}}})
 	if init := m.recv(0); init["result"] == nil {
@@ -282,6 +315,22 @@ func TestOriginalIdleTTL(t *testing.T) {
 		t.Error("a reaped session still runs commands")
 	}
 
+	// The journal says why each session ended.
+	m.stop()
+	ends := map[string]string{}
+	if err := journal.Read(m.journal, func(r *journal.Reader) error {
+		ss, err := r.Sessions()
+		for _, s := range ss {
+			ends[s.ID] = s.EndReason
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ends[a] != "idle" || len(ends) != 3 || ends[resJSON(t, c)["session_id"].(string)] != "shutdown" {
+		t.Errorf("session ends: %v", ends)
+	}
+
 	keep := startRaw(t, []string{"EXECKIT_MCP_SESSION_TTL=0"})
 	sid := keep.create(map[string]any{"transport": "local"})
 	time.Sleep(1200 * time.Millisecond)
@@ -474,5 +523,30 @@ func TestOriginalSettingsChecked(t *testing.T) {
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "EXECKIT_MCP_MAX_SESION is not a setting") {
 		t.Errorf("a misspelt setting passed unnoticed: %s", out)
+	}
+}
+
+// TestOriginalWatchWeb: EXECKIT_MCP_WATCH_WEB serves the live viewer on
+// loopback at EXECKIT_MCP_WATCH_PORT.
+func TestOriginalWatchWeb(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	m := startRaw(t, []string{"EXECKIT_MCP_WATCH_WEB=1", fmt.Sprintf("EXECKIT_MCP_WATCH_PORT=%d", port)})
+	m.create(map[string]any{"transport": "local"})
+	url := regexp.MustCompile(`viewer at (http://127\.0\.0\.1:[0-9]+/[^/\s]+/)`).FindStringSubmatch(m.stderr.String())
+	if url == nil || !strings.Contains(url[1], fmt.Sprintf(":%d/", port)) {
+		t.Fatalf("no viewer on port %d: %s", port, m.stderr.String())
+	}
+	resp, err := http.Get(url[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("viewer: %s", resp.Status)
 	}
 }
