@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/execkit/execkit/safety/safetytest"
 )
 
 // bypasses must all be blocked by deny=[rm, curl].
@@ -57,41 +59,7 @@ EOF`, `make SHELL=/bin/rm`, `make X='$(shell rm x)'`, `make --eval='X := $(shell
 }
 
 // benign commands must mostly run under deny=[rm, curl].
-var benign = []string{
-	`ls -la`, `ls`, `pwd`, `cd /tmp`, `echo rm`, `echo curl is a tool`, `echo "rm -rf /"`, `printf 'rm\n'`,
-	`grep curl file.txt`, `grep -r "rm -rf" .`, `git rm file`, `git rm --cached x`, `git status`, `git diff HEAD~1`,
-	`git log --oneline | head`, `git commit -m "remove rm calls"`, `git push origin main`, `make`, `make test`,
-	`make -j4 build`, `go build ./...`, `go test ./... -run TestX`, `go vet ./...`, `cargo build --release`,
-	`cargo test`, `npm install`, `npm run build`, `npm test`, `yarn add lodash`, `pip install requests`,
-	`python3 -m pytest -q`, `python3 script.py`, `node index.js`, `apt-get install -y jq`, `docker ps`,
-	`docker build -t app .`, `kubectl get pods`, `terraform plan`, `cat README.md`, `head -n 20 main.go`,
-	`tail -f log.txt`, `wc -l *.go`, `sort file | uniq -c`, `awk '{print $1}' file`, `sed -i 's/a/b/' file`,
-	`find . -name '*.go'`, `find . -type f -newer x -print`, `find . -exec grep -l TODO {} \;`, `xargs -n1 echo`,
-	`ls | xargs wc -l`, `mkdir -p build/out`, `touch a.txt`, `cp a b`, `mv a b`, `ln -s a b`, `chmod +x run.sh`,
-	`tar czf out.tgz dir`, `unzip a.zip`, `du -sh .`, `df -h`, `ps aux | grep node`, `kill 1234`, `env`,
-	`env | sort`, `env FOO=1 make`, `sudo apt-get update`, `timeout 5 make test`, `nice -n 5 make`, `time go test ./...`,
-	`nohup ./server &`, `command -v rm`, `type rm`, `which curl`, `export PATH=$PATH:/usr/local/bin`, `FOO=bar make`,
-	`for f in *.go; do gofmt -l "$f"; done`, `if [ -f x ]; then cat x; fi`, `while read l; do echo "$l"; done < f`,
-	`test -d build || mkdir build`, `[ -n "$HOME" ] && echo ok`, `echo $(date)`, `echo "$(git rev-parse HEAD)"`,
-	`x=$(ls | wc -l); echo $x`, `bash -c 'echo hi'`, `sh -c "make test"`, `bash script.sh`, `sh ./configure`,
-	`./run.sh --flag`, `source venv/bin/activate`, `. ./env.sh`, `eval "echo hi"`, `diff <(sort a) <(sort b)`,
-	`cat <<EOF > config.yml
-key: value
-EOF`, `bash <<'EOF'
-echo from heredoc
-EOF`, `jq '.items[] | .name' data.json`, `curlish --help`, `rmdir empty`, `rm_tool --dry-run`, `python3 -c 'print(1)'`,
-	`ssh host uptime`, `scp a host:b`, `rsync -av src/ dst/`, `openssl rand -hex 16`, `date +%s`, `sleep 1`,
-	`true`, `false`, `:`, `exit 0`, `set -e`, `shopt -s globstar`, `ulimit -n`, `history | tail`, `clear`,
-	`trap -- 'echo bye' EXIT`, `trap -p`, `trap - EXIT`, `hash -r`, `hash -p /usr/bin/ls l`, `PS1='$ '`, `PS4='+ $LINENO: '`,
-	`PS4='+$(date +%s) '`, `export EDITOR=vim`, `GIT_EDITOR=true git commit --amend`, `PAGER=cat git log`,
-	`ENV=production npm start`, `export ENV=dev`, `git -c user.name=x commit -m m`, `git -c core.autocrlf=false status`,
-	`git -c alias.st=status st`, `git -c core.pager=cat log`, `git -c credential.helper=store push`, `git -C sub status`,
-	`make CC=gcc`, `make -f Makefile all`, `make -C build -j4`, `make --eval='all:;echo hi'`, `make -f - <<'EOF'
-all:
-	echo hi
-EOF`, `make X='$(shell date)'`, `gdb -batch -ex bt ./prog core`, `gdb -batch -ex 'shell ls'`, `gdb --args ./prog -v`,
-	`printf -v out '%s' x`, `read -r line < f`, `declare -n ref=other`,
-}
+var benign = safetytest.BenignCommands
 
 var denyRmCurl = &Policy{Deny: []string{"rm", "curl"}}
 

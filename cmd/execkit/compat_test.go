@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety/safetytest"
+	"github.com/execkit/execkit/transport/docker/dockertest"
 )
 
 // The tests here drive `execkit mcp` as clients of the original
@@ -548,5 +550,34 @@ func TestOriginalWatchWeb(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("viewer: %s", resp.Status)
+	}
+}
+
+// TestOriginalTripwire: with no policy at all, the server refuses the
+// original's destructive set (on the parsed command) and runs everyday
+// commands. They run in a throwaway container, where even a command let
+// through by mistake could harm nothing else.
+func TestOriginalTripwire(t *testing.T) {
+	ctr := dockertest.Container(t)
+	m := startRaw(t, nil)
+	sid := m.create(map[string]any{"transport": "docker", "container": ctr, "timeout_ms": 5000})
+	for _, c := range safetytest.TripwireDestructive {
+		r := m.call("session_exec", map[string]any{"session_id": sid, "command": c})
+		if !isErr(r) || !strings.Contains(resText(r), "blocked by operator policy (tripwire:") {
+			t.Errorf("%q was not refused by the tripwire: %.200s", c, resText(r))
+		}
+	}
+	ran := 0
+	for _, c := range safetytest.TripwireEveryday {
+		r := m.call("session_exec", map[string]any{"session_id": sid, "command": c})
+		if strings.Contains(resText(r), "blocked by operator policy") {
+			t.Errorf("%q refused: %s", c, resText(r))
+		} else if !isErr(r) {
+			ran++
+		}
+	}
+	t.Logf("%d destructive commands refused, %d of %d everyday ones ran", len(safetytest.TripwireDestructive), ran, len(safetytest.TripwireEveryday))
+	if ran < 50 {
+		t.Errorf("only %d everyday commands ran", ran)
 	}
 }
