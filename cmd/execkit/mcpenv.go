@@ -65,6 +65,9 @@ func originalEnv(c *cli.Context) (map[string]string, func(), error) {
 	// set gives a flag the variable's value unless the flag (or its own
 	// variable) is set; a different value there is said.
 	set := func(flag, name, v string) error {
+		if !has(c, flag) {
+			return nil // a setting this command has no use for
+		}
 		if c.IsSet(flag) {
 			if cur := c.String(flag); cur != v && !strings.Contains(fmt.Sprint(c.StringSlice(flag)), v) {
 				warn("%s=%s is overridden by --%s %s", name, v, flag, cur)
@@ -118,7 +121,7 @@ func originalEnv(c *cli.Context) (map[string]string, func(), error) {
 			}
 		}
 	}
-	if v, ok := get("EXECKIT_MCP_POLICY_FILE"); ok {
+	if v, ok := get("EXECKIT_MCP_POLICY_FILE"); ok && has(c, "policy") {
 		// Two policies named in two places: refuse rather than pick one,
 		// since the one left out might be the one meant.
 		if c.IsSet("policy") && c.String("policy") != v {
@@ -148,7 +151,7 @@ func originalEnv(c *cli.Context) (map[string]string, func(), error) {
 	if err != nil {
 		return nil, cleanup, err
 	}
-	if insecure {
+	if insecure && has(c, "host-key-mode") {
 		// Any host key is taken on first sight, into a known_hosts of this
 		// run only: a key that changes during the run is still refused.
 		if c.IsSet("host-key-mode") && c.String("host-key-mode") != "accept-new" {
@@ -173,7 +176,7 @@ func originalEnv(c *cli.Context) (map[string]string, func(), error) {
 	if err != nil {
 		return nil, cleanup, err
 	}
-	if web && !c.IsSet("view") {
+	if web && has(c, "view") && !c.IsSet("view") {
 		port := 7878
 		if n, ok, err := count("EXECKIT_MCP_WATCH_PORT"); err != nil || ok && (n == 0 || n > 65535) {
 			return nil, cleanup, usagef("EXECKIT_MCP_WATCH_PORT: want a TCP port")
@@ -193,7 +196,7 @@ func originalEnv(c *cli.Context) (map[string]string, func(), error) {
 	}
 	if open, err := truthy("EXECKIT_MCP_WATCH_OPEN"); err != nil {
 		return nil, cleanup, err
-	} else if open && !c.IsSet("open") {
+	} else if open && has(c, "open") && !c.IsSet("open") {
 		c.Set("open", "true")
 	}
 	return used, cleanup, nil

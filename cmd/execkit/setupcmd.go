@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/sys/unix"
 )
 
 // binaryPath is this execkit's absolute path, for configuration snippets.
@@ -77,10 +78,17 @@ func doctorCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key-dir", EnvVars: []string{"EXECKIT_KEY_DIR"}, Usage: "SSH key directory (default ~/.ssh)"},
 			&cli.StringSliceFlag{Name: "known-hosts", EnvVars: []string{"EXECKIT_KNOWN_HOSTS"}, Usage: "known_hosts file (default ~/.ssh/known_hosts)"},
+			&cli.StringFlag{Name: "audit", Usage: "the MCP server's audit FILE or DIR/, to check"},
 		}, policyFlags()...),
 		Action: func(c *cli.Context) error {
 			fmt.Fprintf(c.App.Writer, "execkit %s\n", execkitVersion())
-			checks := append([]check{policyCheck(c)}, doctor(c)...)
+			// The MCP server's settings from the environment, as mcp reads them.
+			_, cleanup, err := originalEnv(c)
+			cleanup()
+			if err != nil {
+				return err
+			}
+			checks := append([]check{policyCheck(c), auditCheck(c.String("audit"))}, doctor(c)...)
 			worst := 0
 			for _, ch := range checks {
 				mark := map[int]string{0: "ok  ", 1: "warn", 2: "FAIL"}[ch.level]
@@ -99,6 +107,25 @@ func doctorCommand() *cli.Command {
 
 // policyCheck says which policy commands would pass: the file, the lists
 // and patterns, or none.
+// auditCheck says where the MCP audit stream goes and whether it can be
+// written there, creating nothing.
+func auditCheck(path string) check {
+	if path == "" {
+		return check{"audit", "off (the journal records everything; --audit or EXECKIT_MCP_AUDIT/_AUDIT_DIR add a JSONL stream)", 0}
+	}
+	dir, what := filepath.Dir(path), "audit file "+path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() || strings.HasSuffix(path, "/") {
+		dir, what = path, "audit dir "+path
+		if _, err := os.Stat(path); err != nil {
+			dir = filepath.Dir(strings.TrimSuffix(path, "/"))
+		}
+	}
+	if unix.Access(dir, unix.W_OK|unix.X_OK) != nil {
+		return check{"audit", what + ": not writable (" + dir + ")", 2}
+	}
+	return check{"audit", what + ": writable", 0}
+}
+
 func policyCheck(c *cli.Context) check {
 	p, err := policyFromFlags(c)
 	switch {
