@@ -17,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	xssh "golang.org/x/crypto/ssh"
+
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety/safetytest"
 	"github.com/execkit/execkit/transport/docker/dockertest"
+	"github.com/execkit/execkit/transport/ssh/sshtest"
 )
 
 // The tests here drive `execkit mcp` as clients of the original
@@ -579,5 +582,25 @@ func TestOriginalTripwire(t *testing.T) {
 	t.Logf("%d destructive commands refused, %d of %d everyday ones ran", len(safetytest.TripwireDestructive), ran, len(safetytest.TripwireEveryday))
 	if ran < 50 {
 		t.Errorf("only %d everyday commands ran", ran)
+	}
+}
+
+// TestMCPOperatorFingerprint: `mcp --host-key-mode fingerprint
+// --fingerprint FP` lets agents reach the host with that key and no other.
+func TestMCPOperatorFingerprint(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{KeyTypes: []string{"ed25519"}})
+	var fp string
+	for _, k := range srv.HostKeys {
+		fp = xssh.FingerprintSHA256(k)
+	}
+	flags := []string{"--key-dir", srv.KeyDir, "--identity", srv.Identity, "--ssh-config", "none", "--no-agent", "--host-key-mode", "fingerprint"}
+	m := startRaw(t, nil, append(flags, "--fingerprint", fp)...)
+	sid := m.create(map[string]any{"transport": "ssh", "target": srv.Target()})
+	if r := resJSON(t, m.call("session_exec", map[string]any{"session_id": sid, "command": "echo pinned"})); r["stdout"] != "pinned" {
+		t.Errorf("exec: %v", r)
+	}
+	other := startRaw(t, nil, append(flags, "--fingerprint", "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU")...)
+	if r := other.call("session_create", map[string]any{"transport": "ssh", "target": srv.Target()}); !isErr(r) || !strings.Contains(resText(r), "host key") {
+		t.Errorf("a host whose key is not the pinned one: %s", resText(r))
 	}
 }
