@@ -604,3 +604,25 @@ func TestMCPOperatorFingerprint(t *testing.T) {
 		t.Errorf("a host whose key is not the pinned one: %s", resText(r))
 	}
 }
+
+// TestNotificationLevel: a client's logging/setLevel decides which log
+// messages it gets.
+func TestNotificationLevel(t *testing.T) {
+	m := startRaw(t, nil)
+	sid := m.create(map[string]any{"transport": "local"})
+	m.send(map[string]any{"jsonrpc": "2.0", "id": 7, "method": "logging/setLevel", "params": map[string]any{"level": "warning"}})
+	m.recv(7)
+	m.call("session_exec", map[string]any{"session_id": sid, "command": "echo quiet"})
+	m.call("session_exec", map[string]any{"session_id": sid, "command": "echo loud; exit 3"})
+	var got []string
+	for _, n := range m.notifications() {
+		if n["method"] == "notifications/message" {
+			p := n["params"].(map[string]any)
+			d, _ := p["data"].(map[string]any)
+			got = append(got, fmt.Sprint(p["level"], " ", d["command"]))
+		}
+	}
+	if len(got) != 1 || got[0] != "warning echo loud; exit 3" {
+		t.Errorf("log messages at level warning: %q", got)
+	}
+}
