@@ -626,3 +626,45 @@ func TestNotificationLevel(t *testing.T) {
 		t.Errorf("log messages at level warning: %q", got)
 	}
 }
+
+// TestMCPDefaultJournals: servers started at once with the default
+// journal each get their own file, and a fixed journal serves run after
+// run.
+func TestMCPDefaultJournals(t *testing.T) {
+	state := t.TempDir()
+	var servers []*exec.Cmd
+	for i := 0; i < 3; i++ {
+		cmd := exec.Command(os.Args[0], "mcp")
+		cmd.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1", "XDG_STATE_HOME="+state)
+		cmd.Stdin = strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n")
+		servers = append(servers, cmd)
+	}
+	for _, c := range servers {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range servers {
+		if err := c.Wait(); err != nil {
+			t.Errorf("a server started beside others: %v", err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(state, "execkit", "mcp-*.db"))
+	if len(files) != 3 {
+		t.Errorf("journals: %v", files)
+	}
+	fixed := filepath.Join(t.TempDir(), "same.db")
+	for i := 0; i < 3; i++ {
+		m := startRaw(t, nil, "--journal", fixed)
+		m.create(map[string]any{"transport": "local"})
+		m.stop()
+	}
+	if err := journal.Read(fixed, func(r *journal.Reader) error {
+		if rep := r.Verify(""); !rep.OK || rep.Runs != 3 {
+			t.Errorf("verify after three runs: %+v", rep)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

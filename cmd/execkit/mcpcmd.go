@@ -35,7 +35,12 @@ func defaultJournal() (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "mcp-"+time.Now().UTC().Format("20060102T150405Z")+".db"), nil
+	// Unique below the second: servers started together (several clients,
+	// or one restarting) each get their own file.
+	b := make([]byte, 3)
+	rand.Read(b)
+	name := fmt.Sprintf("mcp-%s-%d-%s.db", time.Now().UTC().Format("20060102T150405.000Z"), os.Getpid(), hex.EncodeToString(b))
+	return filepath.Join(dir, name), nil
 }
 
 func mcpCommand() *cli.Command {
