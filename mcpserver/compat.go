@@ -108,13 +108,53 @@ var argSchemas = map[reflect.Type]*jsonschema.Schema{
 	}, Required: []string{"mode"}, AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}}},
 }
 
-// schemaOf is the input schema of a tool's arguments.
-func schemaOf[T any]() *jsonschema.Schema {
+// schemaOf is the schema of a tool's arguments or result: every type a
+// single type (a list or an object that may be left out is not also
+// "null": the tools never send null for them), and the string properties
+// named in enums given their closed sets of values.
+func schemaOf[T any](enums map[string][]any) *jsonschema.Schema {
 	s, err := jsonschema.For[T](&jsonschema.ForOptions{TypeSchemas: argSchemas})
 	if err != nil {
 		panic(err)
 	}
+	singleTypes(s, "", enums)
 	return s
+}
+
+// The closed sets of values of session_create's and session_exec's
+// arguments, by name.
+var (
+	budgetEnums = map[string][]any{"mode": {"", "all", "head", "tail", "head+tail", "grep"}}
+	createEnums = map[string][]any{
+		"transport":  {"local", "ssh", "docker"},
+		"checkpoint": {"auto", "manual", "off"},
+		"mode":       budgetEnums["mode"],
+	}
+)
+
+func singleTypes(s *jsonschema.Schema, name string, enums map[string][]any) {
+	if s == nil {
+		return
+	}
+	if len(s.Types) == 2 && (s.Types[0] == "null" || s.Types[1] == "null") {
+		t := s.Types[0]
+		if t == "null" {
+			t = s.Types[1]
+		}
+		s.Type, s.Types = t, nil
+	}
+	if e, ok := enums[name]; ok && s.Type == "string" && s.Enum == nil {
+		s.Enum = e
+	}
+	for k, p := range s.Properties {
+		singleTypes(p, k, enums)
+	}
+	singleTypes(s.Items, "", enums)
+	for _, l := range [][]*jsonschema.Schema{s.AnyOf, s.OneOf, s.AllOf} {
+		for _, p := range l {
+			singleTypes(p, "", enums)
+		}
+	}
 }
 
 // isZero reports whether no budget was given.

@@ -395,3 +395,61 @@ func TestSSHSessionOptions(t *testing.T) {
 		s2.Close()
 	}
 }
+
+// TestToolMetadata: every tool has a title and hints, every schema type is
+// one type (clients with single-type schema dialects take them), and the
+// closed sets of values are enums.
+func TestToolMetadata(t *testing.T) {
+	s := New(Settings{})
+	defer s.Close()
+	res, err := connect(t, s).ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var multi []string
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["type"].([]any); ok {
+				multi = append(multi, path)
+			}
+			for k, c := range x {
+				walk(path+"/"+k, c)
+			}
+		case []any:
+			for i, c := range x {
+				walk(fmt.Sprintf("%s/%d", path, i), c)
+			}
+		}
+	}
+	readOnly := map[string]bool{"session_list": true, "session_checkpoints": true, "journal_log": true}
+	for _, tl := range res.Tools {
+		if tl.Title == "" || tl.Annotations == nil || tl.Annotations.ReadOnlyHint != readOnly[tl.Name] {
+			t.Errorf("%s: title %q, annotations %+v", tl.Name, tl.Title, tl.Annotations)
+		}
+		if !readOnly[tl.Name] && tl.Name != "session_checkpoint" && tl.Name != "session_create" &&
+			(tl.Annotations.DestructiveHint == nil || !*tl.Annotations.DestructiveHint) {
+			t.Errorf("%s is not marked destructive", tl.Name)
+		}
+		b, _ := json.Marshal(map[string]any{"in": tl.InputSchema, "out": tl.OutputSchema})
+		var v any
+		json.Unmarshal(b, &v)
+		walk(tl.Name, v)
+		if tl.Name == "session_create" {
+			var both struct {
+				In struct {
+					Properties map[string]struct{ Enum []string } `json:"properties"`
+				} `json:"in"`
+			}
+			json.Unmarshal(b, &both)
+			in := both.In
+			if strings.Join(in.Properties["transport"].Enum, ",") != "local,ssh,docker" || len(in.Properties["checkpoint"].Enum) != 3 {
+				t.Errorf("session_create enums: %+v", in.Properties)
+			}
+		}
+	}
+	if len(multi) > 0 {
+		t.Errorf("schema types that are lists: %v", multi)
+	}
+}

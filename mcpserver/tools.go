@@ -183,26 +183,49 @@ func (s *Server) result(v any, readable string, indent bool) *mcp.CallToolResult
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}
 }
 
-// addTools registers each tool with its handler method.
+// addTools registers each tool with its handler method, title, hints and
+// schemas.
 func (s *Server) addTools() {
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_create", InputSchema: schemaOf[createIn](),
+	yes, no := true, false
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_create", Title: "Open a shell session",
+		InputSchema: schemaOf[createIn](createEnums), OutputSchema: schemaOf[SessionInfo](nil),
+		Annotations: &mcp.ToolAnnotations{DestructiveHint: &no, OpenWorldHint: &yes},
 		Description: "Open a persistent shell session (local, ssh or docker). Returns its session_id. cd, exported variables and functions persist between session_exec calls."},
 		s.sessionCreate)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_exec", InputSchema: schemaOf[execIn](),
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_exec", Title: "Run a command",
+		InputSchema: schemaOf[execIn](budgetEnums), OutputSchema: schemaOf[execOut](nil),
+		Annotations: &mcp.ToolAnnotations{DestructiveHint: &yes, OpenWorldHint: &yes},
 		Description: "Run a command in a session. Returns stdout and stderr apart, the exit code (non-zero is data, not an error), duration, the working directory, and what was truncated. A command the policy refuses never runs and comes back as an error."},
 		s.sessionExec)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_destroy", Description: "Close a session and everything it started. Destroying a session that is not open answers destroyed: false."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_destroy", Title: "Close a session",
+		InputSchema: schemaOf[idIn](nil), OutputSchema: schemaOf[destroyOut](nil),
+		Annotations: &mcp.ToolAnnotations{DestructiveHint: &yes, IdempotentHint: true, OpenWorldHint: &no},
+		Description: "Close a session and everything it started. Destroying a session that is not open answers destroyed: false."},
 		s.sessionDestroy)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_list", Description: "List the open sessions."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_list", Title: "List sessions",
+		InputSchema: schemaOf[struct{}](nil), OutputSchema: schemaOf[sessionList](nil),
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &no},
+		Description: "List the open sessions."},
 		s.sessionList)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoint", Description: "Checkpoint the session's workspace now (needs a workspace)."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoint", Title: "Checkpoint the workspace",
+		InputSchema: schemaOf[checkpointIn](nil), OutputSchema: schemaOf[checkpointOut](nil),
+		Annotations: &mcp.ToolAnnotations{DestructiveHint: &no, OpenWorldHint: &no},
+		Description: "Checkpoint the session's workspace now (needs a workspace)."},
 		s.sessionCheckpoint)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoints", Description: "List the checkpoints of the session's workspace, newest first (none without a workspace)."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_checkpoints", Title: "List checkpoints",
+		InputSchema: schemaOf[idIn](nil), OutputSchema: schemaOf[checkpointList](nil),
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &no},
+		Description: "List the checkpoints of the session's workspace, newest first (none without a workspace)."},
 		s.sessionCheckpoints)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_restore",
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "session_restore", Title: "Restore the workspace",
+		InputSchema: schemaOf[restoreIn](nil), OutputSchema: schemaOf[restoreOut](nil),
+		Annotations: &mcp.ToolAnnotations{DestructiveHint: &yes, OpenWorldHint: &no},
 		Description: "Restore the session's workspace to a checkpoint (the latest when none is named), or to its state just before a journal entry ran: files modified or deleted since come back, files created since are removed. The restore is itself checkpointed and journaled, so it can be undone."},
 		s.sessionRestore)
-	mcp.AddTool(s.srv, &mcp.Tool{Name: "journal_log", Description: "The recent entries of this run's journal."},
+	mcp.AddTool(s.srv, &mcp.Tool{Name: "journal_log", Title: "Read the journal",
+		InputSchema: schemaOf[logIn](nil), OutputSchema: schemaOf[logOut](nil),
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &no},
+		Description: "The recent entries of this run's journal."},
 		s.journalLog)
 }
 

@@ -136,7 +136,9 @@ func TestMCPEndToEnd(t *testing.T) {
 		Changes []struct{ Path, Kind string }
 		Entry   uint64
 	}
-	call(t, cs, "session_restore", map[string]any{"session_id": info.SessionID, "checkpoint": cp.ID}, &restored)
+	if res := call(t, cs, "session_restore", map[string]any{"session_id": info.SessionID, "checkpoint": cp.ID}, &restored); res.IsError {
+		t.Fatalf("restore: %s", text(res))
+	}
 	if b, _ := os.ReadFile(filepath.Join(ws, "f.txt")); string(b) != "v1\n" {
 		t.Errorf("after restore f.txt = %q", b)
 	}
