@@ -54,6 +54,8 @@ type Journal struct {
 	closed  bool
 	err     error         // sticky: after a failed commit nothing more is recorded
 	changed chan struct{} // closed and replaced after every commit
+
+	stopLive func() // stops serving readers (live.go)
 }
 
 type request struct {
@@ -123,6 +125,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 	}
 	os.WriteFile(j.pidPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	go j.writer(ch)
+	j.stopLive = j.serveLive()
 	return j, nil
 }
 
@@ -529,6 +532,7 @@ func (j *Journal) Close() error {
 	close(j.changed) // wakes followers, which then see the journal closed
 	j.changed = make(chan struct{})
 	j.mu.Unlock()
+	j.stopLive()
 	os.Remove(j.pidPath)
 	return j.db.Close()
 }

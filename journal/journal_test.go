@@ -356,9 +356,85 @@ func TestInUse(t *testing.T) {
 	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
 		t.Errorf("second writer: %v", err)
 	}
-	err = Read(path, func(*Reader) error { return nil })
-	if !errors.Is(err, ErrInUse) {
-		t.Errorf("reader of a live journal: %v", err)
+}
+
+// TestLiveReaders: a journal being written is read, verified and followed
+// from outside the writer (through the snapshot and follow its writer
+// serves), with a running entry shown running; once the writer closes,
+// readers open the file itself and followers end.
+func TestLiveReaders(t *testing.T) {
+	j, path := openTemp(t)
+	record3(t, j)
+	check := func(wantRunning bool) {
+		t.Helper()
+		err := Read(path, func(r *Reader) error {
+			es, err := r.Entries(Filter{})
+			if err != nil || len(es) != 3 {
+				t.Fatalf("entries: %d %v", len(es), err)
+			}
+			if got := es[2].Status == StatusRunning; got != wantRunning {
+				t.Errorf("entry 3 status %s", es[2].Status)
+			}
+			if rep := r.Verify(""); !rep.OK {
+				t.Errorf("verify: %+v", rep)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(true)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Entry, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- FollowFile(ctx, path, func(e Entry) error { got <- e; return nil })
+	}()
+	for i := 0; i < 5; i++ { // intent and completion of 1 and 2, intent of 3
+		if e := <-got; e.Seq == 0 {
+			t.Fatalf("followed %+v", e)
+		}
+	}
+	seq, err := j.Intent(Intent{Session: "s1", Command: "echo four", Decision: Decision{Allowed: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Complete(seq, Completion{Status: StatusOK})
+	for _, want := range []Status{StatusRunning, StatusOK} {
+		select {
+		case e := <-got:
+			if e.Seq != seq || e.Status != want {
+				t.Errorf("followed %d %s, want %d %s", e.Seq, e.Status, seq, want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("a new entry did not reach the follower")
+		}
+	}
+	j.Seal()
+	j.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("follow ended with %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the follower did not end with its writer")
+	}
+	if _, err := os.Stat(LiveSocket(path)); err == nil {
+		t.Error("the writer left its socket behind")
+	}
+	err = Read(path, func(r *Reader) error {
+		es, _ := r.Entries(Filter{})
+		if len(es) != 4 || es[2].Status != StatusInterrupted {
+			t.Errorf("after the writer: %d entries, entry 3 %s", len(es), es[2].Status)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -24,7 +25,17 @@ type Reader struct {
 // Read opens the journal at path read-only and calls fn with a Reader. It
 // fails with ErrInUse while another process writes the journal: bbolt locks
 // the file, and a live run is shown by the process that writes it.
-func Read(path string, fn func(*Reader) error) (err error) {
+func Read(path string, fn func(*Reader) error) error {
+	// A journal being written is read from a snapshot its writer serves.
+	if err := readLive(path, fn); err == nil || !isDialError(err) && !errors.Is(err, errLiveGone) {
+		return err
+	}
+	return readFile(path, path, false, fn)
+}
+
+// readFile reads the bbolt file at file as the journal named path; live
+// says the file is a snapshot of a journal still being written.
+func readFile(file, path string, live bool, fn func(*Reader) error) (err error) {
 	// A damaged file can make the storage layer panic, or fault on a page
 	// past the end of its mapping: either is reported as damage, never a
 	// crash.
@@ -34,10 +45,10 @@ func Read(path string, fn func(*Reader) error) (err error) {
 			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, p)
 		}
 	}()
-	if st, serr := os.Stat(path); serr == nil && st.Size() == 0 {
+	if st, serr := os.Stat(file); serr == nil && st.Size() == 0 {
 		return fmt.Errorf("%w: %s is empty (its writer was stopped while creating it)", ErrEmpty, path)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	db, err := bolt.Open(file, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return inUse(path)
 	}
@@ -56,8 +67,14 @@ func Read(path string, fn func(*Reader) error) (err error) {
 		if err := checkFormat(meta); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		return fn(&Reader{tx: tx})
+		return fn(&Reader{tx: tx, live: live})
 	})
+}
+
+// isDialError reports whether err is no writer answering.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Run returns the run's metadata.
@@ -104,7 +121,8 @@ type Filter struct {
 	After uint64
 }
 
-func (f Filter) match(e Entry) bool {
+// Match reports whether e passes the filter's session, status and text.
+func (f Filter) Match(e Entry) bool {
 	switch {
 	case f.Session != "" && e.Session != f.Session,
 		f.Status != "" && e.Status != f.Status,
@@ -135,7 +153,7 @@ func (r *Reader) Entries(f Filter) ([]Entry, error) {
 		if err != nil {
 			return out, err
 		}
-		if f.match(e) {
+		if f.Match(e) {
 			out = append(out, e)
 		}
 	}
@@ -170,6 +188,8 @@ type Report struct {
 	Entries int    `json:"entries"`
 	Sealed  bool   `json:"sealed"`
 	Head    string `json:"head"`
+	// Live: the journal is being written now; this is its state so far.
+	Live bool `json:"live,omitempty"`
 	// Runs is how many runs (writers, one after another) the journal holds;
 	// Sealed says whether the last one ended with a seal.
 	Runs int `json:"runs"`
@@ -199,7 +219,7 @@ func (rep *Report) fail(rec uint64, format string, a ...any) {
 // remembering a hash. A nil anchors list checks none; an empty one, read
 // from an anchor file with nothing of this journal, is a problem.
 func (r *Reader) Verify(expectHead string, anchors ...Anchor) Report {
-	rep := Report{}
+	rep := Report{Live: r.live}
 	// The file's own structure first: pages reachable twice or never,
 	// freed pages in use, keys out of order.
 	n := 0

@@ -57,7 +57,8 @@ type Source interface {
 	View(fn func(*journal.Reader) error) error
 }
 
-// File reads a journal file that nobody is writing.
+// File reads a journal file: as it is, or, while another process writes
+// it, a snapshot that process serves (journal.Read).
 type File string
 
 // View implements Source.

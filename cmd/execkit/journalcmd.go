@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +41,8 @@ func logCommand() *cli.Command {
 			&cli.StringFlag{Name: "session", Usage: "only this session"},
 			&cli.StringFlag{Name: "status", Usage: "only this status: ok, failed, blocked, timed_out, canceled, interrupted, shell_ended"},
 			&cli.StringFlag{Name: "grep", Usage: "only entries whose command or output contains this text"},
-			&cli.BoolFlag{Name: "json", Usage: "print the entries as a JSON array"},
+			&cli.BoolFlag{Name: "json", Usage: "print the entries as a JSON array (with --follow: one JSON object per line)"},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing entries as they complete, while another process writes the journal; ends when it closes the journal, or on ^C"},
 		},
 		Action: func(c *cli.Context) error {
 			path, _, err := journalArg(c, 0)
@@ -48,6 +50,9 @@ func logCommand() *cli.Command {
 				return err
 			}
 			f := journal.Filter{Session: c.String("session"), Status: journal.Status(c.String("status")), Text: c.String("grep")}
+			if c.Bool("follow") {
+				return followLog(c, path, f)
+			}
 			return emptyIsNothing(c, journal.Read(path, func(r *journal.Reader) error {
 				es, err := r.Entries(f)
 				if err != nil {
@@ -73,6 +78,35 @@ func logCommand() *cli.Command {
 			}))
 		},
 	}
+}
+
+// followLog prints the entries of the journal at path as they complete.
+func followLog(c *cli.Context, path string, f journal.Filter) error {
+	ctx, stop := signalContext()
+	defer stop()
+	w := c.App.Writer
+	if !c.Bool("json") {
+		fmt.Fprintf(w, "%-5s %-22s %-12s %-5s %-10s %s\n", "SEQ", "SESSION", "STATUS", "EXIT", "DURATION", "COMMAND")
+	}
+	enc := json.NewEncoder(w)
+	err := journal.FollowFile(ctx, path, func(e journal.Entry) error {
+		if e.Status == journal.StatusRunning || !f.Match(e) {
+			return nil
+		}
+		if c.Bool("json") {
+			return enc.Encode(e)
+		}
+		exit, dur := "-", "-"
+		if cp := e.Completion; cp != nil {
+			exit, dur = strconv.Itoa(cp.ExitCode), fmt.Sprintf("%.1fms", cp.DurationMS)
+		}
+		_, err := fmt.Fprintf(w, "%-5d %-22s %-12s %-5s %-10s %s\n", e.Seq, e.Session, e.Status, exit, dur, oneLine(safety.Visible(e.Command), 70))
+		return err
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // oneLine shows a command on one line of at most n characters.
@@ -179,7 +213,10 @@ func verifyCommand() *cli.Command {
 					printJSON(c.App.Writer, rep)
 				} else if rep.OK {
 					sealed := "sealed"
-					if !rep.Sealed {
+					switch {
+					case rep.Live:
+						sealed = "live (being written; not sealed yet)"
+					case !rep.Sealed:
 						sealed = "NOT sealed"
 					}
 					anchored := ""
@@ -187,7 +224,7 @@ func verifyCommand() *cli.Command {
 						anchored = fmt.Sprintf(", %d anchors match", rep.Anchored)
 					}
 					fmt.Fprintf(c.App.Writer, "ok: %d records, %d entries, %d runs, %s%s, head %s\n", rep.Records, rep.Entries, rep.Runs, sealed, anchored, rep.Head)
-					if !rep.Sealed {
+					if !rep.Sealed && !rep.Live {
 						fmt.Fprintln(c.App.Writer, "not sealed: its last writer is still running, or was stopped before it ended its run. The records here are intact and in order, but records cut from the end cannot be told from records never written, without an anchor (--anchor) or a head kept elsewhere (--head).")
 					}
 				}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/execkit/execkit/internal/testreq"
+	"github.com/execkit/execkit/journal"
 )
 
 // chromium finds the browser, or ends the test (a failure when
@@ -242,4 +243,70 @@ func chromiumIfAny() string {
 		}
 	}
 	return ""
+}
+
+// TestViewOfLiveJournal: `execkit view` of a journal that another process
+// (`execkit shell`) is writing shows it live, new entries included, in
+// headless Chromium too; restarted, view serves the same address.
+func TestViewOfLiveJournal(t *testing.T) {
+	dir := t.TempDir()
+	jpath := filepath.Join(dir, "run.db")
+	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	sh := exec.Command(os.Args[0], "shell", "--journal", jpath, "--policy", "none")
+	sh.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+	stdin, _ := sh.StdinPipe()
+	sh.Stdout, sh.Stderr = io.Discard, io.Discard
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); sh.Wait() }()
+	io.WriteString(stdin, "echo first-of-shell\n")
+	for i := 0; i < 300 && !journal.Live(jpath); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	startView := func() (string, func()) {
+		cmd := exec.Command(os.Args[0], "view", jpath)
+		cmd.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+		line, _ := bufio.NewReader(stderr).ReadString('\n')
+		go io.Copy(io.Discard, stderr)
+		return regexp.MustCompile(`http://\S+/`).FindString(line), stop
+	}
+	url, stopView := startView()
+	defer stopView()
+	waitFor := func(word string) {
+		t.Helper()
+		for i := 0; i < 300; i++ {
+			resp, err := http.Get(url + "api/entries?after=0")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if bytes.Contains(b, []byte(word)) {
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s never appeared in the viewer", word)
+	}
+	waitFor("first-of-shell")
+	io.WriteString(stdin, "echo second-of-shell\n")
+	waitFor("second-of-shell")
+	if browser := chromium(t); browser != "" {
+		dom := headless(t, browser, url, "--dump-dom")
+		if !strings.Contains(dom, "second-of-shell") || !strings.Contains(dom, `data-live="true"`) {
+			t.Errorf("the page of a live journal:\n%.2000s", dom)
+		}
+	}
+	// Restarted, view serves the same address, so an open tab reconnects.
+	stopView()
+	url2, stop2 := startView()
+	defer stop2()
+	if url2 != url {
+		t.Errorf("restarted view: %q, first %q", url2, url)
+	}
 }

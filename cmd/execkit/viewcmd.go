@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -23,10 +28,11 @@ func viewCommand() *cli.Command {
 		Usage:     "serve a journal as a read-only web page on loopback",
 		ArgsUsage: "JOURNAL",
 		Description: "Prints the page's address, which carries a random token; requests without it get 404.\n" +
-			"For a run being written, use --view on execkit record or execkit mcp instead (the journal is\n" +
-			"locked while written).",
+			"A journal another process is writing is shown live: new entries appear as they are committed.\n" +
+			"The address stays the same from one run of view to the next for the same journal (the token\n" +
+			"and port are kept in a 0600 file under $XDG_STATE_HOME/execkit/view/), so an open tab reconnects.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "loopback address to listen on"},
+			&cli.StringFlag{Name: "addr", Usage: "loopback address to listen on (default: the journal's last one, else 127.0.0.1 on a free port)"},
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser"},
 		},
 		Action: func(c *cli.Context) error {
@@ -37,20 +43,79 @@ func viewCommand() *cli.Command {
 			if _, err := os.Stat(path); err != nil {
 				return usagef("view: %v", err)
 			}
-			v := viewer.New(viewer.File(path), viewer.Options{Title: path})
 			// Read it once now, so that a journal that cannot be read (in
 			// use, wrong version) fails here and not in the browser.
 			if err := viewer.File(path).View(func(*journal.Reader) error { return nil }); err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
-			defer stop()
-			ln, err := listenLoopback(c.String("addr"))
+			st, saveState := viewState(path)
+			addr := c.String("addr")
+			if addr == "" {
+				addr = "127.0.0.1:0"
+				if st.Addr != "" {
+					addr = st.Addr
+				}
+			}
+			ln, err := listenLoopback(addr)
+			if err != nil && c.String("addr") == "" && addr != "127.0.0.1:0" {
+				ln, err = listenLoopback("127.0.0.1:0") // the last port is taken now
+			}
 			if err != nil {
 				return err
 			}
+			st.Addr = ln.Addr().String()
+			saveState(st)
+			v := viewer.New(viewer.File(path), viewer.Options{Title: path, Live: journal.Live(path), Token: st.Token})
+			ctx, stop := signalContext()
+			defer stop()
 			return serveViewer(ctx, c, v, ln, c.Bool("open"))
 		},
+	}
+}
+
+// viewStateFile is what keeps a journal's viewer address from one run of
+// view to the next.
+type viewStateFile struct {
+	Token string `json:"token"`
+	Addr  string `json:"addr"`
+}
+
+// viewState reads the saved token and address of the journal at path (a
+// new token when there is none) and returns the function that saves them.
+// Without a state directory nothing is kept.
+func viewState(path string) (viewStateFile, func(viewStateFile)) {
+	b := make([]byte, 16)
+	rand.Read(b)
+	st := viewStateFile{Token: hex.EncodeToString(b)}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return st, func(viewStateFile) {}
+	}
+	state := os.Getenv("XDG_STATE_HOME")
+	if state == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return st, func(viewStateFile) {}
+		}
+		state = filepath.Join(home, ".local", "state")
+	}
+	sum := sha256.Sum256([]byte(abs))
+	file := filepath.Join(state, "execkit", "view", hex.EncodeToString(sum[:10])+".json")
+	if data, err := os.ReadFile(file); err == nil {
+		var saved viewStateFile
+		if json.Unmarshal(data, &saved) == nil && len(saved.Token) >= 32 {
+			st = saved
+		}
+	}
+	return st, func(s viewStateFile) {
+		if os.MkdirAll(filepath.Dir(file), 0o700) != nil {
+			return
+		}
+		data, _ := json.Marshal(s)
+		tmp := file + ".tmp"
+		if os.WriteFile(tmp, data, 0o600) == nil {
+			os.Rename(tmp, file)
+		}
 	}
 }
 

@@ -1,0 +1,228 @@
+package journal
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Readers of a journal being written. The writer holds the file's lock for
+// as long as it runs, so a reader cannot open the file; instead the writer
+// serves it on a Unix socket that only its user can reach (LiveSocket):
+//
+//	snapshot\n        a consistent copy of the file as committed now
+//	follow AFTER\n    every entry from record AFTER on, one JSON object a
+//	                  line, as intents and completions are committed; the
+//	                  stream ends when the journal is closed
+//
+// Read and FollowFile use it when the file is being written, so every
+// reading command works on a live journal with no flag. A reader never
+// takes the file's lock nor writes to it: the writer cannot be locked out
+// or slowed by more than the copying of committed pages.
+
+// LiveSocket is where the writer of the journal at path serves its
+// readers: in a directory of the user's own (0700) under
+// $XDG_RUNTIME_DIR or the temporary directory, named by the journal's
+// absolute path.
+func LiveSocket(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	sum := sha256.Sum256([]byte(abs))
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	if base == "" {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "execkit-"+strconv.Itoa(os.Getuid()), hex.EncodeToString(sum[:10])+".sock")
+}
+
+// serveLive starts serving the journal's readers; the returned function
+// stops it. A socket that cannot be made only leaves readers out.
+func (j *Journal) serveLive() func() {
+	sock := LiveSocket(j.path)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+		return func() {}
+	}
+	if fi, err := os.Stat(filepath.Dir(sock)); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		return func() {} // a directory others can reach: serve nothing there
+	}
+	// The file's lock is ours: a socket left there is a dead writer's.
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return func() {}
+	}
+	os.Chmod(sock, 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				j.serveReader(ctx, c)
+			}()
+		}
+	}()
+	return func() {
+		cancel()
+		ln.Close()
+		os.Remove(sock)
+		wg.Wait()
+	}
+}
+
+// serveReader answers one reader's request.
+func (j *Journal) serveReader(ctx context.Context, c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(io.LimitReader(c, 128)).ReadString('\n')
+	if err != nil {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	switch verb {
+	case "snapshot":
+		j.db.View(func(tx *bolt.Tx) error {
+			_, err := tx.WriteTo(c)
+			return err
+		})
+	case "follow":
+		after, err := strconv.ParseUint(arg, 10, 64)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			// The reader hanging up ends the stream.
+			io.Copy(io.Discard, c)
+			cancel()
+		}()
+		enc := json.NewEncoder(c)
+		j.Follow(ctx, after, func(e Entry) error { return enc.Encode(e) })
+	}
+}
+
+// Live reports whether a process is writing the journal at path and
+// serving its readers.
+func Live(path string) bool {
+	c, err := dialLive(path)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// dialLive reaches the writer of path, if one serves it.
+func dialLive(path string) (net.Conn, error) {
+	return net.DialTimeout("unix", LiveSocket(path), 2*time.Second)
+}
+
+// readLive reads a snapshot of the journal its writer serves into a
+// private temporary file and runs fn over it as over the journal itself.
+func readLive(path string, fn func(*Reader) error) error {
+	c, err := dialLive(path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "snapshot\n"); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "execkit-live-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "snapshot.db")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, c)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal: %s: reading from its writer: %w", path, err)
+	}
+	if n == 0 {
+		return errLiveGone
+	}
+	return readFile(tmp, path, true, fn)
+}
+
+var errLiveGone = errors.New("journal: the writer ended")
+
+// FollowFile calls fn with every entry of the journal at path, then with
+// each as it is committed by the process writing it, until that process
+// closes the journal (then it returns nil), ctx ends, or fn fails. An
+// entry comes once when it starts (running) and again when it ends. A
+// journal nobody writes is read once.
+func FollowFile(ctx context.Context, path string, fn func(Entry) error) error {
+	if c, err := dialLive(path); err == nil {
+		defer c.Close()
+		if _, err := io.WriteString(c, "follow 0\n"); err != nil {
+			return err
+		}
+		go func() {
+			<-ctx.Done()
+			c.Close()
+		}()
+		dec := json.NewDecoder(c)
+		for {
+			var e Entry
+			if err := dec.Decode(&e); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+					return nil
+				}
+				return fmt.Errorf("journal: %s: following its writer: %w", path, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return Read(path, func(r *Reader) error {
+		es, err := r.Entries(Filter{})
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
