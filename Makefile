@@ -31,7 +31,8 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 2000x ./session/
 	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'RedactedOutput' -benchtime 3x ./session/
-	$(GO) test -run '^$$' -bench . -benchtime 1000x ./journal/
+	$(GO) test -run '^$$' -bench 'RawBoltPut|Append|Concurrent|CheckpointRecord' -benchtime 1000x ./journal/
+	$(GO) test -run '^$$' -bench LiveReaders -benchtime 15x ./journal/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/
 	$(GO) test -run '^$$' -bench Checkpoint10k -benchtime 1x ./undo/
 	$(GO) test -run '^$$' -bench ReplayOverhead -benchtime 3x ./replay/

@@ -1,9 +1,14 @@
 package journal
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,4 +143,102 @@ func BenchmarkCheckpointRecord(b *testing.B) {
 	b.ReportMetric(p50(plain), "plain-p50-µs")
 	b.ReportMetric(p50(with), "checkpointed-p50-µs")
 	b.ReportMetric(p50(with)/p50(plain), "checkpointed/plain")
+}
+
+// TestMain lets the benchmark run its readers as processes of their own,
+// as readers in other terminals are: this test binary, with
+// EXECKIT_BENCH_READER set to follow or snapshot and the journal's path.
+func TestMain(m *testing.M) {
+	if role := os.Getenv("EXECKIT_BENCH_READER"); role != "" {
+		benchReader(role, os.Getenv("EXECKIT_BENCH_JOURNAL"))
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// benchReader reads the journal at path until its writer closes it or
+// stdin ends: following it, or reading a snapshot every second as the
+// viewer's page does.
+func benchReader(role, path string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { io.Copy(io.Discard, os.Stdin); cancel() }()
+	if role == "follow" {
+		FollowFile(ctx, path, func(Entry) error { return nil })
+		return
+	}
+	for ctx.Err() == nil {
+		Read(path, func(r *Reader) error { _, err := r.Entries(Filter{}); return err })
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// BenchmarkLiveReaders measures the writer's throughput (whole commands:
+// intent and completion, fsynced) with two live readers in processes of
+// their own — one following the journal (log --follow), one reading a
+// snapshot every second as the viewer's page does — against none, in alternating rounds of one
+// run. readers-x is the time per command with readers over the time
+// without (target ≤ 1.05).
+func BenchmarkLiveReaders(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "run.db")
+	j, err := Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	j.AddSession(Session{ID: "s", Transport: "local"})
+	const per = 200
+	round := func() time.Duration {
+		t0 := time.Now()
+		for i := 0; i < per; i++ {
+			seq, err := j.Intent(Intent{Session: "s", Command: "echo hello world", Decision: Decision{Allowed: true}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := j.Complete(seq, Completion{Status: StatusOK, Stdout: "hello world\n"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(t0) / per
+	}
+	readers := func() func() {
+		var stops []func()
+		roles := []string{"follow", "snapshot"}
+		if r := os.Getenv("EXECKIT_BENCH_ROLES"); r != "" {
+			roles = strings.Split(r, ",")
+		}
+		for _, role := range roles {
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "EXECKIT_BENCH_READER="+role, "EXECKIT_BENCH_JOURNAL="+path)
+			in, _ := cmd.StdinPipe()
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			stops = append(stops, func() { in.Close(); cmd.Wait() })
+		}
+		time.Sleep(200 * time.Millisecond) // connected and reading
+		return func() {
+			for _, s := range stops {
+				s()
+			}
+		}
+	}
+	var without, with []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		without = append(without, round())
+		stop := readers()
+		with = append(with, round())
+		stop()
+	}
+	b.StopTimer()
+	med := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	b.ReportMetric(float64(med(without).Microseconds()), "alone-µs/cmd")
+	b.ReportMetric(float64(med(with).Microseconds()), "readers-µs/cmd")
+	b.ReportMetric(float64(med(with))/float64(med(without)), "readers-x")
 }

@@ -549,6 +549,12 @@ func (j *Journal) View(fn func(*Reader) error) error {
 // number of the last record it delivered, from which a later Follow can go
 // on.
 func (j *Journal) Follow(ctx context.Context, after uint64, fn func(Entry) error) (uint64, error) {
+	return j.follow(ctx, after, 0, fn)
+}
+
+// follow is Follow reading at most once per gap: what was committed in
+// between comes together.
+func (j *Journal) follow(ctx context.Context, after uint64, gap time.Duration, fn func(Entry) error) (uint64, error) {
 	for {
 		j.mu.Lock()
 		changed, closed := j.changed, j.closed
@@ -591,6 +597,13 @@ func (j *Journal) Follow(ctx context.Context, after uint64, fn func(Entry) error
 		case <-ctx.Done():
 			return after, ctx.Err()
 		case <-changed:
+		}
+		if gap > 0 {
+			select {
+			case <-ctx.Done():
+				return after, ctx.Err()
+			case <-time.After(gap):
+			}
 		}
 	}
 }

@@ -124,8 +124,16 @@ func (j *Journal) serveReader(ctx context.Context, c net.Conn) {
 			io.Copy(io.Discard, c)
 			cancel()
 		}()
-		enc := json.NewEncoder(c)
-		j.Follow(ctx, after, func(e Entry) error { return enc.Encode(e) })
+		// Read at most every followGap: a writer committing fast is not
+		// made to read back each commit for its followers.
+		w := bufio.NewWriter(c)
+		enc := json.NewEncoder(w)
+		j.follow(ctx, after, followGap, func(e Entry) error {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+			return w.Flush()
+		})
 	}
 }
 
@@ -139,6 +147,10 @@ func Live(path string) bool {
 	c.Close()
 	return true
 }
+
+// followGap is the least time between two reads for a follower: entries
+// reach followers at most this late.
+const followGap = 200 * time.Millisecond
 
 // dialLive reaches the writer of path, if one serves it.
 func dialLive(path string) (net.Conn, error) {
@@ -156,7 +168,7 @@ func readLive(path string, fn func(*Reader) error) error {
 	if _, err := io.WriteString(c, "snapshot\n"); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "execkit-live-")
+	dir, err := os.MkdirTemp(snapshotDir(), "execkit-live-")
 	if err != nil {
 		return err
 	}
@@ -180,6 +192,16 @@ func readLive(path string, fn func(*Reader) error) error {
 }
 
 var errLiveGone = errors.New("journal: the writer ended")
+
+// snapshotDir is where snapshots are kept while read: in memory (/dev/shm)
+// where there is such a file system, so that a reader adds no disk writes
+// to the writer's fsyncs; else the temporary directory.
+func snapshotDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && unixWritable("/dev/shm") {
+		return "/dev/shm"
+	}
+	return ""
+}
 
 // FollowFile calls fn with every entry of the journal at path, then with
 // each as it is committed by the process writing it, until that process
@@ -225,4 +247,14 @@ func FollowFile(ctx context.Context, path string, fn func(Entry) error) error {
 		}
 		return nil
 	})
+}
+
+func unixWritable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".execkit-probe-")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return true
 }
