@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -413,8 +414,21 @@ func TestLiveReaders(t *testing.T) {
 			t.Fatal("a new entry did not reach the follower")
 		}
 	}
+	// A reader that connects and says nothing does not keep the writer
+	// from closing.
+	idle, err := net.Dial("unix", LiveSocket(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
 	j.Seal()
-	j.Close()
+	closed := make(chan struct{})
+	go func() { j.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("an idle reader holds the writer's Close")
+	}
 	select {
 	case err := <-done:
 		if err != nil {

@@ -73,6 +73,8 @@ func (j *Journal) serveLive() func() {
 	os.Chmod(sock, 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -81,19 +83,40 @@ func (j *Journal) serveLive() func() {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
 				j.serveReader(ctx, c)
+				c.Close()
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
 			}()
 		}
 	}()
+	// Stopped once the journal is closed: followers make a last read and
+	// end on their own, for up to two seconds; then every connection left
+	// is closed.
 	return func() {
-		cancel()
 		ln.Close()
 		os.Remove(sock)
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			cancel()
+			mu.Lock()
+			for c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			<-done
+		}
+		cancel()
 	}
 }
 
@@ -108,6 +131,7 @@ func (j *Journal) serveReader(ctx context.Context, c net.Conn) {
 	verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	switch verb {
 	case "snapshot":
+		c.SetWriteDeadline(time.Now().Add(time.Minute))
 		j.db.View(func(tx *bolt.Tx) error {
 			_, err := tx.WriteTo(c)
 			return err
@@ -129,6 +153,7 @@ func (j *Journal) serveReader(ctx context.Context, c net.Conn) {
 		w := bufio.NewWriter(c)
 		enc := json.NewEncoder(w)
 		j.follow(ctx, after, followGap, func(e Entry) error {
+			c.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := enc.Encode(e); err != nil {
 				return err
 			}
@@ -147,6 +172,9 @@ func Live(path string) bool {
 	c.Close()
 	return true
 }
+
+// writeTimeout is how long a follower may take to take one entry.
+const writeTimeout = 5 * time.Second
 
 // followGap is the least time between two reads for a follower: entries
 // reach followers at most this late.

@@ -85,6 +85,9 @@ type Server struct {
 	tag    string
 	closed bool
 	stop   chan struct{}
+	// leveled holds the connections (*mcp.ServerSession) given the default
+	// log level.
+	leveled sync.Map
 }
 
 // live is one open session.
@@ -119,27 +122,30 @@ func New(set Settings) *Server {
 			"workspace, files are checkpointed before each command that may change them: session_restore undoes.",
 	})
 	s.addTools()
-	s.srv.AddReceivingMiddleware(logByDefault)
+	s.srv.AddReceivingMiddleware(s.logByDefault)
 	if set.IdleTTL != NoIdleTTL {
 		go s.reap()
 	}
 	return s
 }
 
-// logByDefault sets a new connection's log level to info, as if the client
-// had sent logging/setLevel: the SDK sends no log message before a level
-// is set, and clients of the original execkit get each command's
-// transcript without asking. A client's own setLevel changes it.
-func logByDefault(next mcp.MethodHandler) mcp.MethodHandler {
+// logByDefault sets a connection's log level to info when it first sends
+// anything, as if the client had sent logging/setLevel: the SDK sends no
+// log message before a level is set, and clients of the original execkit
+// get each command's transcript without asking. A client's own setLevel
+// (first or later) decides.
+func (s *Server) logByDefault(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		res, err := next(ctx, method, req)
-		if method == "initialize" && err == nil {
-			if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
-				next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{
-					Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "info"}})
+		if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
+			if _, seen := s.leveled.LoadOrStore(ss, true); !seen {
+				go func() { ss.Wait(); s.leveled.Delete(ss) }()
+				if method != "logging/setLevel" {
+					next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{
+						Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "info"}})
+				}
 			}
 		}
-		return res, err
+		return next(ctx, method, req)
 	}
 }
 

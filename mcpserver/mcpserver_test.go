@@ -453,3 +453,114 @@ func TestToolMetadata(t *testing.T) {
 		t.Errorf("schema types that are lists: %v", multi)
 	}
 }
+
+// TestNotificationsWhileRunning, with the official Go SDK client: a long
+// command's output reaches the client while it runs (the command waits
+// for a file the client's handler makes when it sees the first line), then
+// a warning for its failure, with progress notifications in order; at
+// level warning the client gets no info message.
+func TestNotificationsWhileRunning(t *testing.T) {
+	s := New(Settings{})
+	defer s.Close()
+	flag := filepath.Join(t.TempDir(), "seen")
+	var mu sync.Mutex
+	var logs []*mcp.LoggingMessageParams
+	var progress []*mcp.ProgressNotificationParams
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.MCP().Connect(context.Background(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	client := mcp.NewClient(&mcp.Implementation{Name: "sdk-client"}, &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
+			mu.Lock()
+			defer mu.Unlock()
+			logs = append(logs, r.Params)
+			if d, ok := r.Params.Data.(map[string]any); ok && strings.Contains(fmt.Sprint(d["output"]), "first-line") {
+				os.WriteFile(flag, nil, 0o600)
+			}
+		},
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			defer mu.Unlock()
+			progress = append(progress, r.Params)
+		},
+	})
+	cs, err := client.Connect(context.Background(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	var info SessionInfo
+	if err := tool(cs, "session_create", map[string]any{}, &info); err != nil {
+		t.Fatal(err)
+	}
+	cmd := `echo first-line; i=0; while [ ! -e ` + flag + ` ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; ` +
+		`[ -e ` + flag + ` ] && echo seen-while-running; echo last-line >&2; exit 2`
+	// The SDK's client speaks the 2026-07-28 protocol, where a call says
+	// which log messages it wants in its _meta.
+	params := &mcp.CallToolParams{Name: "session_exec", Arguments: map[string]any{"session_id": info.SessionID, "command": cmd},
+		Meta: mcp.Meta{mcp.MetaKeyLogLevel: "info"}}
+	params.SetProgressToken("tok-1")
+	res, err := cs.CallTool(context.Background(), params)
+	if err != nil || res.IsError {
+		t.Fatalf("exec: %v %v", err, res)
+	}
+	var out struct{ Stdout string }
+	b, _ := json.Marshal(res.StructuredContent)
+	json.Unmarshal(b, &out)
+	if !strings.Contains(out.Stdout, "seen-while-running") {
+		t.Errorf("the first line did not reach the client while the command ran: %q", out.Stdout)
+	}
+	// Notifications sent before the answer may still be on their way.
+	for i := 0; i < 200; i++ {
+		mu.Lock()
+		n := len(progress)
+		mu.Unlock()
+		if n > 0 && progress[n-1].Progress == progress[n-1].Total {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	var outputs, warnings int
+	for _, l := range logs {
+		d, _ := l.Data.(map[string]any)
+		switch {
+		case l.Level == "info" && d["output"] != nil:
+			outputs++
+		case l.Level == "warning" && d["exit_code"] == 2.0:
+			warnings++
+		}
+	}
+	if outputs < 2 || warnings != 1 {
+		t.Errorf("%d output messages, %d warnings: %+v", outputs, warnings, logs)
+	}
+	for i, p := range progress {
+		if p.ProgressToken != "tok-1" || i > 0 && p.Progress <= progress[i-1].Progress {
+			t.Errorf("progress %d: %+v", i, p)
+		}
+	}
+	if n := len(progress); n < 2 || progress[n-1].Total != progress[n-1].Progress {
+		t.Errorf("progress: %+v", progress)
+	}
+	logs = nil
+	mu.Unlock()
+
+	for _, c := range []string{"echo quiet", "echo loud; exit 4"} {
+		cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "session_exec",
+			Arguments: map[string]any{"session_id": info.SessionID, "command": c}, Meta: mcp.Meta{mcp.MetaKeyLogLevel: "warning"}})
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range logs {
+		if l.Level != "warning" {
+			t.Errorf("below the level set: %+v", l)
+		}
+	}
+	if len(logs) != 1 {
+		t.Errorf("at level warning: %+v", logs)
+	}
+}

@@ -257,7 +257,10 @@ func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in e
 		return nil, execOut{}, err
 	}
 	defer release()
+	st := startStream(ctx, req, l.id, l.s.StoredCommand(in.Command))
+	eo.Output = st.outputFunc()
 	r, err := l.s.Exec(ctx, in.Command, eo)
+	st.stop()
 	s.mu.Lock()
 	l.commands++
 	l.lastUsed = time.Now()
@@ -274,7 +277,7 @@ func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in e
 	}
 	stored := l.s.StoredCommand(r.Command)
 	s.set.Audit.Exec(l.id, l.o.Kind, stored, r)
-	s.notify(ctx, req, l.id, stored, r)
+	s.notify(ctx, req, l.id, stored, r, st)
 	out := execOut{Result: r}
 	out.Command = stored
 	if r.StdoutInfo.Mode != "" || r.StderrInfo.Mode != "" {
@@ -307,7 +310,7 @@ func textResult(s string) *mcp.CallToolResult {
 // log message (info; warning when it was blocked or failed), and a
 // progress notification when the call carries a progress token. The
 // client's logging/setLevel decides which log messages it gets.
-func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, command string, r session.Result) {
+func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, command string, r session.Result, st *streamer) {
 	if req == nil || req.Session == nil {
 		return
 	}
@@ -326,9 +329,7 @@ func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, comma
 		data["transcript"] = transcript(r, command)
 	}
 	req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: level, Logger: "execkit", Data: data})
-	if tok := req.Params.GetProgressToken(); tok != nil {
-		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 1, Message: summary})
-	}
+	st.final(summary)
 }
 
 func (s *Server) sessionDestroy(ctx context.Context, _ *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, destroyOut, error) {

@@ -164,3 +164,47 @@ func TestShapedExampleKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactionFlushed: a stream flushed for a live view after every line,
+// and after a cut at every byte offset, lets no credential of the corpus
+// through.
+func TestRedactionFlushed(t *testing.T) {
+	r := NewRedactor(nil)
+	flushedOnce := 0
+	for _, p := range safetytest.Corpus() {
+		var out bytes.Buffer
+		s := r.Stream(&out)
+		for _, l := range strings.SplitAfter(p.Line, "\n") {
+			s.Write([]byte(l))
+			s.Flush()
+		}
+		if out.Len() > 0 {
+			flushedOnce++
+		}
+		s.Close()
+		if p.Leaks(out.String()) {
+			t.Errorf("%s leaks when flushed line by line: %q", p.Kind, out.String())
+		}
+		for cut := 0; cut <= len(p.Line); cut++ {
+			var out bytes.Buffer
+			s := r.Stream(&out)
+			s.Write([]byte(p.Line[:cut]))
+			s.Flush()
+			s.Write([]byte(p.Line[cut:]))
+			s.Flush()
+			s.Close()
+			if p.Leaks(out.String()) {
+				t.Fatalf("%s leaks flushed after a cut at %d: %q", p.Kind, cut, out.String())
+			}
+		}
+	}
+	t.Logf("%d of %d positives passed on something before the stream ended", flushedOnce, len(safetytest.Corpus()))
+	// A flushed stream passes on complete lines at once.
+	var out bytes.Buffer
+	s := r.Stream(&out)
+	s.Write([]byte("building\nstep 1 of 3\npartial"))
+	s.Flush()
+	if out.String() != "building\nstep 1 of 3\n" {
+		t.Errorf("flushed %q", out.String())
+	}
+}

@@ -576,6 +576,7 @@ type Stream struct {
 	r            *Redactor
 	out          io.Writer
 	buf          []byte
+	done         int // buf[:done] was passed on already, kept as context
 	inPEM        bool
 	placeholders bool
 	kinds        map[string]int
@@ -605,17 +606,56 @@ func (s *Stream) Close() error {
 	return nil
 }
 
+// Flush passes on the complete lines held back, for a reader that wants
+// output as it comes (a live view): everything up to the last line break,
+// except from a line that may name a value still to come on the next
+// lines (one ending in ":", "=", "|", ">", "\\" or an opening quote) and
+// inside a private key. What it passes on is redacted as the rest is.
+func (s *Stream) Flush() {
+	if s.inPEM {
+		return
+	}
+	b := s.buf
+	end := bytes.LastIndexByte(b, '\n') + 1
+	for end > s.done {
+		// The line before end must not announce a value on the next one.
+		start := bytes.LastIndexByte(b[:end-1], '\n') + 1
+		line := bytes.TrimRight(b[start:end-1], " \t\r")
+		if len(line) == 0 || !bytes.ContainsAny(line[len(line)-1:], ":=|>\\\"'`([{") {
+			break
+		}
+		end = start
+	}
+	if end <= s.done {
+		return
+	}
+	s.processTo(end)
+}
+
 // Found reports how many of each kind were redacted so far.
 func (s *Stream) Found() map[string]int { return s.kinds }
 
 func (s *Stream) process(final bool) {
+	limit := len(s.buf) - maxMatch
+	if final {
+		limit = len(s.buf)
+	}
+	s.pass(limit, final)
+}
+
+// processTo passes on buf up to limit, a line break: no match runs over
+// one but a private key, which pass holds back.
+func (s *Stream) processTo(limit int) {
+	if limit > len(s.buf)-maxMatch {
+		s.pass(limit, false)
+	}
+}
+
+// pass redacts buf and passes it on up to limit (all of it when final).
+func (s *Stream) pass(limit int, final bool) {
 	defer func() { s.view, s.idx = nil, nil }()
 	b := s.buf
-	pos := 0
-	limit := len(b) - maxMatch
-	if final {
-		limit = len(b)
-	}
+	pos := s.done
 	for {
 		if s.inPEM {
 			if m := pemEnd.FindIndex(b[pos:]); m != nil {
@@ -639,6 +679,7 @@ func (s *Stream) process(final bool) {
 			pos = max(pos, limit)
 			break
 		}
+		sp.start = max(sp.start, pos) // what was passed on stays passed on
 		if !final && (sp.end >= len(b) || sp.touches) {
 			// The match touches the end: it may go on in the next write.
 			s.out.Write(b[pos:sp.start])
@@ -661,8 +702,16 @@ func (s *Stream) process(final bool) {
 		s.out.Write(b[pos:])
 		pos = len(b)
 	}
-	s.buf = append(s.buf[:0], b[pos:]...)
+	// What was passed on stays as context for the matchers that look back
+	// (a .netrc password after its machine line), never passed on again.
+	keep := max(0, pos-keepContext)
+	s.buf = append(s.buf[:0], b[keep:]...)
+	s.done = pos - keep
 }
+
+// keepContext is how much text already passed on a Stream keeps for
+// matchers that look back.
+const keepContext = 512
 
 // find is Redactor.find through terminal escape sequences: when b holds
 // any, matching runs on b without them (a colour code inside a token does

@@ -11,6 +11,7 @@ type capBuffer struct {
 	pos     int // next write position in ring when full
 	full    bool
 	total   int64
+	tap     func([]byte) // sees every byte written, before the cap
 }
 
 func newCapBuffer(max int) *capBuffer {
@@ -19,6 +20,9 @@ func newCapBuffer(max int) *capBuffer {
 }
 
 func (b *capBuffer) Write(p []byte) (int, error) {
+	if b.tap != nil && len(p) > 0 {
+		b.tap(p)
+	}
 	n0 := len(p)
 	b.total += int64(len(p))
 	if n := b.headMax - len(b.head); n > 0 {

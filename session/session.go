@@ -163,6 +163,12 @@ type ExecOptions struct {
 	MaxOutputBytes int `json:"max_output_bytes,omitempty"`
 	// Budget overrides Options.Budget when set.
 	Budget *safety.Budget `json:"budget,omitempty"`
+	// Output, when set, receives the command's output as it arrives, as
+	// the result will hold it (redacted, unless the session has NoRedact),
+	// before any size limit or budget: stream is "stdout" or "stderr". It
+	// is called from the goroutines reading the shell and must return
+	// quickly; p is valid only during the call.
+	Output func(stream string, p []byte) `json:"-"`
 }
 
 // StreamInfo reports how much of one stream was kept.
@@ -634,7 +640,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 	if eo.MaxOutputBytes > 0 {
 		maxOut = eo.MaxOutputBytes
 	}
-	res, st := s.run(ctx, cmd, timeout, maxOut)
+	res, st := s.run(ctx, cmd, timeout, maxOut, eo.Output)
 	if st.notRun && !s.isClosing() {
 		// An earlier command took this frame's nonce (its result may have
 		// been forged, and its directory and environment are not kept);
@@ -646,7 +652,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 			s.sh = nil
 			return res, fmt.Errorf("session: the shell's frame was broken and a new shell could not be started: %w", err)
 		}
-		res, st = s.run(ctx, cmd, timeout, maxOut)
+		res, st = s.run(ctx, cmd, timeout, maxOut, eo.Output)
 		res.Respawned = true
 	}
 	budget := s.opts.Budget
@@ -657,7 +663,7 @@ func (s *Session) execLocked(ctx context.Context, cmd string, eo ExecOptions) (R
 	if st.flush {
 		// The shell announces killed background jobs ("Killed ...") after
 		// its next foreground command; let that be a hidden one.
-		s.run(context.WithoutCancel(ctx), "{ command true; } 2>/dev/null", 10*time.Second, 4096)
+		s.run(context.WithoutCancel(ctx), "{ command true; } 2>/dev/null", 10*time.Second, 4096, nil)
 	}
 	if !st.shellGone && !s.isClosing() && mayBreakFrame(cmd) && !s.frameIntact(ctx) {
 		// The command changed what the frame relies on (a builtin
@@ -717,7 +723,7 @@ func mayBreakFrame(cmd string) bool { return frameSensitive.MatchString(cmd) }
 // it came back exactly as it must: nothing on either stream, status 0, a
 // complete trailer.
 func (s *Session) frameIntact(ctx context.Context) bool {
-	r, st := s.run(context.WithoutCancel(ctx), ":", frameCheckTimeout, 4096)
+	r, st := s.run(context.WithoutCancel(ctx), ":", frameCheckTimeout, 4096, nil)
 	return !st.shellGone && !r.TimedOut && r.ExitCode == 0 && r.Stdout == "" && r.Stderr == "" && st.cwd != ""
 }
 
@@ -788,12 +794,25 @@ func newNonce() string {
 }
 
 // run sends one framed command and collects its result.
-func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, maxOut int) (Result, runState) {
+func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, maxOut int, tap func(string, []byte)) (Result, runState) {
 	sh := s.sh
 	nonce := newNonce()
 	res := Result{Command: cmd, CwdBefore: s.cwd, ExitCode: -1}
-	out := newFrameParser(nonce, newCapBuffer(maxOut), false, s.red)
-	errp := newFrameParser(nonce, newCapBuffer(maxOut), true, s.red)
+	outBuf, errBuf := newCapBuffer(maxOut), newCapBuffer(maxOut)
+	if tap != nil {
+		// The tap sees what the result will: sanitised unless Raw (and
+		// redacted, the redactor passing complete lines on at once).
+		view := func(stream string) func([]byte) {
+			if s.opts.Raw {
+				return func(p []byte) { tap(stream, p) }
+			}
+			return func(p []byte) { tap(stream, []byte(safety.Sanitize(string(p)))) }
+		}
+		outBuf.tap, errBuf.tap = view("stdout"), view("stderr")
+	}
+	out := newFrameParser(nonce, outBuf, false, s.red)
+	errp := newFrameParser(nonce, errBuf, true, s.red)
+	out.live, errp.live = tap != nil, tap != nil
 
 	mark := sh.proc.MarkJobs()
 	fm, _ := sh.proc.(transport.FrameMarker)
@@ -973,6 +992,7 @@ type frameParser struct {
 	end, trailerEnd markerScanner
 	body            *capBuffer
 	red             *safety.Stream // nil: no redaction
+	live            bool           // flush complete lines as they come (a tap watches)
 	withTrailer     bool
 	state           int // 0 body, 1 trailer, 2 done
 	trailer         []byte
@@ -1043,6 +1063,9 @@ func newFrameParser(nonce string, body *capBuffer, withTrailer bool, red *safety
 func (f *frameParser) write(b []byte) {
 	if f.red != nil {
 		f.red.Write(b)
+		if f.live {
+			f.red.Flush() // complete lines now, for whoever watches
+		}
 	} else {
 		f.body.Write(b)
 	}

@@ -3,8 +3,11 @@ package session_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
@@ -68,5 +71,44 @@ func TestSecretSplitByEscapes(t *testing.T) {
 	r, _ := s.Exec(context.Background(), `printf 'key \033[1mAKIA\033[0mABCDEFGH\033[32mIJKLMNOP\033[0m done\n'`, session.ExecOptions{})
 	if r.Stdout != "key [REDACTED:aws-access-key-id] done\n" {
 		t.Errorf("escape-split secret: %q", r.Stdout)
+	}
+}
+
+// TestOutputStreams: ExecOptions.Output gets the output while the command
+// runs (the command here waits for a file the callback makes when it sees
+// the first line), redacted and sanitised as the result, with the size
+// limit's cut bytes too.
+func TestOutputStreams(t *testing.T) {
+	s := openLocal(t, session.Options{MaxOutputBytes: 64})
+	flag := t.TempDir() + "/seen"
+	var mu sync.Mutex
+	got := map[string]*strings.Builder{"stdout": {}, "stderr": {}}
+	made := false
+	out := func(stream string, p []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[stream].Write(p)
+		if !made && strings.Contains(got["stdout"].String(), "first\n") {
+			made = true
+			os.WriteFile(flag, nil, 0o600)
+		}
+	}
+	cmd := `echo first; i=0; while [ ! -e ` + flag + ` ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done; ` +
+		`[ -e ` + flag + ` ] && echo streamed; printf 'key AKIA'; sleep .1; printf 'ABCDEFGHIJKLMNOP\n'; printf '\033[31mred\033[0m\n' >&2; seq 1 100`
+	r, err := s.Exec(context.Background(), cmd, session.ExecOptions{Output: out, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	so, se := got["stdout"].String(), got["stderr"].String()
+	if !strings.Contains(so, "first\nstreamed\nkey [REDACTED:aws-access-key-id]\n1\n") || !strings.HasSuffix(so, "100\n") || strings.Contains(so, "AKIAABCD") {
+		t.Errorf("streamed stdout %q", so)
+	}
+	if se != "red\n" || r.Stderr != "red\n" {
+		t.Errorf("streamed stderr %q, result %q", se, r.Stderr)
+	}
+	if !r.Truncated || len(so) <= len(r.Stdout) {
+		t.Errorf("the callback should see what the limit cuts: %d streamed, %d kept", len(so), len(r.Stdout))
 	}
 }

@@ -34,7 +34,13 @@ func TestLiveJournal(t *testing.T) {
 	sh := exec.Command(os.Args[0], "shell", "--journal", jpath, "--policy", "none")
 	sh.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
 	stdin, _ := sh.StdinPipe()
-	sh.Stdout, sh.Stderr = io.Discard, io.Discard
+	var shErr strings.Builder
+	sh.Stdout, sh.Stderr = io.Discard, &shErr
+	defer func() {
+		if t.Failed() {
+			t.Logf("shell stderr: %s", shErr.String())
+		}
+	}()
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +74,13 @@ func TestLiveJournal(t *testing.T) {
 	fol := exec.CommandContext(ctx, os.Args[0], "log", "--follow", "--json", jpath)
 	fol.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
 	fout, _ := fol.StdoutPipe()
+	var ferr strings.Builder
+	fol.Stderr = &ferr
+	defer func() {
+		if t.Failed() {
+			t.Logf("log --follow stderr: %s", ferr.String())
+		}
+	}()
 	if err := fol.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +97,8 @@ func TestLiveJournal(t *testing.T) {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatal("log --follow ended early")
+				err := fol.Wait()
+				t.Fatalf("log --follow ended early: %v", err)
 			}
 			var e map[string]any
 			if err := json.Unmarshal([]byte(l), &e); err != nil {
