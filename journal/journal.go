@@ -55,7 +55,8 @@ type Journal struct {
 	err     error         // sticky: after a failed commit nothing more is recorded
 	changed chan struct{} // closed and replaced after every commit
 
-	stopLive func() // stops serving readers (live.go)
+	stopLive func()     // stops serving readers (live.go)
+	live     liveOutput // running entries' output, for watchers
 }
 
 type request struct {
@@ -449,7 +450,7 @@ func (j *Journal) Complete(seq uint64, c Completion) error {
 	if c.Time.IsZero() {
 		c.Time = time.Now().UTC()
 	}
-	return j.updateEntry(seq, kindCompletion, c, func(e *Entry) error {
+	err := j.updateEntry(seq, kindCompletion, c, func(e *Entry) error {
 		if e.Completion != nil {
 			return fmt.Errorf("journal: entry %d is already complete", seq)
 		}
@@ -457,6 +458,8 @@ func (j *Journal) Complete(seq uint64, c Completion) error {
 		e.Status = c.Status
 		return nil
 	})
+	j.endLive(seq)
+	return err
 }
 
 // updateEntry appends a record of kind with data for entry seq and applies

@@ -136,6 +136,14 @@ func (j *Journal) serveReader(ctx context.Context, c net.Conn) {
 			_, err := tx.WriteTo(c)
 			return err
 		})
+	case "watch":
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			io.Copy(io.Discard, c) // the reader hanging up ends it
+			cancel()
+		}()
+		j.serveWatch(ctx, c)
 	case "follow":
 		after, err := strconv.ParseUint(arg, 10, 64)
 		if err != nil {
@@ -285,4 +293,170 @@ func unixWritable(dir string) bool {
 	f.Close()
 	os.Remove(f.Name())
 	return true
+}
+
+// Output a command writes while it runs, for readers that watch: the
+// writer keeps the last liveMax bytes of each running entry's output in
+// memory (never in the file: the completion has the output) and serves it
+// with the entries (WatchFile).
+
+const liveMax = 64 << 10
+
+// Output is a piece of a running entry's output, as its session passes it
+// on: redacted and sanitised like the result.
+type Output struct {
+	Entry  uint64 `json:"entry"`
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
+}
+
+// liveOutput holds the running entries' output.
+type liveOutput struct {
+	mu      sync.Mutex
+	pieces  map[uint64][]Output // per entry, at most liveMax bytes
+	size    map[uint64]int
+	changed chan struct{}
+}
+
+func (l *liveOutput) init() {
+	if l.pieces == nil {
+		l.pieces, l.size, l.changed = map[uint64][]Output{}, map[uint64]int{}, make(chan struct{})
+	}
+}
+
+// LiveOutput passes on output of running entry seq to the journal's
+// watchers. It is dropped when the entry completes.
+func (j *Journal) LiveOutput(seq uint64, stream string, p []byte) {
+	l := &j.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.init()
+	l.pieces[seq] = append(l.pieces[seq], Output{Entry: seq, Stream: stream, Data: string(p)})
+	l.size[seq] += len(p)
+	for l.size[seq] > liveMax && len(l.pieces[seq]) > 1 {
+		l.size[seq] -= len(l.pieces[seq][0].Data)
+		l.pieces[seq] = l.pieces[seq][1:]
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// endLive drops a completed entry's live output.
+func (j *Journal) endLive(seq uint64) {
+	l := &j.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.init()
+	delete(l.pieces, seq)
+	delete(l.size, seq)
+}
+
+// liveSince returns the live output pieces after the first n[seq] of each
+// running entry, and the channel closed at the next piece.
+func (j *Journal) liveSince(n map[uint64]int) ([]Output, <-chan struct{}) {
+	l := &j.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.init()
+	var out []Output
+	for seq, ps := range l.pieces {
+		if k := n[seq]; k < len(ps) {
+			out = append(out, ps[k:]...)
+			n[seq] = len(ps)
+		}
+	}
+	for seq := range n {
+		if _, ok := l.pieces[seq]; !ok {
+			delete(n, seq)
+		}
+	}
+	return out, l.changed
+}
+
+// watchEvent is one line of the watch stream: an entry or some output.
+type watchEvent struct {
+	Entry  *Entry  `json:"entry,omitempty"`
+	Output *Output `json:"output,omitempty"`
+}
+
+// serveWatch streams entries as follow does, and the running entries'
+// output as it comes.
+func (j *Journal) serveWatch(ctx context.Context, c net.Conn) {
+	var mu sync.Mutex
+	w := bufio.NewWriter(c)
+	enc := json.NewEncoder(w)
+	send := func(ev watchEvent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		c.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		seen := map[uint64]int{}
+		for {
+			out, changed := j.liveSince(seen)
+			for i := range out {
+				if send(watchEvent{Output: &out[i]}) != nil {
+					cancel()
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond): // gather a little
+			}
+		}
+	}()
+	j.follow(ctx, 0, followGap, func(e Entry) error { return send(watchEvent{Entry: &e}) })
+}
+
+// WatchFile is FollowFile with the output of running entries as it comes
+// (onOutput), from the process writing the journal. A journal nobody
+// writes is read once.
+func WatchFile(ctx context.Context, path string, onEntry func(Entry) error, onOutput func(Output) error) error {
+	c, err := dialLive(path)
+	if err != nil {
+		return FollowFile(ctx, path, onEntry)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "watch\n"); err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		c.Close()
+	}()
+	dec := json.NewDecoder(c)
+	for {
+		var ev watchEvent
+		if err := dec.Decode(&ev); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("journal: %s: watching its writer: %w", path, err)
+		}
+		switch {
+		case ev.Entry != nil:
+			err = onEntry(*ev.Entry)
+		case ev.Output != nil:
+			err = onOutput(*ev.Output)
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

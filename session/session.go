@@ -511,7 +511,19 @@ func (s *Session) checkpointStage(x *execCall) bool {
 // sanitising and shaping happen on the way (execLocked).
 func (s *Session) runStage(x *execCall) bool {
 	entry, cp := x.res.Entry, x.res.Checkpoint
-	x.res, x.err = s.execLocked(x.ctx, x.cmd, x.eo)
+	eo := x.eo
+	if j := s.opts.Journal; j != nil && x.seq != 0 {
+		// The journal's live readers (execkit watch) see the output as it
+		// comes; only the completion keeps it.
+		seq, caller := x.seq, eo.Output
+		eo.Output = func(stream string, p []byte) {
+			j.LiveOutput(seq, stream, p)
+			if caller != nil {
+				caller(stream, p)
+			}
+		}
+	}
+	x.res, x.err = s.execLocked(x.ctx, x.cmd, eo)
 	x.res.Entry, x.res.Checkpoint = entry, cp
 	return true
 }

@@ -124,6 +124,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			setupCommand(),
 			doctorCommand(),
 			viewCommand(),
+			watchCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {
