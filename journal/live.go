@@ -246,30 +246,7 @@ func snapshotDir() string {
 // journal nobody writes is read once.
 func FollowFile(ctx context.Context, path string, fn func(Entry) error) error {
 	if c, err := dialLive(path); err == nil {
-		defer c.Close()
-		if _, err := io.WriteString(c, "follow 0\n"); err != nil {
-			return err
-		}
-		go func() {
-			<-ctx.Done()
-			c.Close()
-		}()
-		dec := json.NewDecoder(c)
-		for {
-			var e Entry
-			if err := dec.Decode(&e); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-					return nil
-				}
-				return fmt.Errorf("journal: %s: following its writer: %w", path, err)
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
+		return readStream(ctx, c, path, "follow 0", fn)
 	}
 	return Read(path, func(r *Reader) error {
 		es, err := r.Entries(Filter{})
@@ -429,33 +406,40 @@ func WatchFile(ctx context.Context, path string, onEntry func(Entry) error, onOu
 	if err != nil {
 		return FollowFile(ctx, path, onEntry)
 	}
+	return readStream(ctx, c, path, "watch", func(ev watchEvent) error {
+		switch {
+		case ev.Entry != nil:
+			return onEntry(*ev.Entry)
+		case ev.Output != nil:
+			return onOutput(*ev.Output)
+		}
+		return nil
+	})
+}
+
+// readStream sends request on c, a connection to the writer of the
+// journal at path, and calls each with every JSON value of its answer,
+// until the writer ends it (nil), ctx ends or each fails. It closes c.
+func readStream[T any](ctx context.Context, c net.Conn, path, request string, each func(T) error) error {
 	defer c.Close()
-	if _, err := io.WriteString(c, "watch\n"); err != nil {
+	if _, err := io.WriteString(c, request+"\n"); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.Close()
-	}()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	dec := json.NewDecoder(c)
 	for {
-		var ev watchEvent
-		if err := dec.Decode(&ev); err != nil {
+		var v T
+		if err := dec.Decode(&v); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("journal: %s: watching its writer: %w", path, err)
+			return fmt.Errorf("journal: %s: reading from its writer (%s): %w", path, request, err)
 		}
-		switch {
-		case ev.Entry != nil:
-			err = onEntry(*ev.Entry)
-		case ev.Output != nil:
-			err = onOutput(*ev.Output)
-		}
-		if err != nil {
+		if err := each(v); err != nil {
 			return err
 		}
 	}

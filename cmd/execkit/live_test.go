@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,26 +26,53 @@ func execkitOut(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
+// startShell starts `execkit shell` writing the journal at jpath, with
+// no policy, and returns its input (one command a line) and a buffer of
+// its stderr; the shell is stopped when the test ends.
+func startShell(t *testing.T, jpath string) (io.Writer, *strings.Builder) {
+	t.Helper()
+	sh := exec.Command(os.Args[0], "shell", "--journal", jpath, "--policy", "none")
+	sh.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+	stdin, _ := sh.StdinPipe()
+	var errb strings.Builder
+	sh.Stdout, sh.Stderr = io.Discard, &errb
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		sh.Wait()
+		if t.Failed() {
+			t.Logf("shell stderr: %s", errb.String())
+		}
+	})
+	return stdin, &errb
+}
+
+// waitForEntry polls the viewer at url until an entry holds word.
+func waitForEntry(t *testing.T, url, word string) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		resp, err := http.Get(url + "api/entries?after=0")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), word) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared in the viewer", word)
+}
+
 // TestLiveJournal: while `execkit shell` writes a journal, another process
 // reads it with log, show, export and verify, and follows it with log
 // --follow, which ends when the shell closes the journal.
 func TestLiveJournal(t *testing.T) {
 	dir := t.TempDir()
 	jpath := filepath.Join(dir, "run.db")
-	sh := exec.Command(os.Args[0], "shell", "--journal", jpath, "--policy", "none")
-	sh.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
-	stdin, _ := sh.StdinPipe()
-	var shErr strings.Builder
-	sh.Stdout, sh.Stderr = io.Discard, &shErr
-	defer func() {
-		if t.Failed() {
-			t.Logf("shell stderr: %s", shErr.String())
-		}
-	}()
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); sh.Wait() }()
+	stdin, _ := startShell(t, jpath)
 	io.WriteString(stdin, "echo one; echo err >&2\n")
 	// The entry appears to readers once it is committed: polled, bounded.
 	var out string
@@ -113,12 +141,11 @@ func TestLiveJournal(t *testing.T) {
 	if e := next(); e["command"] != "echo one; echo err >&2" {
 		t.Errorf("first followed entry: %v", e)
 	}
+	// The shell ends with its shell's exit, closing the journal.
 	io.WriteString(stdin, "echo two; exit 3\n")
 	if e := next(); e["command"] != "echo two; exit 3" || e["status"] != "shell_ended" {
 		t.Errorf("followed entry: %v", e)
 	}
-	stdin.Close()
-	sh.Wait()
 	for l := range lines {
 		t.Errorf("after the writer ended: %q", l)
 	}

@@ -206,24 +206,9 @@ func TestLiveViewer(t *testing.T) {
 		t.Fatalf("no viewer address in %q", line)
 	}
 	go io.Copy(io.Discard, br)
-	waitFor := func(word string) {
-		t.Helper()
-		for i := 0; i < 200; i++ {
-			resp, err := http.Get(url + "api/entries?after=0")
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if bytes.Contains(b, []byte(word)) {
-					return
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("%s never appeared in the live viewer", word)
-	}
-	waitFor("first-live-entry")
+	waitForEntry(t, url, "first-live-entry")
 	os.WriteFile(stop+".1", nil, 0o644)
-	waitFor("second-live-entry")
+	waitForEntry(t, url, "second-live-entry")
 	if browser := chromiumIfAny(); browser != "" {
 		dom := headless(t, browser, url, "--dump-dom")
 		if !strings.Contains(dom, "second-live-entry") || !strings.Contains(dom, `data-live="true"`) {
@@ -252,14 +237,7 @@ func TestViewOfLiveJournal(t *testing.T) {
 	dir := t.TempDir()
 	jpath := filepath.Join(dir, "run.db")
 	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
-	sh := exec.Command(os.Args[0], "shell", "--journal", jpath, "--policy", "none")
-	sh.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
-	stdin, _ := sh.StdinPipe()
-	sh.Stdout, sh.Stderr = io.Discard, io.Discard
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); sh.Wait() }()
+	stdin, _ := startShell(t, jpath)
 	io.WriteString(stdin, "echo first-of-shell\n")
 	for i := 0; i < 300 && !journal.Live(jpath); i++ {
 		time.Sleep(20 * time.Millisecond)
@@ -278,24 +256,9 @@ func TestViewOfLiveJournal(t *testing.T) {
 	}
 	url, stopView := startView()
 	defer stopView()
-	waitFor := func(word string) {
-		t.Helper()
-		for i := 0; i < 300; i++ {
-			resp, err := http.Get(url + "api/entries?after=0")
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if bytes.Contains(b, []byte(word)) {
-					return
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("%s never appeared in the viewer", word)
-	}
-	waitFor("first-of-shell")
+	waitForEntry(t, url, "first-of-shell")
 	io.WriteString(stdin, "echo second-of-shell\n")
-	waitFor("second-of-shell")
+	waitForEntry(t, url, "second-of-shell")
 	if browser := chromium(t); browser != "" {
 		dom := headless(t, browser, url, "--dump-dom")
 		if !strings.Contains(dom, "second-of-shell") || !strings.Contains(dom, `data-live="true"`) {

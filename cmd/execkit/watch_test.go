@@ -22,14 +22,7 @@ func TestWatch(t *testing.T) {
 	dir := t.TempDir()
 	jpath := filepath.Join(dir, "run.db")
 	flag := filepath.Join(dir, "go-on")
-	sh := exec.Command(os.Args[0], "shell", "--journal", jpath, "--policy", "none")
-	sh.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
-	stdin, _ := sh.StdinPipe()
-	sh.Stdout, sh.Stderr = io.Discard, io.Discard
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); sh.Wait() }()
+	stdin, _ := startShell(t, jpath)
 	io.WriteString(stdin, "echo first-entry; echo to-stderr >&2\n")
 	io.WriteString(stdin, "false\n")
 
