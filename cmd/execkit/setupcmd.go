@@ -15,6 +15,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/sys/unix"
+
+	"github.com/execkit/execkit/session"
 )
 
 // binaryPath is this execkit's absolute path, for configuration snippets.
@@ -29,40 +31,135 @@ func binaryPath() string {
 	return p
 }
 
+// setupClients are the agents setup knows, each with where its
+// configuration lives and the format it reads.
+var setupClients = []struct {
+	name, where string
+	render      func(bin string, args []string, timeout time.Duration) ([]byte, error)
+}{
+	{"claude", "Claude Code: the project's .mcp.json (or run the claude mcp add line below)", mcpServersJSON},
+	{"claude-desktop", "Claude Desktop: claude_desktop_config.json (~/Library/Application Support/Claude/ on macOS, %APPDATA%\\Claude\\ on Windows, ~/.config/Claude/ on Linux)", mcpServersJSON},
+	{"cursor", "Cursor: ~/.cursor/mcp.json (all projects) or .cursor/mcp.json (this project)", mcpServersJSON},
+	{"windsurf", "Windsurf: ~/.codeium/windsurf/mcp_config.json", mcpServersJSON},
+	{"gemini", "Gemini CLI: ~/.gemini/settings.json (or .gemini/settings.json in the project)", geminiJSON},
+	{"vscode", "VS Code: .vscode/mcp.json in the workspace (or the user's mcp.json: MCP: Open User Configuration)", vscodeJSON},
+	{"zed", "Zed: merge into settings.json (~/.config/zed/settings.json)", zedJSON},
+	{"codex", "Codex: ~/.codex/config.toml", codexTOML},
+}
+
+func setupNames() string {
+	var names []string
+	for _, c := range setupClients {
+		names = append(names, c.name)
+	}
+	return strings.Join(names, ", ")
+}
+
 func setupCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "setup",
 		Usage:     "print the configuration that wires execkit's MCP server into an agent",
-		ArgsUsage: "claude|cursor|gemini [-- MCP FLAGS...]",
-		Description: "Prints the snippet for the agent, with this binary's path; flags after -- are passed to\n" +
-			"`execkit mcp` (e.g. -- --deny rm --known-hosts ~/.ssh/known_hosts).",
+		ArgsUsage: "CLIENT [-- MCP FLAGS...]",
+		Description: "CLIENT is one of " + setupNames() + ". Prints the client's configuration\n" +
+			"for this binary on stdout (JSON, or TOML for codex: `setup cursor > mcp.json` is a valid file) and\n" +
+			"where it goes on stderr. Flags after -- are passed to `execkit mcp` (e.g. -- --deny rm); the\n" +
+			"client's tool timeout, where it has one, is set above the command timeout (--timeout, 10m).",
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef("setup needs an agent: claude, cursor or gemini")
+				return usagef("setup needs a client: %s", setupNames())
 			}
-			agent := c.Args().First()
+			name := c.Args().First()
 			args := append([]string{"mcp"}, c.Args().Tail()...)
 			if len(args) > 1 && args[1] == "--" {
 				args = append([]string{"mcp"}, args[2:]...)
 			}
-			bin := binaryPath()
-			server := map[string]any{"command": bin, "args": args}
-			snippet, _ := json.MarshalIndent(map[string]any{"mcpServers": map[string]any{"execkit": server}}, "", "  ")
-			w := c.App.Writer
-			switch agent {
-			case "claude":
-				fmt.Fprintf(w, "# Claude Code: add the server for this project (or --scope user for all):\nclaude mcp add execkit -- %s %s\n\n", bin, strings.Join(args, " "))
-				fmt.Fprintf(w, "# or put this in the project's .mcp.json:\n%s\n", snippet)
-			case "cursor":
-				fmt.Fprintf(w, "# Cursor: ~/.cursor/mcp.json (all projects) or .cursor/mcp.json (this project):\n%s\n", snippet)
-			case "gemini":
-				fmt.Fprintf(w, "# Gemini CLI: ~/.gemini/settings.json (or .gemini/settings.json in the project):\n%s\n", snippet)
-			default:
-				return usagef("setup: unknown agent %q (claude, cursor or gemini)", agent)
+			timeout := session.DefaultTimeout
+			for i, a := range args {
+				v, ok := strings.CutPrefix(a, "--timeout=")
+				if !ok && a == "--timeout" && i+1 < len(args) {
+					v, ok = args[i+1], true
+				}
+				if ok {
+					d, err := time.ParseDuration(v)
+					if err != nil || d <= 0 {
+						return usagef("setup: --timeout %q: a duration with a unit, like 10m or 90s", v)
+					}
+					timeout = d
+				}
+				if a == "--http" || strings.HasPrefix(a, "--http=") {
+					return usagef("setup writes configurations that start execkit mcp on stdio; for --http, start the server yourself and give the client its URL and token")
+				}
 			}
-			return nil
+			for _, cl := range setupClients {
+				if cl.name != name {
+					continue
+				}
+				bin := binaryPath()
+				out, err := cl.render(bin, args, timeout)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.ErrWriter, "# %s\n", cl.where)
+				if name == "claude" {
+					fmt.Fprintf(c.App.ErrWriter, "# or: claude mcp add execkit -- %s   (add --scope user for every project)\n", shellQuote(append([]string{bin}, args...)))
+				}
+				_, err = c.App.Writer.Write(out)
+				return err
+			}
+			return usagef("setup: unknown client %q (%s)", name, setupNames())
 		},
 	}
+}
+
+// shellQuote joins words for a POSIX shell, quoting those that need it.
+func shellQuote(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") == "" {
+			out[i] = w
+		} else {
+			out[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func indentJSON(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
+}
+
+// mcpServersJSON is the mcpServers format of Claude, Cursor and Windsurf.
+func mcpServersJSON(bin string, args []string, _ time.Duration) ([]byte, error) {
+	return indentJSON(map[string]any{"mcpServers": map[string]any{"execkit": map[string]any{"command": bin, "args": args}}})
+}
+
+// geminiJSON is Gemini CLI's: mcpServers with a timeout in milliseconds.
+func geminiJSON(bin string, args []string, timeout time.Duration) ([]byte, error) {
+	return indentJSON(map[string]any{"mcpServers": map[string]any{"execkit": map[string]any{
+		"command": bin, "args": args, "timeout": (timeout + time.Minute).Milliseconds()}}})
+}
+
+// vscodeJSON is VS Code's mcp.json: servers, with their type.
+func vscodeJSON(bin string, args []string, _ time.Duration) ([]byte, error) {
+	return indentJSON(map[string]any{"servers": map[string]any{"execkit": map[string]any{"type": "stdio", "command": bin, "args": args}}})
+}
+
+// zedJSON is Zed's settings: context_servers.
+func zedJSON(bin string, args []string, _ time.Duration) ([]byte, error) {
+	return indentJSON(map[string]any{"context_servers": map[string]any{"execkit": map[string]any{"command": bin, "args": args, "env": map[string]string{}}}})
+}
+
+// codexTOML is Codex's config.toml table, its tool timeout above the
+// command timeout (Codex's own default, 60 s, would cut commands short).
+func codexTOML(bin string, args []string, timeout time.Duration) ([]byte, error) {
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) } // a JSON string is a TOML basic string
+	var quoted []string
+	for _, a := range args {
+		quoted = append(quoted, q(a))
+	}
+	return []byte(fmt.Sprintf("[mcp_servers.execkit]\ncommand = %s\nargs = [%s]\ntool_timeout_sec = %d\nstartup_timeout_sec = 30\n",
+		q(bin), strings.Join(quoted, ", "), int((timeout + time.Minute).Seconds()))), nil
 }
 
 // check is one line of doctor's report.
