@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,7 +23,13 @@ func journalArg(c *cli.Context, rest int) (string, []string, error) {
 	if c.NArg() != 1+rest {
 		return "", nil, usagef("%s: usage: execkit %s %s [flags]", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
 	}
-	return c.Args().First(), c.Args().Tail(), nil
+	path := c.Args().First()
+	if fi, err := os.Stat(path); err != nil {
+		return "", nil, usagef("%s: no journal at %s (%v)", c.Command.Name, path, errors.Unwrap(err))
+	} else if fi.IsDir() {
+		return "", nil, usagef("%s: %s is a directory, not a journal", c.Command.Name, path)
+	}
+	return path, c.Args().Tail(), nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -103,10 +104,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// Errors are printed once, by exitCode.
-		ExitErrHandler:  func(*cli.Context, error) {},
-		HideHelpCommand: true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		EnableBashCompletion: true,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err.Error()}
+			return usageError{usageHint(err.Error())}
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Commands: []*cli.Command{
@@ -126,9 +127,14 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			viewCommand(),
 			watchCommand(),
 			versionCommand(),
+			completionCommand(),
+			manCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
+				if near := closest(c.Args().First(), c.App.Commands); near != "" {
+					return usagef("unknown command %q: did you mean %q? (try 'execkit --help')", c.Args().First(), near)
+				}
 				return usagef("unknown command %q (try 'execkit --help')", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
@@ -174,4 +180,56 @@ func joinArgs(c *cli.Context) (string, error) {
 		return "", usagef("%s: no command given", c.Command.Name)
 	}
 	return strings.Join(c.Args().Slice(), " "), nil
+}
+
+// durationFlag finds the flag in urfave/cli's message for a value it could
+// not parse.
+var durationFlag = regexp.MustCompile(`^invalid value "([^"]*)" for flag -([a-z-]+): parse error`)
+
+// usageHint makes the command line library's messages say what was
+// expected: a duration needs a unit.
+func usageHint(msg string) string {
+	if m := durationFlag.FindStringSubmatch(msg); m != nil {
+		switch m[2] {
+		case "timeout", "idle-ttl", "kill-grace":
+			return fmt.Sprintf("--%s %q: a duration needs a unit, like 90s, 10m or 1h30m", m[2], m[1])
+		}
+		return fmt.Sprintf("--%s %q: not a valid value for it (see execkit help)", m[2], m[1])
+	}
+	return msg
+}
+
+// closest is the command name nearest to name, when one is near enough
+// to be a slip (two edits at most).
+func closest(name string, cmds []*cli.Command) string {
+	best, bestD := "", 3
+	for _, c := range cmds {
+		for _, n := range c.Names() {
+			if d := editDistance(name, n); d < bestD {
+				best, bestD = n, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -330,7 +330,28 @@ func TestMCPOverHTTP(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		if strings.Contains(stderr.String(), "s3cret-token") {
+			t.Error("the token from --token-env was printed")
+		}
+		// An address already taken fails before any journal is made.
+		taken := filepath.Join(dir, "taken.db")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		bad := exec.Command(os.Args[0], "mcp", "--journal", taken, "--http", ln.Addr().String())
+		bad.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+		if out, err := bad.CombinedOutput(); err == nil {
+			t.Errorf("a taken address: %s", out)
+		}
+		if _, err := os.Stat(taken); err == nil {
+			t.Error("a failed --http left a journal behind")
+		}
+	}()
 	url := "http://" + addr + "/"
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
@@ -344,8 +365,8 @@ func TestMCPOverHTTP(t *testing.T) {
 		t.Fatalf("%v (server: %s)", err, stderr.String())
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("without the token: %s", resp.Status)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("without the token: %s, WWW-Authenticate %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "http-test"}, nil)
 	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url,

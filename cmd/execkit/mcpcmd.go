@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -79,6 +80,20 @@ func mcpCommand() *cli.Command {
 					}
 				}
 			}
+			// The HTTP address and its token are checked before the journal
+			// is made: a bad one leaves no journal behind.
+			var ln net.Listener
+			var token string
+			if addr := c.String("http"); addr != "" {
+				var err error
+				if token, err = bearerToken(c); err != nil {
+					return err
+				}
+				if ln, err = listenLoopback(addr); err != nil {
+					return err
+				}
+				defer ln.Close()
+			}
 			set, closeAll, err := mcpSettings(c)
 			if err != nil {
 				return err
@@ -93,8 +108,8 @@ func mcpCommand() *cli.Command {
 			defer srv.Close()
 			ctx, stop := signalContext()
 			defer stop()
-			if addr := c.String("http"); addr != "" {
-				return serveHTTP(ctx, c, srv, addr)
+			if ln != nil {
+				return serveHTTP(ctx, c, srv, ln, token)
 			}
 			return srv.Serve(ctx, os.Stdin, os.Stdout)
 		},
@@ -169,33 +184,42 @@ func mcpSettings(c *cli.Context) (mcpserver.Settings, func(), error) {
 	return set, func() { j.finish(); cleanup() }, nil
 }
 
-// serveHTTP serves Streamable HTTP on a loopback address, every request
-// carrying the bearer token.
-func serveHTTP(ctx context.Context, c *cli.Context, srv *mcpserver.Server, addr string) error {
-	token := ""
+// bearerToken is the token HTTP clients must send: from --token-env, or a
+// random one.
+func bearerToken(c *cli.Context) (string, error) {
 	if name := c.String("token-env"); name != "" {
-		if token = os.Getenv(name); token == "" {
-			return usagef("--token-env %s: no such environment variable", name)
+		token := os.Getenv(name)
+		if token == "" {
+			return "", usagef("--token-env %s: no such environment variable", name)
 		}
-	} else {
-		b := make([]byte, 24)
-		rand.Read(b)
-		token = hex.EncodeToString(b)
+		return token, nil
 	}
-	ln, err := listenLoopback(addr)
-	if err != nil {
-		return err
-	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	return hex.EncodeToString(b), nil
+}
+
+// serveHTTP serves Streamable HTTP on ln, a loopback listener, every
+// request carrying the bearer token. A request without it gets 401 with
+// WWW-Authenticate naming the Bearer scheme (not an OAuth flow: the token
+// is given by the operator). The token is printed only when it was made
+// here; one from --token-env stays where it was.
+func serveHTTP(ctx context.Context, c *cli.Context, srv *mcpserver.Server, ln net.Listener, token string) error {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv.MCP() }, nil)
 	want := []byte("Bearer " + token)
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="execkit"`)
+			http.Error(w, "a bearer token is required (Authorization: Bearer TOKEN, the token execkit mcp was given)", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(c.App.ErrWriter, "execkit: MCP over Streamable HTTP at http://%s/ (Authorization: Bearer %s)\n", ln.Addr(), token)
+	if c.String("token-env") != "" {
+		fmt.Fprintf(c.App.ErrWriter, "execkit: MCP over Streamable HTTP at http://%s/ (Authorization: Bearer $%s)\n", ln.Addr(), c.String("token-env"))
+	} else {
+		fmt.Fprintf(c.App.ErrWriter, "execkit: MCP over Streamable HTTP at http://%s/ (Authorization: Bearer %s)\n", ln.Addr(), token)
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

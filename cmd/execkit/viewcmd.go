@@ -36,12 +36,9 @@ func viewCommand() *cli.Command {
 			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("view takes one journal")
-			}
-			path := c.Args().First()
-			if _, err := os.Stat(path); err != nil {
-				return usagef("view: %v", err)
+			path, _, err := journalArg(c, 0)
+			if err != nil {
+				return err
 			}
 			// Read it once now, so that a journal that cannot be read (in
 			// use, wrong version) fails here and not in the browser.
