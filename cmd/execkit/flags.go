@@ -73,7 +73,7 @@ func sessionFlags() []cli.Flag {
 // workspaceFlags turn on workspace checkpoints.
 func workspaceFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "workspace", Usage: "keep checkpoints of this directory (on the target) so that `execkit undo` can restore it"},
+		&cli.StringFlag{Name: "workspace", Usage: "keep checkpoints of this `DIR` (on the target) so that execkit undo can restore it"},
 		&cli.StringFlag{Name: "checkpoint", Usage: "with --workspace: auto (before each command that may change files), manual or off", Value: session.CheckpointAuto},
 		&cli.StringFlag{Name: "checkpoint-dir", Usage: "with --workspace: the checkpoint repository (default under $XDG_STATE_HOME/execkit/checkpoints)"},
 		&cli.StringSliceFlag{Name: "exclude", Usage: "with --workspace: a path pattern left out of checkpoints and never restored (repeatable; .git, node_modules, .ssh … always are)"},

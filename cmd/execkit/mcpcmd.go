@@ -58,7 +58,7 @@ func mcpCommand() *cli.Command {
 			anchorFlag(),
 			&cli.IntFlag{Name: "max-sessions", Value: 32, Usage: "sessions open at once (0: none may open)"},
 			&cli.DurationFlag{Name: "idle-ttl", Value: 30 * time.Minute, Usage: "close sessions idle this long (0: never)"},
-			&cli.StringFlag{Name: "audit", Usage: "also write a JSONL audit stream, as the original execkit-mcp did: to this `FILE`, or one file per session in this DIR/ (a directory or a path ending in /)"},
+			&cli.StringFlag{Name: "audit", Usage: "also write a JSONL audit stream, as the original execkit-mcp did: to this `PATH`: a file, or a directory (existing, or ending in /) for one file per session"},
 			&cli.IntFlag{Name: "audit-retention-days", Value: 14, Usage: "with --audit DIR/: delete session files older than this many days at start (0: keep all)"},
 			&cli.BoolFlag{Name: "readable-text", Usage: "tools answer with short readable text as their text content instead of their result's JSON (the structured content is the same)"},
 			&cli.BoolFlag{Name: "open", Usage: "with --view: open the viewer in a browser"},
