@@ -54,9 +54,11 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzPolicy -fuzztime $(FUZZTIME) ./safety/
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt and go vet, here and for macOS (amd64, arm64)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	GOOS=darwin GOARCH=amd64 $(GO) vet $(PKGS)
+	GOOS=darwin GOARCH=arm64 $(GO) vet $(PKGS)
 
 .PHONY: demo
 demo: build ## record a scripted agent run (policy, split streams, exit codes), list it, replay it

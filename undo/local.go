@@ -296,48 +296,6 @@ func (s *LocalStore) readFlat(rel string) (files []seen, subdirs []string, err e
 	return files, subdirs, err
 }
 
-// readDir calls fn for each entry of a directory with the directory's
-// descriptor, the entry's name and its type from the directory itself
-// (DT_UNKNOWN on file systems that do not keep it), with raw system calls:
-// for a walk that is mostly system calls, the os package's per-entry
-// allocations and bookkeeping are most of what is left.
-func readDir(dir string, fn func(fd int, name string, typ byte)) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n <= 0 {
-			return nil
-		}
-		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-		for off := 0; off+19 <= n; {
-			reclen := int(buf[off+16]) | int(buf[off+17])<<8
-			if reclen == 0 || off+reclen > n {
-				break
-			}
-			typ := buf[off+18]
-			name := buf[off+19 : off+reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			if nm := string(name); nm != "." && nm != ".." {
-				fn(fd, nm, typ)
-			}
-			off += reclen
-		}
-	}
-}
-
 // snapshot walks the workspace and returns every file it covers, hashing
 // (and storing) only files whose stat data changed since the cache saw
 // them. It updates the cache; changed reports whether anything differs

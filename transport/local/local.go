@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
 
 	"github.com/execkit/execkit/transport"
 )
@@ -154,33 +153,6 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	p.errR = errR
 	go p.wait()
 	return p, nil
-}
-
-// enlargePipe raises a pipe's capacity so that output floods move in fewer,
-// larger reads. Failure is harmless.
-func enlargePipe(f *os.File) {
-	// Not f.Fd(): that would put the file in blocking mode.
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
-	}
-}
-
-// configureTerminal turns off output post-processing (\n -> \r\n) and echo,
-// so that what a program prints arrives as it printed it, and makes input
-// non-canonical with VMIN=0: nobody types into this terminal, so a read of it
-// returns end-of-file at once instead of waiting forever (the terminal
-// counterpart of an empty stdin). A program that sets its own terminal modes
-// changes this for itself.
-func configureTerminal(tty *os.File) {
-	t, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		return
-	}
-	t.Oflag &^= unix.ONLCR
-	t.Lflag &^= unix.ECHO | unix.ECHOE | unix.ECHOK | unix.ECHONL | unix.ICANON
-	t.Cc[unix.VMIN] = 0
-	t.Cc[unix.VTIME] = 0
-	_ = unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, t)
 }
 
 // ptyReader turns the EIO a pseudo-terminal master reports once the last

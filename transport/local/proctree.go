@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/internal/proctab"
 )
@@ -45,15 +43,6 @@ func readStat(pid string, buf []byte) (proctab.Info, bool) {
 	n, _ := f.Read(buf)
 	f.Close()
 	return proctab.ParseStat(buf[:n])
-}
-
-// uptimeTicks reads the time since boot in clock ticks.
-func uptimeTicks() (uint64, bool) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return 0, false
-	}
-	return uint64(ts.Sec)*proctab.ClockTicks + uint64(ts.Nsec)/(1e9/proctab.ClockTicks), true
 }
 
 // loadavg stays open: a pread of it is one system call, where opening it

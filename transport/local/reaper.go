@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/internal/proctab"
 )
@@ -81,7 +79,7 @@ func runReaper(path string, argv []string) int {
 	}
 	signal.Notify(make(chan os.Signal, 1), reaperSignals...)
 	parent := os.Getppid()
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+	if err := becomeSubreaper(); err != nil {
 		return fail(fmt.Errorf("become a subreaper: %w", err))
 	}
 	env := make([]string, 0, len(os.Environ()))
