@@ -247,8 +247,14 @@ func (s *Server) allowed(kind, target string) error {
 		}
 	}
 	if kind != "local" && len(s.set.Targets) > 0 {
+		// A pattern matches the address as given (user@host:port) or its
+		// host part alone (whether the agent named the user separately).
+		host := target[strings.LastIndexByte(target, '@')+1:]
 		for _, p := range s.set.Targets {
 			if m, _ := path.Match(p, target); m {
+				return nil
+			}
+			if m, _ := path.Match(p, host); m {
 				return nil
 			}
 		}

@@ -196,6 +196,20 @@ func TestLimitsAndTargets(t *testing.T) {
 	if err := tool(cs, "session_create", map[string]any{}, nil); err == nil {
 		t.Error("more sessions than MaxSessions")
 	}
+	// A pattern with a user needs that user; one without takes any, with
+	// the user given in the address or apart (host, user).
+	p := New(Settings{Targets: []string{"deploy@build*", "web-*"}})
+	defer p.Close()
+	for addr, ok := range map[string]bool{"deploy@buildbox": true, "deploy@build-2:2222": true, "root@buildbox": false,
+		"buildbox": false, "web-1": true, "ci@web-1": true, "ci@db-1": false} {
+		if got := p.allowed("ssh", addr) == nil; got != ok {
+			t.Errorf("target %s allowed = %v, want %v", addr, got, ok)
+		}
+	}
+	sp, err := p.spec(createIn{Transport: "ssh", Host: "buildbox", User: "deploy", Port: 2200})
+	if err != nil || sp.Address != "deploy@buildbox:2200" || p.allowed("ssh", sp.Address) != nil {
+		t.Errorf("host, user and port: %q %v", sp.Address, err)
+	}
 }
 
 // TestSSHAlias: an agent's session_create with an alias of the operator's
