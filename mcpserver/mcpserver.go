@@ -115,7 +115,7 @@ func New(set Settings) *Server {
 	}
 	s := &Server{set: set, sessions: map[string]*live{}, pending: map[string]bool{},
 		tag: runTag(), stop: make(chan struct{})}
-	s.srv = mcp.NewServer(&mcp.Implementation{Name: "execkit", Version: set.Version}, &mcp.ServerOptions{
+	s.srv = mcp.NewServer(&mcp.Implementation{Name: "execkit-mcp", Title: "execkit", Version: set.Version}, &mcp.ServerOptions{
 		Instructions: "execkit gives you persistent shell sessions: create one with session_create, then run " +
 			"commands with session_exec (cd and exported variables persist). Every command is checked by the " +
 			"operator's policy before it runs, its output is scrubbed of secrets, and it is journaled. With a " +

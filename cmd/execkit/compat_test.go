@@ -112,8 +112,11 @@ func startRaw(t *testing.T, env []string, args ...string) *rawMCP {
 	t.Cleanup(func() { m.stop() })
 	m.send(map[string]any{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": map[string]any{
 		"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "original-client", "version": "0"}}})
-	if init := m.recv(0); init["result"] == nil {
+	init := m.recv(0)
+	if res, _ := init["result"].(map[string]any); res == nil {
 		t.Fatalf("initialize: %v", init)
+	} else if info, _ := res["serverInfo"].(map[string]any); info["name"] != "execkit-mcp" || info["version"] == "" {
+		t.Errorf("serverInfo %v: the original's name, with a version", info)
 	}
 	m.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
 	return m
