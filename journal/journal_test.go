@@ -862,3 +862,29 @@ func TestEndSession(t *testing.T) {
 		t.Error("verify missed a session end taken out of the view")
 	}
 }
+
+// TestLiveSocketDirectory: readers and writers use the socket directory
+// only when it is this user's alone.
+func TestLiveSocketDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	path := filepath.Join(t.TempDir(), "run.db")
+	sockDir := filepath.Dir(LiveSocket(path))
+	if err := os.Mkdir(sockDir, 0o755); err != nil { // others can enter it
+		t.Fatal(err)
+	}
+	j, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := os.Stat(LiveSocket(path)); err == nil {
+		t.Error("the writer served from a directory others can enter")
+	}
+	if Live(path) {
+		t.Error("a reader trusted a directory others can enter")
+	}
+	if err := Read(path, func(*Reader) error { return nil }); !errors.Is(err, ErrInUse) {
+		t.Errorf("without a live socket a reader gets in use: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,8 +62,8 @@ func (j *Journal) serveLive() func() {
 	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
 		return func() {}
 	}
-	if fi, err := os.Stat(filepath.Dir(sock)); err != nil || fi.Mode().Perm()&0o077 != 0 {
-		return func() {} // a directory others can reach: serve nothing there
+	if !privateDir(filepath.Dir(sock)) {
+		return func() {} // a directory others own or can reach: serve nothing there
 	}
 	// The file's lock is ours: a socket left there is a dead writer's.
 	os.Remove(sock)
@@ -188,9 +189,26 @@ const writeTimeout = 5 * time.Second
 // reach followers at most this late.
 const followGap = 200 * time.Millisecond
 
-// dialLive reaches the writer of path, if one serves it.
+// dialLive reaches the writer of path, if one serves it, in a directory
+// only this user can have put it in.
 func dialLive(path string) (net.Conn, error) {
-	return net.DialTimeout("unix", LiveSocket(path), 2*time.Second)
+	sock := LiveSocket(path)
+	if !privateDir(filepath.Dir(sock)) {
+		return nil, &net.OpError{Op: "dial", Net: "unix", Err: errors.New("the live socket's directory is not this user's alone")}
+	}
+	return net.DialTimeout("unix", sock, 2*time.Second)
+}
+
+// privateDir reports whether dir is a directory this user owns and no one
+// else can enter: where no one else can have put a socket that would
+// serve readers a journal of their making.
+func privateDir(dir string) bool {
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
 
 // readLive reads a snapshot of the journal its writer serves into a
