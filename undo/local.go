@@ -296,6 +296,17 @@ func (s *LocalStore) readFlat(rel string) (files []seen, subdirs []string, err e
 	return files, subdirs, err
 }
 
+// readDir calls fn for each entry of a directory with the directory's
+// descriptor (for fstatat), the entry's name and its type (listDir).
+func readDir(dir string, fn func(fd int, name string, typ byte)) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return listDir(fd, dir, func(name string, typ byte) { fn(fd, name, typ) })
+}
+
 // snapshot walks the workspace and returns every file it covers, hashing
 // (and storing) only files whose stat data changed since the cache saw
 // them. It updates the cache; changed reports whether anything differs

@@ -6,17 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readDir calls fn for each entry of a directory with the directory's
-// descriptor, the entry's name and its type from the directory itself
-// (DT_UNKNOWN on file systems that do not keep it), with raw system calls:
-// for a walk that is mostly system calls, the os package's per-entry
-// allocations and bookkeeping are most of what is left.
-func readDir(dir string, fn func(fd int, name string, typ byte)) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
+// listDir calls fn for each entry of the directory open as fd with its
+// name and its type from the directory itself (DT_UNKNOWN on file systems
+// that do not keep it), with raw system calls: for a walk that is mostly
+// system calls, the os package's per-entry allocations and bookkeeping
+// are most of what is left.
+func listDir(fd int, _ string, fn func(name string, typ byte)) error {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := unix.Getdents(fd, buf)
@@ -41,7 +36,7 @@ func readDir(dir string, fn func(fd int, name string, typ byte)) error {
 				name = name[:i]
 			}
 			if nm := string(name); nm != "." && nm != ".." {
-				fn(fd, nm, typ)
+				fn(nm, typ)
 			}
 			off += reclen
 		}

@@ -9,15 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readDir calls fn for each entry of a directory with the directory's
-// descriptor, the entry's name and its type (see the Linux version, which
-// reads the entries with getdents; here the os package lists them).
-func readDir(dir string, fn func(fd int, name string, typ byte)) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
+// listDir calls fn for each entry of directory dir with its name and its
+// type (the Linux version reads them with getdents; here the os package
+// lists them).
+func listDir(_ int, dir string, fn func(name string, typ byte)) error {
 	es, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -32,7 +27,7 @@ func readDir(dir string, fn func(fd int, name string, typ byte)) error {
 		case t&fs.ModeSymlink != 0:
 			typ = unix.DT_LNK
 		}
-		fn(fd, e.Name(), typ)
+		fn(e.Name(), typ)
 	}
 	return nil
 }
