@@ -158,10 +158,15 @@ func TestMain(m *testing.M) {
 
 // benchReader reads the journal at path until its writer closes it or
 // stdin ends: following it, or reading a snapshot every second as the
-// viewer's page does.
+// viewer's page does; "idle" reads nothing (EXECKIT_BENCH_ROLES=idle,idle
+// measures what two processes that do nothing cost: the method's floor).
 func benchReader(role, path string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { io.Copy(io.Discard, os.Stdin); cancel() }()
+	if role == "idle" {
+		<-ctx.Done()
+		return
+	}
 	if role == "follow" {
 		FollowFile(ctx, path, func(Entry) error { return nil })
 		return
