@@ -11,6 +11,10 @@ FUZZTIME ?= 20s
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+.PHONY: release-check
+release-check: ## build the release binaries (linux, darwin × amd64, arm64), checksums and module list into dist/
+	@sh .ci/release dist
+
 .PHONY: build
 build: ## build bin/execkit
 	$(GO) build -o $(BIN) ./cmd/execkit
