@@ -12,7 +12,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: release-check
-release-check: ## build the release binaries (linux, darwin × amd64, arm64), checksums and module list into dist/
+release-check: ## build the release binaries (linux, darwin × amd64, arm64; windows/amd64), checksums and module list into dist/
 	@sh .ci/release dist
 
 .PHONY: build
@@ -58,11 +58,12 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzPolicy -fuzztime $(FUZZTIME) ./safety/
 
 .PHONY: lint
-lint: ## gofmt and go vet, here and for macOS (amd64, arm64)
+lint: ## gofmt and go vet, here and for macOS (amd64, arm64) and Windows
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	GOOS=darwin GOARCH=amd64 $(GO) vet $(PKGS)
 	GOOS=darwin GOARCH=arm64 $(GO) vet $(PKGS)
+	GOOS=windows GOARCH=amd64 $(GO) vet $(PKGS)
 
 .PHONY: demo
 demo: build ## record a scripted agent run (policy, split streams, exit codes), list it, replay it

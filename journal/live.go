@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -197,18 +196,6 @@ func dialLive(path string) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: "unix", Err: errors.New("the live socket's directory is not this user's alone")}
 	}
 	return net.DialTimeout("unix", sock, 2*time.Second)
-}
-
-// privateDir reports whether dir is a directory this user owns and no one
-// else can enter: where no one else can have put a socket that would
-// serve readers a journal of their making.
-func privateDir(dir string) bool {
-	fi, err := os.Lstat(dir)
-	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
-		return false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && int(st.Uid) == os.Getuid()
 }
 
 // readLive reads a snapshot of the journal its writer serves into a

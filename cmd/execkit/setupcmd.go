@@ -14,7 +14,6 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh/knownhosts"
-	"golang.org/x/sys/unix"
 
 	"github.com/execkit/execkit/session"
 )
@@ -217,7 +216,7 @@ func auditCheck(path string) check {
 			dir = filepath.Dir(strings.TrimSuffix(path, "/"))
 		}
 	}
-	if unix.Access(dir, unix.W_OK|unix.X_OK) != nil {
+	if !writableDir(dir) {
 		return check{"audit", what + ": not writable (" + dir + ")", 2}
 	}
 	return check{"audit", what + ": writable", 0}

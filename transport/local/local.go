@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package local is the transport for shells on this machine: a child process
 // with pipes, or with a pseudo-terminal (github.com/creack/pty) for programs
 // that need one.

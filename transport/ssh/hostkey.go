@@ -14,7 +14,6 @@ import (
 	skknownhosts "github.com/skeema/knownhosts"
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-	"golang.org/x/sys/unix"
 )
 
 // HostKeyMode says how a server's host key is checked.
@@ -246,10 +245,10 @@ func (c *hostKeyChecker) pin(remote net.Addr, key xssh.PublicKey) error {
 		return fmt.Errorf("ssh: known_hosts: %w", err)
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := lockFile(f); err != nil {
 		return fmt.Errorf("ssh: known_hosts: lock: %w", err)
 	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	defer unlockFile(f)
 	cb, err := c.callback()
 	if err != nil {
 		return err
