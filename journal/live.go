@@ -18,6 +18,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/execkit/execkit/internal/fsprobe"
 )
 
 // Readers of a journal being written. The writer holds the file's lock for
@@ -238,7 +240,7 @@ var errLiveGone = errors.New("journal: the writer ended")
 // where there is such a file system, so that a reader adds no disk writes
 // to the writer's fsyncs; else the temporary directory.
 func snapshotDir() string {
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && unixWritable("/dev/shm") {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && fsprobe.CanCreate("/dev/shm") {
 		return "/dev/shm"
 	}
 	return ""
@@ -265,16 +267,6 @@ func FollowFile(ctx context.Context, path string, fn func(Entry) error) error {
 		}
 		return nil
 	})
-}
-
-func unixWritable(dir string) bool {
-	f, err := os.CreateTemp(dir, ".execkit-probe-")
-	if err != nil {
-		return false
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return true
 }
 
 // Output a command writes while it runs, for readers that watch: the

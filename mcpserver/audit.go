@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/execkit/execkit/internal/fsprobe"
 	"github.com/execkit/execkit/session"
 )
 
@@ -62,12 +63,9 @@ func OpenAudit(path string, dir bool, retentionDays int, warn io.Writer) (*Audit
 			a.sweep(time.Duration(retentionDays) * 24 * time.Hour)
 		}
 		// Prove now that files can be made here, not at the first session.
-		f, err := os.CreateTemp(path, ".probe-*")
-		if err != nil {
+		if err := fsprobe.Create(path); err != nil {
 			return nil, fmt.Errorf("audit: %w", err)
 		}
-		f.Close()
-		os.Remove(f.Name())
 		return a, nil
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)

@@ -2,16 +2,8 @@
 
 package main
 
-import "os"
+import "github.com/execkit/execkit/internal/fsprobe"
 
 // writableDir reports whether this user may create files in dir: on
 // Windows by creating one (and removing it).
-func writableDir(dir string) bool {
-	f, err := os.CreateTemp(dir, ".execkit-probe-")
-	if err != nil {
-		return false
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return true
-}
+func writableDir(dir string) bool { return fsprobe.CanCreate(dir) }

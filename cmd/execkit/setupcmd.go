@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/execkit/execkit/internal/fsprobe"
 	"github.com/execkit/execkit/session"
 )
 
@@ -327,11 +328,9 @@ func doctor(c *cli.Context) []check {
 		out = append(out, check{"journal dir", err.Error(), 2})
 	} else {
 		dir := filepath.Dir(p)
-		if f, err := os.CreateTemp(dir, ".doctor-*"); err != nil {
+		if err := fsprobe.Create(dir); err != nil {
 			out = append(out, check{"journal dir", dir + ": not writable: " + err.Error(), 2})
 		} else {
-			f.Close()
-			os.Remove(f.Name())
 			out = append(out, check{"journal dir", dir + ": writable", 0})
 		}
 	}
