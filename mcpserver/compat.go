@@ -24,15 +24,13 @@ import (
 //
 //	{"mode": "tail", "lines": 200, "grep": "error", "context": 2, "max_chars": 4000}
 //	{"keep": {"mode": "tail", "n": 200}, "grep": {"pattern": "error", "context": 2}, "max_chars": 4000}
+//
+// It is safety.Budget with grep taking either shape (this field, shallower,
+// takes the name from the Budget's own) and the original's keep.
 type budgetIn struct {
-	Mode     string  `json:"mode,omitempty" jsonschema:"keep the first or last lines: head, tail or head+tail; empty or all keeps every line"`
-	Lines    int     `json:"lines,omitempty" jsonschema:"lines kept by head/tail (each end for head+tail; default 50)"`
-	Head     int     `json:"head,omitempty" jsonschema:"head+tail: lines kept at the start"`
-	Tail     int     `json:"tail,omitempty" jsonschema:"head+tail: lines kept at the end"`
-	Grep     grepArg `json:"grep,omitzero" jsonschema:"keep lines matching a regular expression, first: the pattern, or {pattern, context}"`
-	Context  int     `json:"context,omitempty" jsonschema:"with grep: lines kept around each match"`
-	MaxChars int     `json:"max_chars,omitempty" jsonschema:"cap each stream at this many characters, keeping start and end"`
-	Keep     keepArg `json:"keep,omitzero" jsonschema:"the original's form of mode: {mode: all|head|tail|head_tail, n, head, tail}"`
+	safety.Budget
+	Grep grepArg `json:"grep,omitzero" jsonschema:"keep lines matching a regular expression, first: the pattern, or {pattern, context}"`
+	Keep keepArg `json:"keep,omitzero" jsonschema:"the original's form of mode: {mode: all|head|tail|head_tail, n, head, tail}"`
 }
 
 // keepArg is the original's keep: {mode, n, head, tail}.
@@ -162,8 +160,8 @@ func (b budgetIn) isZero() bool { return b == budgetIn{} }
 
 // budget is the safety.Budget b asks for, checked.
 func (b budgetIn) budget() (safety.Budget, error) {
-	out := safety.Budget{Mode: b.Mode, Lines: b.Lines, Head: b.Head, Tail: b.Tail, Grep: b.Grep.Pattern,
-		Context: b.Context, MaxChars: b.MaxChars}
+	out := b.Budget
+	out.Grep = b.Grep.Pattern
 	if b.Grep.Context != 0 {
 		if b.Context != 0 && b.Context != b.Grep.Context {
 			return out, fmt.Errorf("budget: two contexts, %d and %d", b.Context, b.Grep.Context)
