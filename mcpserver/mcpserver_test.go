@@ -531,8 +531,9 @@ func TestNotificationsWhileRunning(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		mu.Lock()
 		n := len(progress)
+		done := n > 0 && progress[n-1].Progress == progress[n-1].Total
 		mu.Unlock()
-		if n > 0 && progress[n-1].Progress == progress[n-1].Total {
+		if done {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

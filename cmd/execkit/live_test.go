@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/execkit/execkit/journal"
 )
 
 // execkit runs this test binary as execkit with args and returns its
@@ -46,6 +48,17 @@ func startShell(t *testing.T, jpath string) (io.Writer, *strings.Builder) {
 			t.Logf("shell stderr: %s", errb.String())
 		}
 	})
+	// Readers started next need the journal to exist: wait for its
+	// live socket, which the shell serves once the journal is open.
+	for i := 0; i < 600; i++ {
+		if _, err := os.Stat(jpath); err == nil {
+			if _, err := os.Stat(journal.LiveSocket(jpath)); err == nil {
+				return stdin, &errb
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the shell never opened %s", jpath)
 	return stdin, &errb
 }
 
