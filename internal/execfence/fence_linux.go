@@ -1,0 +1,355 @@
+//go:build linux && (amd64 || arm64)
+
+package execfence
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kernel's structures for user notification (linux/seccomp.h).
+type seccompData struct {
+	Nr   int32
+	Arch uint32
+	IP   uint64
+	Args [6]uint64
+}
+
+type seccompNotif struct {
+	ID    uint64
+	PID   uint32
+	Flags uint32
+	Data  seccompData
+}
+
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// tsyncESRCH lets TSYNC and NEW_LISTENER be combined (Linux 5.7).
+const tsyncESRCH = 1 << 4
+
+// Limits on what is read of a held call's arguments.
+const (
+	maxPath     = 4096
+	maxArgBytes = 4 << 20
+	maxArgs     = 1 << 16
+)
+
+// abi is one system call convention the filter traps execs of.
+type abi struct {
+	arch             uint32
+	execve, execveat []uint32 // the call numbers
+	ptr              int      // pointer size in the caller's memory
+}
+
+// filter traps execve and execveat in each of the platform's ABIs and
+// lets every other call through.
+func filter() []unix.SockFilter {
+	type ins = unix.SockFilter
+	var prog []ins
+	const notify, allow = unix.SECCOMP_RET_USER_NOTIF, unix.SECCOMP_RET_ALLOW
+	for _, a := range abis {
+		nrs := append(append([]uint32(nil), a.execve...), a.execveat...)
+		// arch == a.arch ? (nr in nrs ? notify : allow) : next abi
+		prog = append(prog, ins{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4})
+		prog = append(prog, ins{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: a.arch, Jt: 0, Jf: uint8(2 + 2*len(nrs))})
+		prog = append(prog, ins{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0})
+		for _, nr := range nrs {
+			prog = append(prog, ins{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: nr, Jt: 0, Jf: 1})
+			prog = append(prog, ins{Code: unix.BPF_RET | unix.BPF_K, K: notify})
+		}
+		prog = append(prog, ins{Code: unix.BPF_RET | unix.BPF_K, K: allow})
+	}
+	return append(prog, unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: allow})
+}
+
+// Install puts the fence on the calling process, every thread of it, and
+// everything it starts from now on, and returns the listener Serve reads.
+// Without CAP_SYS_ADMIN the kernel asks for no_new_privs first, which is
+// then set: set-user-ID programs (sudo) no longer gain privileges below.
+func Install() (*os.File, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	prog := filter()
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_TSYNC | tsyncESRCH)
+	install := func() (uintptr, syscall.Errno) {
+		fd, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
+		return fd, e
+	}
+	fd, e := install()
+	if e == unix.EACCES {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("execfence: no_new_privs: %w", err)
+		}
+		fd, e = install()
+	}
+	runtime.KeepAlive(prog)
+	if e != 0 {
+		if e == unix.EINVAL || e == unix.ENOSYS {
+			return nil, fmt.Errorf("%w: seccomp user notification: %v", ErrUnsupported, e)
+		}
+		return nil, fmt.Errorf("execfence: seccomp: %w", e)
+	}
+	return os.NewFile(fd, "seccomp-listener"), nil
+}
+
+// Serve answers the held starts of the processes below the fence whose
+// listener it is given, one at a time, until every such process has
+// ended or Close is called on the listener. check returns nil to let a
+// start go on, or an error (a *Denied says which rule) to fail it with
+// EACCES. A start whose arguments cannot be read is failed too.
+func Serve(listener *os.File, check func(*Attempt) error) error {
+	fd := int(listener.Fd())
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return fmt.Errorf("execfence: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), listener.Name()) // registered with the runtime's poller
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("execfence: %w", err)
+	}
+	var ended bool
+	for !ended {
+		var n seccompNotif
+		got := false
+		err := rc.Read(func(fd uintptr) bool {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if _, err := unix.Poll(pfd, 0); err != nil {
+				return false
+			}
+			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
+				ended = true
+				return true
+			}
+			if pfd[0].Revents&unix.POLLIN == 0 {
+				return false
+			}
+			n = seccompNotif{}
+			if err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
+				return err != unix.EAGAIN && err != unix.EINTR && err != unix.ENOENT
+			}
+			got = true
+			return true
+		})
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("execfence: %w", err)
+		}
+		if !got {
+			continue
+		}
+		answer(rc, &n, check)
+	}
+	return nil
+}
+
+// answer decides one held call and sends the verdict.
+func answer(rc syscall.RawConn, n *seccompNotif, check func(*Attempt) error) {
+	resp := seccompNotifResp{ID: n.ID}
+	a, err := read(n)
+	if err == nil {
+		// The pid read from must still be the caller, else what was read may
+		// be another process's memory.
+		if !valid(rc, n.ID) {
+			return
+		}
+		err = check(a)
+	}
+	if err == nil {
+		resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+	} else {
+		resp.Error = -int32(unix.EACCES)
+	}
+	rc.Control(func(fd uintptr) {
+		_ = ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+	})
+}
+
+func valid(rc syscall.RawConn, id uint64) bool {
+	ok := false
+	rc.Control(func(fd uintptr) {
+		ok = ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)) == nil
+	})
+	return ok
+}
+
+func ioctl(fd uintptr, req uint, arg unsafe.Pointer) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, fd, uintptr(req), uintptr(arg))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// read gathers a held call's program and arguments from the caller.
+func read(n *seccompNotif) (*Attempt, error) {
+	var a *abi
+	for i := range abis {
+		if abis[i].arch == n.Data.Arch {
+			a = &abis[i]
+		}
+	}
+	if a == nil {
+		return nil, fmt.Errorf("execfence: unknown architecture %#x", n.Data.Arch)
+	}
+	pid := int(n.PID)
+	mem, err := os.Open("/proc/" + strconv.Itoa(pid) + "/mem")
+	if err != nil {
+		return nil, err
+	}
+	defer mem.Close()
+	args := n.Data.Args
+	dirfd, pathPtr, argvPtr, flags := int32(unix.AT_FDCWD), args[0], args[1], uint64(0)
+	ptr := a.ptr
+	if uint32(n.Data.Nr)&x32 != 0 {
+		ptr = 4
+	}
+	if contains(a.execveat, uint32(n.Data.Nr)) {
+		dirfd, pathPtr, argvPtr, flags = int32(args[0]), args[1], args[2], args[4]
+	}
+	name, err := readString(mem, pathPtr, maxPath)
+	if err != nil {
+		return nil, fmt.Errorf("execfence: program path: %w", err)
+	}
+	proc := "/proc/" + strconv.Itoa(pid)
+	at := Attempt{PID: pid}
+	at.Cwd, _ = os.Readlink(proc + "/cwd")
+	switch {
+	case name == "" && flags&unix.AT_EMPTY_PATH != 0:
+		fdPath := proc + "/fd/" + strconv.Itoa(int(dirfd))
+		at.Path, _ = os.Readlink(fdPath)
+		at.file = fdPath
+	case filepath.IsAbs(name):
+		at.Path = filepath.Clean(name)
+	default:
+		base := at.Cwd
+		if dirfd != unix.AT_FDCWD {
+			base, _ = os.Readlink(proc + "/fd/" + strconv.Itoa(int(dirfd)))
+		}
+		at.Path = filepath.Join(base, name)
+	}
+	at.Resolved = at.Path
+	if at.file == "" {
+		if r, err := filepath.EvalSymlinks(at.Path); err == nil {
+			at.Resolved = r
+		}
+		at.file = at.Resolved
+	}
+	if argvPtr != 0 {
+		total := 0
+		for i := 0; i < maxArgs; i++ {
+			p, err := readPtr(mem, argvPtr+uint64(i*ptr), ptr)
+			if err != nil {
+				return nil, fmt.Errorf("execfence: argv: %w", err)
+			}
+			if p == 0 {
+				break
+			}
+			if total >= maxArgBytes {
+				at.Truncated = true
+				break
+			}
+			s, err := readString(mem, p, maxArgBytes-total)
+			if err != nil {
+				return nil, fmt.Errorf("execfence: argv: %w", err)
+			}
+			total += len(s) + 1
+			at.Argv = append(at.Argv, s)
+		}
+	}
+	return &at, nil
+}
+
+func contains(list []uint32, v uint32) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func readPtr(mem *os.File, addr uint64, size int) (uint64, error) {
+	var b [8]byte
+	if _, err := mem.ReadAt(b[:size], int64(addr)); err != nil {
+		return 0, err
+	}
+	if size == 4 {
+		return uint64(binary.LittleEndian.Uint32(b[:4])), nil
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// readString reads a NUL-terminated string of at most limit bytes, a page
+// at a time (a read must not cross into an unmapped page).
+func readString(mem *os.File, addr uint64, limit int) (string, error) {
+	if addr == 0 {
+		return "", errors.New("null pointer")
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	for len(out) < limit {
+		chunk := 4096 - int(addr%4096)
+		n, err := mem.ReadAt(buf[:chunk], int64(addr))
+		if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
+			return string(append(out, buf[:i]...)), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		out = append(out, buf[:n]...)
+		addr += uint64(n)
+	}
+	return string(out[:limit]), nil
+}
+
+// Send passes the listener over a Unix socket to the supervisor.
+func Send(sock *os.File, listener *os.File) error {
+	rights := unix.UnixRights(int(listener.Fd()))
+	return unix.Sendmsg(int(sock.Fd()), []byte{'L'}, rights, nil, 0)
+}
+
+// Receive takes a listener sent by Send.
+func Receive(sock *os.File) (*os.File, error) {
+	oob := make([]byte, unix.CmsgSpace(4))
+	var b [1]byte
+	for i := 0; i < 100; i++ {
+		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), b[:], oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("execfence: receive the listener: %w", err)
+		}
+		if n == 0 {
+			return nil, errors.New("execfence: the fenced process ended before sending its listener")
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			return nil, errors.New("execfence: no listener in the message")
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			return nil, errors.New("execfence: no listener in the message")
+		}
+		return os.NewFile(uintptr(fds[0]), "seccomp-listener"), nil
+	}
+	return nil, errors.New("execfence: receive the listener: interrupted")
+}

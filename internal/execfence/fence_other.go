@@ -1,0 +1,17 @@
+//go:build !linux || !(amd64 || arm64)
+
+package execfence
+
+import "os"
+
+// Install is not available here.
+func Install() (*os.File, error) { return nil, ErrUnsupported }
+
+// Serve is not available here.
+func Serve(listener *os.File, check func(*Attempt) error) error { return ErrUnsupported }
+
+// Send is not available here.
+func Send(sock *os.File, listener *os.File) error { return ErrUnsupported }
+
+// Receive is not available here.
+func Receive(sock *os.File) (*os.File, error) { return nil, ErrUnsupported }
