@@ -56,6 +56,63 @@ type StartOptions struct {
 	TTY bool
 	// Rows and Cols size the terminal when TTY is set; zero means 40x120.
 	Rows, Cols uint16
+	// ExecCheck, when set, is asked before the program, and every process
+	// below it at any depth, starts another program (each execve): nil
+	// lets the start go on, an error fails it with EACCES ("Permission
+	// denied") in the caller. It is called from one goroutine at a time
+	// and must return quickly: the caller waits. A transport that cannot
+	// hold program starts returns an error wrapping ErrNoExecFence.
+	ExecCheck func(*ExecStart) error
+}
+
+// ExecStart is one program start held for StartOptions.ExecCheck.
+type ExecStart struct {
+	// PID is the process starting the program, as the target numbers it.
+	PID int
+	// Path is the program as the caller named it, made absolute against
+	// its working directory (or the directory descriptor of execveat).
+	Path string
+	// Resolved is Path with symbolic links followed, or Path when they
+	// cannot be.
+	Resolved string
+	// Argv is the argument vector; Truncated says it was cut at the
+	// transport's size limit.
+	Argv      []string
+	Truncated bool
+	// Cwd is the caller's working directory.
+	Cwd string
+	// File is what to open to reach the program's file as the kernel is
+	// about to: the resolved path, or the caller's descriptor (under /proc)
+	// for a start through a descriptor (fexecve).
+	File string
+}
+
+// Line is the argument vector as one line, each argument quoted for a
+// POSIX shell where it needs to be.
+func (e *ExecStart) Line() string { return ShellJoin(e.Argv) }
+
+// ShellJoin joins words into one POSIX shell command line, quoting those
+// that need it.
+func ShellJoin(words []string) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = ShellQuote(w)
+	}
+	return strings.Join(parts, " ")
+}
+
+// ShellQuote quotes s for a POSIX shell when it holds anything but plain
+// word characters.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 // JobMark is a moment in the target's process history, taken by
@@ -167,6 +224,9 @@ type Process interface {
 // Errors shared by transports. Implementations wrap them with detail, so
 // callers test with errors.Is.
 var (
+	// ErrNoExecFence means the transport cannot hold program starts for
+	// StartOptions.ExecCheck here.
+	ErrNoExecFence = errors.New("transport: program starts cannot be checked on this target")
 	// ErrNoShell means the program could not be found on the target.
 	ErrNoShell = errors.New("transport: program not found on target")
 	// ErrUnavailable means the target itself cannot be reached.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/execkit/execkit/internal/fsprobe"
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/transport"
 )
 
 // binaryPath is this execkit's absolute path, for configuration snippets.
@@ -101,7 +102,7 @@ func setupCommand() *cli.Command {
 				}
 				fmt.Fprintf(c.App.ErrWriter, "# %s\n", cl.where)
 				if name == "claude" {
-					fmt.Fprintf(c.App.ErrWriter, "# or: claude mcp add execkit -- %s   (add --scope user for every project)\n", shellQuote(append([]string{bin}, args...)))
+					fmt.Fprintf(c.App.ErrWriter, "# or: claude mcp add execkit -- %s   (add --scope user for every project)\n", transport.ShellJoin(append([]string{bin}, args...)))
 				}
 				_, err = c.App.Writer.Write(out)
 				return err
@@ -109,19 +110,6 @@ func setupCommand() *cli.Command {
 			return usagef("setup: unknown client %q (%s)", name, setupNames())
 		},
 	}
-}
-
-// shellQuote joins words for a POSIX shell, quoting those that need it.
-func shellQuote(words []string) string {
-	out := make([]string, len(words))
-	for i, w := range words {
-		if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") == "" {
-			out[i] = w
-		} else {
-			out[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(out, " ")
 }
 
 func indentJSON(v any) ([]byte, error) {

@@ -21,62 +21,12 @@ package execfence
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
+
+	"github.com/execkit/execkit/transport"
 )
 
 // Attempt is one program start held by the fence.
-type Attempt struct {
-	// PID is the process that called execve, as the supervisor sees it.
-	PID int
-	// Path is the program as the caller named it, made absolute against
-	// its working directory (or the directory descriptor of execveat).
-	Path string
-	// Resolved is Path with symbolic links followed, or Path when they
-	// cannot be.
-	Resolved string
-	// Argv is the argument vector; Truncated says it was cut at the
-	// fence's size limit.
-	Argv      []string
-	Truncated bool
-	// Cwd is the caller's working directory.
-	Cwd string
-
-	file string // what to open to reach the program's file
-}
-
-// Open opens the program's file as the kernel is about to find it: by its
-// resolved path, or through the caller's descriptor for fexecve.
-func (a *Attempt) Open() (*os.File, error) { return os.Open(a.file) }
-
-// Line is the argument vector as one line, each argument quoted for a
-// POSIX shell where it needs to be, for people and for deny patterns.
-func (a *Attempt) Line() string {
-	parts := make([]string, len(a.Argv))
-	for i, s := range a.Argv {
-		parts[i] = Quote(s)
-	}
-	return strings.Join(parts, " ")
-}
-
-// Quote quotes s for a POSIX shell when it holds anything but plain word
-// characters.
-func Quote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	plain := true
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r)) {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+type Attempt = transport.ExecStart
 
 // ErrUnsupported is returned where this system cannot hold program starts.
 var ErrUnsupported = errors.New("execfence: program starts cannot be held on this system")

@@ -17,6 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Built says whether this build can hold program starts.
+const Built = true
+
 // The kernel's structures for user notification (linux/seccomp.h).
 type seccompData struct {
 	Nr   int32
@@ -109,17 +112,12 @@ func Install() (*os.File, error) {
 }
 
 // Serve answers the held starts of the processes below the fence whose
-// listener it is given, one at a time, until every such process has
-// ended or Close is called on the listener. check returns nil to let a
+// listener (from Receive) it is given, one at a time, until every such
+// process has ended or the listener is closed. check returns nil to let a
 // start go on, or an error (a *Denied says which rule) to fail it with
 // EACCES. A start whose arguments cannot be read is failed too.
 func Serve(listener *os.File, check func(*Attempt) error) error {
-	fd := int(listener.Fd())
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return fmt.Errorf("execfence: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), listener.Name()) // registered with the runtime's poller
-	rc, err := f.SyscallConn()
+	rc, err := listener.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("execfence: %w", err)
 	}
@@ -235,7 +233,7 @@ func read(n *seccompNotif) (*Attempt, error) {
 	case name == "" && flags&unix.AT_EMPTY_PATH != 0:
 		fdPath := proc + "/fd/" + strconv.Itoa(int(dirfd))
 		at.Path, _ = os.Readlink(fdPath)
-		at.file = fdPath
+		at.File = fdPath
 	case filepath.IsAbs(name):
 		at.Path = filepath.Clean(name)
 	default:
@@ -246,11 +244,11 @@ func read(n *seccompNotif) (*Attempt, error) {
 		at.Path = filepath.Join(base, name)
 	}
 	at.Resolved = at.Path
-	if at.file == "" {
+	if at.File == "" {
 		if r, err := filepath.EvalSymlinks(at.Path); err == nil {
 			at.Resolved = r
 		}
-		at.file = at.Resolved
+		at.File = at.Resolved
 	}
 	if argvPtr != 0 {
 		total := 0
@@ -326,8 +324,10 @@ func Send(sock *os.File, listener *os.File) error {
 	return unix.Sendmsg(int(sock.Fd()), []byte{'L'}, rights, nil, 0)
 }
 
-// Receive takes a listener sent by Send.
-func Receive(sock *os.File) (*os.File, error) {
+// Receive takes a listener sent by Send, ready for Serve. When the other
+// side wrote something else instead, Receive returns its first byte and no
+// listener.
+func Receive(sock *os.File) (*os.File, byte, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
 	var b [1]byte
 	for i := 0; i < 100; i++ {
@@ -336,20 +336,29 @@ func Receive(sock *os.File) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("execfence: receive the listener: %w", err)
+			return nil, 0, fmt.Errorf("execfence: receive the listener: %w", err)
 		}
 		if n == 0 {
-			return nil, errors.New("execfence: the fenced process ended before sending its listener")
+			return nil, 0, errors.New("execfence: the fenced process ended before sending its listener")
+		}
+		if oobn == 0 {
+			return nil, b[0], nil
 		}
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 		if err != nil || len(msgs) != 1 {
-			return nil, errors.New("execfence: no listener in the message")
+			return nil, 0, errors.New("execfence: no listener in the message")
 		}
 		fds, err := unix.ParseUnixRights(&msgs[0])
 		if err != nil || len(fds) != 1 {
-			return nil, errors.New("execfence: no listener in the message")
+			return nil, 0, errors.New("execfence: no listener in the message")
 		}
-		return os.NewFile(uintptr(fds[0]), "seccomp-listener"), nil
+		// Non-blocking before os.NewFile: the runtime's poller then waits
+		// for notifications, and Close wakes Serve.
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			unix.Close(fds[0])
+			return nil, 0, fmt.Errorf("execfence: %w", err)
+		}
+		return os.NewFile(uintptr(fds[0]), "seccomp-listener"), b[0], nil
 	}
-	return nil, errors.New("execfence: receive the listener: interrupted")
+	return nil, 0, errors.New("execfence: receive the listener: interrupted")
 }

@@ -63,7 +63,7 @@ func fenced(t *testing.T, dir string, check func(*Attempt) error, argv ...string
 		t.Fatal(err)
 	}
 	theirs.Close()
-	l, err := Receive(mine)
+	l, _, err := Receive(mine)
 	if err != nil {
 		cmd.Wait()
 		t.Fatalf("%v: %s", err, out.String())
@@ -146,15 +146,13 @@ func TestFenceAllowsAndSeesArguments(t *testing.T) {
 // (fexecve, execveat with AT_EMPTY_PATH), as from a memfd, is seen as its
 // file and can be opened for identity checks.
 func TestFenceDescriptorExec(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
+	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is needed to call fexecve")
 	}
-	_ = py
 	dir := t.TempDir()
 	var opened bool
 	check := func(a *Attempt) error {
-		if f, err := a.Open(); err == nil {
+		if f, err := os.Open(a.File); err == nil {
 			f.Close()
 			opened = true
 		}

@@ -4,6 +4,9 @@ package execfence
 
 import "os"
 
+// Built says whether this build can hold program starts.
+const Built = false
+
 // Install is not available here.
 func Install() (*os.File, error) { return nil, ErrUnsupported }
 
@@ -14,4 +17,4 @@ func Serve(listener *os.File, check func(*Attempt) error) error { return ErrUnsu
 func Send(sock *os.File, listener *os.File) error { return ErrUnsupported }
 
 // Receive is not available here.
-func Receive(sock *os.File) (*os.File, error) { return nil, ErrUnsupported }
+func Receive(sock *os.File) (*os.File, byte, error) { return nil, 0, ErrUnsupported }

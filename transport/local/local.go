@@ -61,7 +61,11 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	cmd.Args[0] = opts.Argv[0]
 	cmd.Env = opts.Env
 	var reportR *os.File
-	if self := reaperSelf(); self != "" {
+	self := reaperSelf()
+	if opts.ExecCheck != nil && (self == "" || !fenceBuilt) {
+		return fail(fmt.Errorf("local: %w: %s", transport.ErrNoExecFence, noFenceReason(self)))
+	}
+	if self != "" {
 		// The shell runs under a reaper (reaper.go), which reports its pid.
 		cmd = exec.Command(self, append([]string{reaperArg, path}, opts.Argv...)...)
 		cmd.Args[0] = "execkit-reaper"
@@ -70,10 +74,13 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 			env = os.Environ()
 		}
 		cmd.Env = append(append([]string(nil), env...), reaperEnv+"="+reaperArg)
+		if opts.ExecCheck != nil {
+			cmd.Env = append(cmd.Env, fenceEnv+"=1")
+		}
 		var reportW *os.File
-		reportR, reportW, err = os.Pipe()
+		reportR, reportW, err = reportChannel()
 		if err != nil {
-			return fail(fmt.Errorf("local: pipe: %w", err))
+			return fail(fmt.Errorf("local: %w", err))
 		}
 		closers = append(closers, reportR, reportW)
 		cmd.ExtraFiles = []*os.File{inR, reportW}
@@ -128,10 +135,20 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 	p.root, p.shell = cmd.Process.Pid, cmd.Process.Pid
 	if reportR != nil {
 		cmd.ExtraFiles[1].Close() // so that a reaper that fails is read as EOF
+		if opts.ExecCheck != nil {
+			// The reaper's start of the shell is held until the fence is
+			// served.
+			if err := p.serveFence(reportR, opts.ExecCheck); err != nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				return fail(fmt.Errorf("local: start %q: %w", opts.Argv[0], err))
+			}
+		}
 		shell, err := readReport(reportR)
 		if err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
+			p.stopFence()
 			return fail(fmt.Errorf("local: start %q: %w", opts.Argv[0], err))
 		}
 		reportR.Close()
@@ -171,6 +188,10 @@ type process struct {
 	outR   *os.File // nil in TTY mode
 	errR   *os.File
 	tty    *os.File // pty master in TTY mode
+
+	// fence is the exec fence's listener, served until fenceDone closes.
+	fence     *os.File
+	fenceDone chan struct{}
 
 	done     chan struct{}
 	mu       sync.Mutex
@@ -311,6 +332,7 @@ func (p *process) Close() error {
 	// Children re-parented elsewhere may still be dying; one more sweep by
 	// session id catches those that were mid-fork.
 	p.killTree()
+	p.stopFence()
 	if p.outR != nil {
 		p.outR.Close()
 	}

@@ -5,6 +5,7 @@ package local
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -86,8 +87,17 @@ func runReaper(path string, argv []string) int {
 	}
 	env := make([]string, 0, len(os.Environ()))
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, reaperEnv+"=") {
+		if !strings.HasPrefix(kv, reaperEnv+"=") && !strings.HasPrefix(kv, fenceEnv+"=") {
 			env = append(env, kv)
+		}
+	}
+	if os.Getenv(fenceEnv) != "" {
+		// Every program start from here on is held until the transport
+		// has looked at it, the shell's own first.
+		if ok, err := installFence(report); err != nil {
+			return fail(fmt.Errorf("exec fence: %w", err))
+		} else if !ok {
+			return 125
 		}
 	}
 	channel := os.NewFile(reaperChannelFD, "channel")
@@ -182,7 +192,7 @@ func descendants(procs []proctab.Info, root int) []int {
 
 // readReport reads the reaper's report: the shell's pid, or why it could not
 // start it.
-func readReport(f *os.File) (int, error) {
+func readReport(f io.Reader) (int, error) {
 	var b [512]byte
 	n := 0
 	for n < len(b) {

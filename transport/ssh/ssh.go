@@ -459,7 +459,7 @@ func (c *conn) getHelper() (*remote.Helper, error) {
 			c.helperErr = fmt.Errorf("ssh: helper channel: %w", err)
 			return
 		}
-		if err := s.Start("exec sh -c " + remote.ShellQuote(remote.Script)); err != nil {
+		if err := s.Start("exec sh -c " + transport.ShellQuote(remote.Script)); err != nil {
 			s.Close()
 			c.helperErr = fmt.Errorf("ssh: helper channel: %w", err)
 			return
@@ -506,9 +506,9 @@ func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (tra
 // command is the remote command line that runs opts.Argv through
 // remote.StartScript.
 func command(opts transport.StartOptions, setup string) string {
-	cmd := "exec sh -c " + remote.ShellQuote(remote.StartScript(opts, setup)) + " execkit"
+	cmd := "exec sh -c " + transport.ShellQuote(remote.StartScript(opts, setup)) + " execkit"
 	for _, a := range opts.Argv {
-		cmd += " " + remote.ShellQuote(a)
+		cmd += " " + transport.ShellQuote(a)
 	}
 	return cmd
 }
@@ -566,7 +566,7 @@ func (p *process) startTTY(ctx context.Context, opts transport.StartOptions) err
 	}
 	p.input = &remote.OnceCloser{WriteCloser: in}
 	p.errRaw = bufio.NewReaderSize(out, 64<<10)
-	if err := ctl.Start("exec sh -c " + remote.ShellQuote(remote.TTYRelayScript)); err != nil {
+	if err := ctl.Start("exec sh -c " + transport.ShellQuote(remote.TTYRelayScript)); err != nil {
 		return fmt.Errorf("ssh: start: %w", err)
 	}
 	dirc := make(chan string, 1)

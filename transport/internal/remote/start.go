@@ -11,11 +11,6 @@ import (
 	"github.com/execkit/execkit/transport"
 )
 
-// ShellQuote quotes s for a POSIX shell.
-func ShellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // PipeSetup makes the process's stdin its command channel (descriptor 3)
 // and gives it an empty stdin, for a target that offers only the three
 // standard streams.
@@ -32,7 +27,7 @@ const TTYRelayScript = `d=$(mktemp -d) && mkfifo "$d/c" "$d/e" || exit 125; echo
 // up as the local transport does: no echo, no output post-processing, reads
 // that return end-of-file at once, the given size.
 func TTYSetup(dir string, rows, cols int) string {
-	q := ShellQuote(dir)
+	q := transport.ShellQuote(dir)
 	return "exec 3<" + q + "/c 2>" + q + "/e && rm -rf " + q + " || exit 125; " +
 		"stty -echo -onlcr -icanon min 0 time 0 rows " + strconv.Itoa(rows) + " cols " + strconv.Itoa(cols) + " 2>/dev/null; "
 }
@@ -47,14 +42,14 @@ func StartScript(opts transport.StartOptions, setup string) string {
 	var b strings.Builder
 	b.WriteString(setup)
 	if opts.Dir != "" {
-		b.WriteString("cd -- " + ShellQuote(opts.Dir) + " || exit 125; ")
+		b.WriteString("cd -- " + transport.ShellQuote(opts.Dir) + " || exit 125; ")
 	}
 	b.WriteString(`command -v "$1" >/dev/null 2>&1 || { printf '\036EKNOPROG\n' >&2; exit 127; }; `)
 	b.WriteString(`printf '\036EKPID %d\n' $$ >&2; exec `)
 	if opts.Env != nil {
 		b.WriteString("env -i")
 		for _, kv := range opts.Env {
-			b.WriteString(" " + ShellQuote(kv))
+			b.WriteString(" " + transport.ShellQuote(kv))
 		}
 		b.WriteString(" ")
 	}
