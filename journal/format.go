@@ -77,6 +77,11 @@ type Session struct {
 	Started   time.Time `json:"started"`
 	// Spec is how the session was asked for: enough to open it again.
 	Spec SessionSpec `json:"spec"`
+	// Enforced is where the policy held: "exec" (the command's text and
+	// every program start) or "text"; EnforceNote says why not "exec"
+	// where it was wanted.
+	Enforced    string `json:"enforced,omitempty"`
+	EnforceNote string `json:"enforce_note,omitempty"`
 	// Ended and EndReason say when and why the session closed, once it
 	// has ("closed", "destroyed", "idle", "shutdown", "shell-ended"...).
 	Ended     *time.Time `json:"ended,omitempty"`
@@ -118,11 +123,14 @@ type SessionSpec struct {
 	// Budget shapes each stream's text.
 	Budget safety.Budget `json:"budget,omitempty"`
 	// Policy was checked before every command; nil allowed everything.
-	Policy      *safety.Policy `json:"policy,omitempty"`
-	SecretNames []string       `json:"secret_names,omitempty"`
-	Raw         bool           `json:"raw,omitempty"`
-	NoRedact    bool           `json:"no_redact,omitempty"`
-	NoRespawn   bool           `json:"no_respawn,omitempty"`
+	Policy *safety.Policy `json:"policy,omitempty"`
+	// Enforce is where the policy was asked to hold: "exec", "text", or
+	// empty for exec where the transport can.
+	Enforce     string   `json:"enforce,omitempty"`
+	SecretNames []string `json:"secret_names,omitempty"`
+	Raw         bool     `json:"raw,omitempty"`
+	NoRedact    bool     `json:"no_redact,omitempty"`
+	NoRespawn   bool     `json:"no_respawn,omitempty"`
 	// Workspace is the checkpointed directory, CheckpointDir its checkpoint
 	// repository, CheckpointMode "auto", "manual" or "off", and Exclude the
 	// patterns left out of checkpoints and never restored (beyond the
@@ -212,6 +220,17 @@ type Decision struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
+// FenceHit is a program start the exec fence refused while a command ran
+// (docs/security-model.md): the program, its arguments as one line
+// (redacted), the rule and why.
+type FenceHit struct {
+	Program string `json:"program"`
+	Command string `json:"command"`
+	Rule    string `json:"rule"`
+	Reason  string `json:"reason"`
+	PID     int    `json:"pid,omitempty"`
+}
+
 // StreamInfo reports how much of one stream was kept.
 type StreamInfo struct {
 	Bytes         int64  `json:"bytes"`
@@ -250,10 +269,13 @@ type Completion struct {
 	Respawned  bool    `json:"respawned,omitempty"`
 	// FrameBroken: the shell's frame failed during or right after the
 	// command; its exit code, cwd and end of output may be forged.
-	FrameBroken bool       `json:"frame_broken,omitempty"`
-	Stdout_     StreamInfo `json:"stdout_info"`
-	Stderr_     StreamInfo `json:"stderr_info"`
-	Time        time.Time  `json:"time"`
+	FrameBroken bool `json:"frame_broken,omitempty"`
+	// Fence lists the program starts the exec fence refused while the
+	// command ran.
+	Fence   []FenceHit `json:"fence,omitempty"`
+	Stdout_ StreamInfo `json:"stdout_info"`
+	Stderr_ StreamInfo `json:"stderr_info"`
+	Time    time.Time  `json:"time"`
 }
 
 // Entry is one command: its intent and, once finished, its completion.

@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -121,6 +122,15 @@ type Options struct {
 	// Policy is checked before every command; a command it refuses never
 	// runs and comes back with Blocked set. Nil allows everything.
 	Policy *safety.Policy
+	// Enforce says where the policy holds. EnforceText checks each
+	// command's text before it runs. EnforceExec also checks every
+	// program any process of the command starts, when it starts (the exec
+	// fence: the local transport on Linux); a refused start fails with
+	// EACCES in the command and is listed in Result.Fence. With
+	// EnforceExec the session does not start where the fence cannot run;
+	// "" (auto) is EnforceExec where it can, EnforceText elsewhere, and
+	// Session.Enforcement says which and why.
+	Enforce string
 	// Raw returns output as printed: terminal escape sequences, control
 	// characters and carriage-return overwrites are kept. By default they
 	// are removed (safety.Sanitize) before the caller or the journal sees
@@ -147,6 +157,12 @@ type Options struct {
 	// set), CheckpointManual (only Session.Checkpoint) or CheckpointOff.
 	CheckpointMode string
 }
+
+// Enforcement modes.
+const (
+	EnforceExec = "exec"
+	EnforceText = "text"
+)
 
 // Checkpoint modes.
 const (
@@ -187,6 +203,9 @@ type StreamInfo struct {
 	BudgetDropped int64  `json:"budget_dropped,omitempty"`
 }
 
+// FenceHit is a program start the exec fence refused.
+type FenceHit = journal.FenceHit
+
 // Result is the outcome of one command. A non-zero exit code is data here,
 // not an error.
 type Result struct {
@@ -220,6 +239,9 @@ type Result struct {
 	// says which rule and why, and ExitCode is 126.
 	Blocked  bool             `json:"blocked,omitempty"`
 	Decision *safety.Decision `json:"decision,omitempty"`
+	// Fence lists the program starts the exec fence refused while the
+	// command ran (each failed with EACCES in the command).
+	Fence []FenceHit `json:"fence,omitempty"`
 	// Entry is the command's journal entry, when the session has a journal.
 	Entry uint64 `json:"entry,omitempty"`
 	// Checkpoint is the workspace checkpoint taken before the command, when
@@ -255,6 +277,16 @@ type Session struct {
 	closing chan struct{}
 	once    sync.Once
 	spec    journal.SessionSpec
+
+	// The exec fence: enforce is the mode in force, enforceNote why it is
+	// not exec, guard the policy's run-time check, and hits the starts it
+	// refused since the running command began (under fmu: the fence's
+	// goroutine adds to it).
+	enforce     string
+	enforceNote string
+	guard       *safety.ExecGuard
+	fmu         sync.Mutex
+	hits        []FenceHit
 }
 
 // New starts a shell through tr and returns the session.
@@ -284,11 +316,20 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	if opts.Checkpoints == nil && opts.CheckpointMode != CheckpointOff {
 		return nil, fmt.Errorf("%w: checkpoint mode %s needs a workspace", ErrInvalidOptions, opts.CheckpointMode)
 	}
+	switch opts.Enforce {
+	case "", EnforceExec, EnforceText:
+	default:
+		return nil, fmt.Errorf("%w: enforce %q: want exec or text", ErrInvalidOptions, opts.Enforce)
+	}
 	s := &Session{tr: tr, opts: opts, env: opts.Env, closing: make(chan struct{}), id: opts.ID, spec: specOf(opts, tr)}
 	if s.id == "" {
 		s.id = newNonce()[:12]
 	}
-	sh, err := startShell(ctx, tr, opts, opts.Dir, opts.Env)
+	s.enforce = EnforceText
+	if opts.Enforce != EnforceText && !opts.Policy.Empty() {
+		s.enforce, s.guard = EnforceExec, opts.Policy.ExecGuard(pathOf(opts.Env))
+	}
+	sh, err := s.startShell(ctx, opts.Dir, opts.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -305,12 +346,84 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	}
 	if opts.Journal != nil {
 		kind, target := transport.Describe(tr)
-		if err := opts.Journal.AddSession(journal.Session{ID: s.id, Transport: kind, Target: target, Spec: s.spec}); err != nil {
+		rec := journal.Session{ID: s.id, Transport: kind, Target: target, Spec: s.spec, Enforced: s.enforce, EnforceNote: s.enforceNote}
+		if err := opts.Journal.AddSession(rec); err != nil {
 			sh.close()
 			return nil, fmt.Errorf("%w: %w", ErrJournal, err)
 		}
 	}
 	return s, nil
+}
+
+// startShell starts a shell, under the exec fence when the session
+// enforces the policy at program starts; in auto mode a transport that
+// cannot fence starts it without, and the session says so.
+func (s *Session) startShell(ctx context.Context, dir string, env []string) (*shell, error) {
+	if s.enforce != EnforceExec {
+		return startShell(ctx, s.tr, s.opts, dir, env, nil)
+	}
+	sh, err := startShell(ctx, s.tr, s.opts, dir, env, s.checkExec)
+	if errors.Is(err, transport.ErrNoExecFence) && s.opts.Enforce == "" {
+		s.enforce, s.guard = EnforceText, nil
+		s.enforceNote = strings.TrimPrefix(err.Error(), "session: start shell: ")
+		return startShell(ctx, s.tr, s.opts, dir, env, nil)
+	}
+	return sh, err
+}
+
+// Enforcement says where the policy holds: EnforceExec or EnforceText,
+// and when the exec fence was wanted but cannot run here, why.
+func (s *Session) Enforcement() (mode, note string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enforce, s.enforceNote
+}
+
+// maxFenceHits bounds the refused starts kept for one command.
+const maxFenceHits = 64
+
+// checkExec is the exec fence's check: the policy's run-time verdict on
+// one program start; refusals are kept for the running command's result.
+func (s *Session) checkExec(e *transport.ExecStart) error {
+	d := s.guard.Check(e)
+	if d.Allowed {
+		return nil
+	}
+	hit := FenceHit{Program: e.Resolved, Command: e.Line(), Rule: d.Rule, Reason: d.Reason, PID: e.PID}
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	n := len(s.hits)
+	// A shell tries each directory of PATH in turn: one hit per start.
+	if n < maxFenceHits && (n == 0 || s.hits[n-1].PID != hit.PID || s.hits[n-1].Command != hit.Command) {
+		s.hits = append(s.hits, hit)
+	}
+	return errors.New(d.Reason)
+}
+
+// takeFenceHits returns the refused starts since the last call, redacted.
+func (s *Session) takeFenceHits() []FenceHit {
+	s.fmu.Lock()
+	hits := s.hits
+	s.hits = nil
+	s.fmu.Unlock()
+	for i := range hits {
+		hits[i].Command = s.storedCommand(hits[i].Command)
+		hits[i].Reason = s.storedCommand(hits[i].Reason)
+	}
+	return hits
+}
+
+// pathOf is the PATH of an environment; nil means this process's.
+func pathOf(env []string) string {
+	if env == nil {
+		return os.Getenv("PATH")
+	}
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "PATH="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // updateRedactor builds the redactor again when the secrets it must know
@@ -523,8 +636,15 @@ func (s *Session) runStage(x *execCall) bool {
 			}
 		}
 	}
+	s.takeFenceHits() // refusals between commands (a background job) are not this command's
 	x.res, x.err = s.execLocked(x.ctx, x.cmd, eo)
 	x.res.Entry, x.res.Checkpoint = entry, cp
+	if hits := s.takeFenceHits(); len(hits) > 0 {
+		x.res.Fence = hits
+		for _, h := range hits {
+			x.res.Stderr += "[execkit: the exec fence refused " + h.Command + ": " + h.Reason + "]\n"
+		}
+	}
 	return true
 }
 
@@ -613,6 +733,7 @@ func completion(r Result) journal.Completion {
 		Status: st, Stdout: r.Stdout, Stderr: r.Stderr, ExitCode: r.ExitCode, Cwd: r.Cwd,
 		DurationMS: r.DurationMS, TimedOut: r.TimedOut, Canceled: r.Canceled, ShellEnded: r.ShellEnded, Respawned: r.Respawned, FrameBroken: r.FrameBroken,
 		Stdout_: journal.StreamInfo(r.StdoutInfo), Stderr_: journal.StreamInfo(r.StderrInfo),
+		Fence: r.Fence,
 	}
 }
 
@@ -762,7 +883,7 @@ func (s *Session) respawnLocked(ctx context.Context) error {
 	if s.isClosing() {
 		return ErrClosed
 	}
-	sh, err := startShell(ctx, s.tr, s.opts, s.cwd, s.env)
+	sh, err := s.startShell(ctx, s.cwd, s.env)
 	if err != nil {
 		return err
 	}

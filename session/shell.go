@@ -303,8 +303,8 @@ const startTimeout = 15 * time.Second
 // context, Close and the timeout stages are noticed in time.
 const pollSlice = 50 * time.Millisecond
 
-func startShell(ctx context.Context, tr transport.Transport, opts Options, dir string, env []string) (*shell, error) {
-	so := transport.StartOptions{Argv: shellArgv(opts.Shell), Env: env, TTY: opts.TTY}
+func startShell(ctx context.Context, tr transport.Transport, opts Options, dir string, env []string, check func(*transport.ExecStart) error) (*shell, error) {
+	so := transport.StartOptions{Argv: shellArgv(opts.Shell), Env: env, TTY: opts.TTY, ExecCheck: check}
 	if dir == opts.Dir {
 		so.Dir = dir // a re-spawn moves with cd, which may fail softly
 	}

@@ -19,7 +19,7 @@ func (o Options) Spec() journal.SessionSpec {
 		Version: journal.SpecVersion, Endpoint: o.Endpoint,
 		Shell: o.Shell, Dir: o.Dir, TTY: o.TTY,
 		TimeoutMS: ms(o.Timeout), KillGraceMS: ms(o.KillGrace), MaxOutputBytes: o.MaxOutputBytes,
-		Budget: o.Budget, Policy: o.Policy, Raw: o.Raw, NoRedact: o.NoRedact, NoRespawn: o.NoRespawn,
+		Budget: o.Budget, Policy: o.Policy, Enforce: o.Enforce, Raw: o.Raw, NoRedact: o.NoRedact, NoRespawn: o.NoRespawn,
 		CheckpointMode: o.CheckpointMode,
 	}
 	if sp.Policy.Empty() {
@@ -52,7 +52,7 @@ func OptionsFromSpec(sp journal.SessionSpec) Options {
 	o := Options{
 		Endpoint: sp.Endpoint, Shell: sp.Shell, Dir: sp.Dir, TTY: sp.TTY,
 		Timeout: sp.Timeout(), KillGrace: sp.KillGrace(), MaxOutputBytes: sp.MaxOutputBytes,
-		Budget: sp.Budget, Policy: sp.Policy, Raw: sp.Raw, NoRedact: sp.NoRedact, NoRespawn: sp.NoRespawn,
+		Budget: sp.Budget, Policy: sp.Policy, Enforce: sp.Enforce, Raw: sp.Raw, NoRedact: sp.NoRedact, NoRespawn: sp.NoRespawn,
 		CheckpointMode: sp.CheckpointMode,
 	}
 	if sp.Workspace == "" && o.CheckpointMode == CheckpointOff {

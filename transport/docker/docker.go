@@ -325,6 +325,9 @@ func (t *Transport) getHelper(ctx context.Context) (*remote.Helper, error) {
 
 // Start implements transport.Transport.
 func (t *Transport) Start(ctx context.Context, opts transport.StartOptions) (transport.Process, error) {
+	if opts.ExecCheck != nil {
+		return nil, fmt.Errorf("%w: the exec fence runs on the local transport only", transport.ErrNoExecFence)
+	}
 	if len(opts.Argv) == 0 {
 		return nil, errors.New("docker: no program to start")
 	}
