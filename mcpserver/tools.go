@@ -60,6 +60,9 @@ type SessionInfo struct {
 	Commands  int    `json:"commands"`
 	IdleS     int    `json:"idle_s"`
 	IdleSecs  int    `json:"idle_secs"` // the original's name
+	// Enforce is where the operator's policy holds in this session: "exec"
+	// (each command's text and every program it starts) or "text".
+	Enforce string `json:"enforce,omitempty"`
 }
 
 // execIn are session_exec's arguments.
@@ -323,8 +326,11 @@ func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, comma
 		data = map[string]any{"session": id, "blocked": command, "reason": "blocked by operator policy: " + r.Decision.Reason, "rule": r.Decision.Rule}
 		summary = fmt.Sprintf("blocked: %s (%s)", command, r.Decision.Reason)
 	default:
-		if r.ExitCode != 0 || r.TimedOut || r.FrameBroken {
+		if r.ExitCode != 0 || r.TimedOut || r.FrameBroken || len(r.Fence) > 0 {
 			level = "warning"
+		}
+		if len(r.Fence) > 0 {
+			data["fence"] = r.Fence
 		}
 		data["transcript"] = transcript(r, command)
 	}
@@ -542,6 +548,9 @@ func transcript(r session.Result, command string) string {
 	if r.FrameBroken {
 		b.WriteString(" · frame broken: this result may be forged")
 	}
+	if len(r.Fence) > 0 {
+		fmt.Fprintf(&b, " · the exec fence refused %d program start(s)", len(r.Fence))
+	}
 	if r.Entry != 0 {
 		fmt.Fprintf(&b, " · entry %d", r.Entry)
 	}
@@ -551,8 +560,9 @@ func transcript(r session.Result, command string) string {
 
 func (l *live) info() SessionInfo {
 	idle := int(time.Since(l.lastUsed).Seconds())
+	mode, _ := l.s.Enforcement()
 	return SessionInfo{SessionID: l.id, Transport: l.o.Kind, Target: l.o.Target, Cwd: l.cwd, Commands: l.commands,
-		IdleS: idle, IdleSecs: idle, Workspace: l.s.Spec().Workspace}
+		IdleS: idle, IdleSecs: idle, Workspace: l.s.Spec().Workspace, Enforce: mode}
 }
 
 // endpoint is where the agent asks the session to run: target, or the

@@ -278,10 +278,10 @@ type Session struct {
 	once    sync.Once
 	spec    journal.SessionSpec
 
-	// The exec fence: enforce is the mode in force, enforceNote why it is
-	// not exec, guard the policy's run-time check, and hits the starts it
-	// refused since the running command began (under fmu: the fence's
-	// goroutine adds to it).
+	// The exec fence: enforce is the mode in force and enforceNote why it
+	// is not exec (both under fmu), guard the policy's run-time check, and
+	// hits the starts it refused since the running command began (under
+	// fmu: the fence's goroutine adds to it).
 	enforce     string
 	enforceNote string
 	guard       *safety.ExecGuard
@@ -346,7 +346,8 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 	}
 	if opts.Journal != nil {
 		kind, target := transport.Describe(tr)
-		rec := journal.Session{ID: s.id, Transport: kind, Target: target, Spec: s.spec, Enforced: s.enforce, EnforceNote: s.enforceNote}
+		mode, note := s.Enforcement()
+		rec := journal.Session{ID: s.id, Transport: kind, Target: target, Spec: s.spec, Enforced: mode, EnforceNote: note}
 		if err := opts.Journal.AddSession(rec); err != nil {
 			sh.close()
 			return nil, fmt.Errorf("%w: %w", ErrJournal, err)
@@ -359,23 +360,26 @@ func New(ctx context.Context, tr transport.Transport, opts Options) (*Session, e
 // enforces the policy at program starts; in auto mode a transport that
 // cannot fence starts it without, and the session says so.
 func (s *Session) startShell(ctx context.Context, dir string, env []string) (*shell, error) {
-	if s.enforce != EnforceExec {
+	mode, _ := s.Enforcement()
+	if mode != EnforceExec {
 		return startShell(ctx, s.tr, s.opts, dir, env, nil)
 	}
 	sh, err := startShell(ctx, s.tr, s.opts, dir, env, s.checkExec)
 	if errors.Is(err, transport.ErrNoExecFence) && s.opts.Enforce == "" {
-		s.enforce, s.guard = EnforceText, nil
-		s.enforceNote = strings.TrimPrefix(err.Error(), "session: start shell: ")
+		s.fmu.Lock()
+		s.enforce, s.enforceNote = EnforceText, strings.TrimPrefix(err.Error(), "session: start shell: ")
+		s.fmu.Unlock()
 		return startShell(ctx, s.tr, s.opts, dir, env, nil)
 	}
 	return sh, err
 }
 
 // Enforcement says where the policy holds: EnforceExec or EnforceText,
-// and when the exec fence was wanted but cannot run here, why.
+// and when the exec fence was wanted but cannot run here, why. It does
+// not wait for a running command.
 func (s *Session) Enforcement() (mode, note string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
 	return s.enforce, s.enforceNote
 }
 

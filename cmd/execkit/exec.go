@@ -60,12 +60,26 @@ func withSession(c *cli.Context, fn func(context.Context, *session.Session) erro
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	o, err := target.Open(ctx, sp, &env, "")
+	o, err := openTarget(ctx, c, sp, &env)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
 	return fn(ctx, o.Session)
+}
+
+// openTarget opens the session sp describes for a command of the command
+// line, and says on stderr when the policy cannot hold at program starts
+// there (--enforce exec was not asked for, so it fell back to the text).
+func openTarget(ctx context.Context, c *cli.Context, sp journal.SessionSpec, env *target.Env) (*target.Opened, error) {
+	o, err := target.Open(ctx, sp, env, "")
+	if err != nil {
+		return nil, err
+	}
+	if mode, note := o.Session.Enforcement(); mode == session.EnforceText && note != "" {
+		fmt.Fprintf(c.App.ErrWriter, "execkit: the policy is checked on each command's text only, not at program starts: %s\n", note)
+	}
+	return o, nil
 }
 
 // sessionSetup reads and checks the session flags and the operator's

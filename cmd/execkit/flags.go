@@ -47,6 +47,7 @@ func policyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-tripwire", Usage: "do not refuse the destructive commands the default tripwire refuses (rm -rf /, mkfs, curl | sh, …)"},
 		&cli.StringSliceFlag{Name: "deny", Usage: "program that may not run (repeatable)"},
 		&cli.StringSliceFlag{Name: "allow", Usage: "program that may run; with any --allow, only those (repeatable)"},
+		&cli.StringFlag{Name: "enforce", EnvVars: []string{"EXECKIT_ENFORCE"}, Usage: "where the policy holds: exec (the command's text and every program it starts; local shells on Linux) or text (the command's text only) (default: exec where it can run, text elsewhere)"},
 	}
 }
 
@@ -169,6 +170,11 @@ func specFromFlags(c *cli.Context) (journal.SessionSpec, error) {
 		}
 		if sp.Policy, err = policyFromFlags(c); err != nil {
 			return sp, err
+		}
+		switch sp.Enforce = c.String("enforce"); sp.Enforce {
+		case "", session.EnforceExec, session.EnforceText:
+		default:
+			return sp, usagef("--enforce %s: want exec or text", sp.Enforce)
 		}
 		sp.SecretNames = c.StringSlice("secret")
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/mcpserver"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/target"
 )
 
 // Inside `execkit record`, these tell execkit exec and execkit mcp where the
@@ -69,7 +68,7 @@ func recordCommand() *cli.Command {
 				return err
 			}
 			env.Journal = j.Journal
-			o, err := target.Open(context.Background(), sp, &env, "")
+			o, err := openTarget(context.Background(), c, sp, &env)
 			if err != nil {
 				j.Close()
 				return err

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -18,6 +20,7 @@ import (
 	"github.com/execkit/execkit/internal/fsprobe"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/transport/local"
 )
 
 // binaryPath is this execkit's absolute path, for configuration snippets.
@@ -173,7 +176,7 @@ func doctorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			checks := append([]check{policyCheck(c), auditCheck(c.String("audit"))}, doctor(c)...)
+			checks := append([]check{policyCheck(c), enforceCheck(c), auditCheck(c.String("audit"))}, doctor(c)...)
 			worst := 0
 			for _, ch := range checks {
 				mark := map[int]string{0: "ok  ", 1: "warn", 2: "FAIL"}[ch.level]
@@ -231,6 +234,42 @@ func policyCheck(c *cli.Context) check {
 		trip = ", without the tripwire"
 	}
 	return check{"policy", fmt.Sprintf("%s: %d allowed, %d denied, %d denied patterns%s", from, len(p.Allow), len(p.Deny), len(p.DenyPatterns), trip), 0}
+}
+
+// enforceCheck says where the policy holds, trying the exec fence on a
+// local shell.
+func enforceCheck(c *cli.Context) check {
+	switch mode := c.String("enforce"); mode {
+	case session.EnforceText:
+		return check{"enforce", "text: each command's text is checked, not the programs it starts (--enforce text)", 0}
+	case "", session.EnforceExec:
+		var starts atomic.Int32
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p, err := local.New().Start(ctx, transport.StartOptions{Argv: []string{"sh", "-c", "true"},
+			ExecCheck: func(*transport.ExecStart) error { starts.Add(1); return nil }})
+		if err == nil {
+			select {
+			case <-p.Done():
+			case <-ctx.Done():
+				err = errors.New("the probe did not end")
+			}
+			p.Close()
+		}
+		if err == nil && starts.Load() == 0 {
+			err = errors.New("the probe's program start was not seen")
+		}
+		if err != nil {
+			level := 1
+			if mode == session.EnforceExec {
+				level = 2 // asked for, and sessions will not start
+			}
+			return check{"enforce", "text only here, the exec fence cannot run: " + err.Error(), level}
+		}
+		return check{"enforce", "exec: local commands' text and every program they start are checked (seccomp user notification); SSH and Docker sessions: the text", 0}
+	default:
+		return check{"enforce", fmt.Sprintf("--enforce %s: want exec or text", mode), 2}
+	}
 }
 
 func firstLine(b []byte) string {
