@@ -4,9 +4,11 @@ package session_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/execkit/execkit/safety/safetytest"
 	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/session/sessiontest"
+	"github.com/execkit/execkit/target/targettest"
 )
 
 // denyRm is the corpus's policy: rm is denied by name.
@@ -212,4 +215,99 @@ func TestFenceJournaled(t *testing.T) {
 	if h.Rule != "deny:rm" || h.Command != "rm canary ${secret:TOK}" || !strings.HasSuffix(h.Program, "/rm") || strings.Contains(h.Reason, "s3cr3t") {
 		t.Errorf("journaled hit %+v", h)
 	}
+}
+
+// BenchmarkFenceBuild is `make -j2` of a generated C project (500 files,
+// EXECKIT_BENCH_FILES to change it) in a session with rm denied, once with
+// the exec fence on and once with the text check only, alternating, each
+// from clean; it reports both times and their ratio (target ≤ 1.2).
+func BenchmarkFenceBuild(b *testing.B) {
+	for _, n := range []string{"make", "cc"} {
+		if _, err := exec.LookPath(n); err != nil {
+			b.Skipf("%s is not installed", n)
+		}
+	}
+	files := 500
+	if v, err := strconv.Atoi(os.Getenv("EXECKIT_BENCH_FILES")); err == nil && v > 0 {
+		files = v
+	}
+	dir := b.TempDir()
+	var mk strings.Builder
+	mk.WriteString("OBJS :=")
+	for i := 0; i < files; i++ {
+		src := fmt.Sprintf("int f%d(int x) { return x * %d + %d; }\n", i, i, i%7)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.c", i)), []byte(src), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(&mk, " f%d.o", i)
+	}
+	os.WriteFile(filepath.Join(dir, "main.c"), []byte("int main(void) { return 0; }\n"), 0o644)
+	mk.WriteString("\nprog: main.o $(OBJS)\n\tcc -o $@ $^\n%.o: %.c\n\tcc -O1 -c $< -o $@\nclean:\n\tfind . -name '*.o' -delete; find . -name prog -delete\n")
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte(mk.String()), 0o644)
+	fenced, text := fencePair(b, dir)
+	build := func(s *session.Session) time.Duration {
+		if r, err := s.Exec(context.Background(), "make -s clean", session.ExecOptions{}); err != nil || r.ExitCode != 0 {
+			b.Fatalf("clean: %v %+v", err, r)
+		}
+		start := time.Now()
+		r, err := s.Exec(context.Background(), "make -s -j2 prog", session.ExecOptions{})
+		if err != nil || r.ExitCode != 0 || len(r.Fence) > 0 {
+			b.Fatalf("build: %v %+v", err, r)
+		}
+		return time.Since(start)
+	}
+	var tf, tt time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			tf += build(fenced)
+			tt += build(text)
+		} else {
+			tt += build(text)
+			tf += build(fenced)
+		}
+	}
+	b.ReportMetric(tf.Seconds()/float64(b.N), "fenced-s")
+	b.ReportMetric(tt.Seconds()/float64(b.N), "text-s")
+	b.ReportMetric(tf.Seconds()/tt.Seconds(), "fenced/text")
+}
+
+// fencePair opens two local sessions in dir with rm denied, one with the
+// exec fence on and one with the text check only; both end with b.
+func fencePair(b *testing.B, dir string) (fenced, text *session.Session) {
+	p, _ := safety.NewPolicy(nil, []string{"rm"}, nil)
+	open := func(enforce string) *session.Session {
+		o := targettest.Open(b, journal.SessionSpec{Endpoint: targettest.Local, Dir: dir, Policy: p, Enforce: enforce, TimeoutMS: 30 * 60 * 1000}, nil)
+		if mode, note := o.Session.Enforcement(); mode != enforce {
+			b.Fatalf("enforcement %s, not %s: %s", mode, enforce, note)
+		}
+		return o.Session
+	}
+	return open(session.EnforceExec), open(session.EnforceText)
+}
+
+// BenchmarkFenceExec is the cost of one program start under the exec
+// fence: a loop of 200 starts of /bin/true, fenced and not, alternating;
+// it reports each start's time both ways and the difference.
+func BenchmarkFenceExec(b *testing.B) {
+	fenced, text := fencePair(b, b.TempDir())
+	const n = 200
+	loop := fmt.Sprintf("i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done", n)
+	run := func(s *session.Session) time.Duration {
+		start := time.Now()
+		if r, err := s.Exec(context.Background(), loop, session.ExecOptions{}); err != nil || r.ExitCode != 0 {
+			b.Fatalf("%v %+v", err, r)
+		}
+		return time.Since(start)
+	}
+	var tf, tt time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tf += run(fenced)
+		tt += run(text)
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N*n) }
+	b.ReportMetric(per(tf), "fenced-µs/start")
+	b.ReportMetric(per(tt), "text-µs/start")
+	b.ReportMetric(per(tf)-per(tt), "fence-µs/start")
 }

@@ -79,7 +79,8 @@ type ExecStart struct {
 	// transport's size limit.
 	Argv      []string
 	Truncated bool
-	// Cwd is the caller's working directory.
+	// Cwd is the caller's working directory when it named the program by
+	// a relative path, else empty (it is not read then).
 	Cwd string
 	// File is what to open to reach the program's file as the kernel is
 	// about to: the resolved path, or the caller's descriptor (under /proc)

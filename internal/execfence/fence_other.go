@@ -11,7 +11,9 @@ const Built = false
 func Install() (*os.File, error) { return nil, ErrUnsupported }
 
 // Serve is not available here.
-func Serve(listener *os.File, check func(*Attempt) error) error { return ErrUnsupported }
+func Serve(listener *os.File, check func(*Attempt) error, stop <-chan struct{}) error {
+	return ErrUnsupported
+}
 
 // Send is not available here.
 func Send(sock *os.File, listener *os.File) error { return ErrUnsupported }

@@ -79,23 +79,23 @@ func (p *process) serveFence(report *os.File, check func(*transport.ExecStart) e
 		}
 		return err
 	}
-	p.fence = l
-	p.fenceDone = make(chan struct{})
+	p.fence, p.fenceStop, p.fenceDone = l, make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(p.fenceDone)
-		_ = execfence.Serve(l, check)
+		_ = execfence.Serve(l, check, p.fenceStop)
 	}()
 	return nil
 }
 
-// stopFence closes the fence's listener and waits for its server.
+// stopFence stops the fence's server and closes its listener.
 func (p *process) stopFence() {
 	if p.fence == nil {
 		return
 	}
-	p.fence.Close()
+	close(p.fenceStop)
 	select {
 	case <-p.fenceDone:
+		p.fence.Close()
 	case <-time.After(5 * time.Second):
 	}
 }

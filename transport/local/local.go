@@ -189,9 +189,10 @@ type process struct {
 	errR   *os.File
 	tty    *os.File // pty master in TTY mode
 
-	// fence is the exec fence's listener, served until fenceDone closes.
-	fence     *os.File
-	fenceDone chan struct{}
+	// fence is the exec fence's listener, served until fenceStop closes;
+	// fenceDone closes when its server has returned.
+	fence                *os.File
+	fenceStop, fenceDone chan struct{}
 
 	done     chan struct{}
 	mu       sync.Mutex
