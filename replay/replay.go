@@ -316,6 +316,9 @@ func open(ctx context.Context, o Options, rec journal.Session) (*target.Opened, 
 		sp.Transport = "local"
 	}
 	sp.Workspace, sp.CheckpointDir, sp.CheckpointMode, sp.Exclude = "", "", "", nil
+	// The policy holds as far as the new target allows: a session recorded
+	// with --enforce exec replays over SSH too, on the text only.
+	sp.Enforce = ""
 	// A command that ended the recorded shell is followed by the next one
 	// in a new shell, whatever the recorded session did after it.
 	sp.NoRespawn = false

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/execkit/execkit/safety/safetytest"
+	"github.com/execkit/execkit/transport"
 )
 
 type discard struct{ n int }
@@ -81,5 +82,21 @@ func BenchmarkRedactBenign(b *testing.B) {
 		st := r.Stream(io.Discard)
 		st.Write(text)
 		st.Close()
+	}
+}
+
+// BenchmarkExecGuard is the exec fence's check of one allowed start with a
+// deny list: names, the file against the denied programs, patterns.
+func BenchmarkExecGuard(b *testing.B) {
+	p, err := NewPolicy(nil, []string{"rm", "curl"}, []string{`git\s+push.*--force`})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := p.ExecGuard("/usr/local/bin:/usr/bin:/bin")
+	e := &transport.ExecStart{Path: "/bin/true", Resolved: "/bin/true", Argv: []string{"/bin/true", "--flag"}, File: "/bin/true"}
+	for i := 0; i < b.N; i++ {
+		if d := g.Check(e); !d.Allowed {
+			b.Fatal(d)
+		}
 	}
 }
