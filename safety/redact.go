@@ -11,6 +11,7 @@ import (
 	"regexp/syntax"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -96,73 +97,79 @@ func maxLen(t *syntax.Regexp) int {
 }
 
 // builtins are the detectors for common credential families. The formats
-// are the providers' published token shapes.
-var builtins = []detector{
-	d("aws-access-key-id", []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"}, `A[KSGIRN][A-Z]A[0-9A-Z]{16}`),
-	dg("aws-secret-access-key", []string{"aws_secret_access_key", "aws_secret_key", "secretaccesskey"}, `(?:aws_secret_access_key|aws_secret_key|secretaccesskey)["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})`),
-	d("github-token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, `gh[pousr]_[A-Za-z0-9]{36,255}`),
-	d("github-fine-grained-token", []string{"github_pat_"}, `github_pat_[A-Za-z0-9_]{82}`),
-	d("gitlab-token", []string{"glpat-", "glrt-", "gldt-", "glptt-", "glsoat-"}, `gl(?:pat|rt|dt|ptt|soat)-[A-Za-z0-9_-]{20,64}`),
-	d("slack-token", []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"}, `xox[bpasre]-[0-9A-Za-z-]{10,250}`),
-	d("slack-webhook", []string{"https://hooks.slack.com/"}, `https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_+-]{20,200}`),
-	d("stripe-key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"}, `(?:[sr]k_(?:live|test)|whsec)_[0-9A-Za-z]{24,247}`),
-	d("anthropic-api-key", []string{"sk-ant-"}, `sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,120}`),
-	d("openai-api-key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"}, `sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,200}|[A-Za-z0-9]{48})`),
-	d("google-api-key", []string{"AIza"}, `AIza[0-9A-Za-z_-]{35}`),
-	d("google-oauth-secret", []string{"GOCSPX-"}, `GOCSPX-[A-Za-z0-9_-]{28}`),
-	d("jwt", []string{"eyJ"}, `eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`),
-	d("npm-token", []string{"npm_"}, `npm_[A-Za-z0-9]{36}`),
-	d("pypi-token", []string{"pypi-AgE"}, `pypi-AgE[A-Za-z0-9_-]{50,1000}`),
-	d("dockerhub-token", []string{"dckr_pat_"}, `dckr_pat_[A-Za-z0-9_-]{27}`),
-	d("sendgrid-api-key", []string{"SG."}, `SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}`),
-	d("twilio-api-key", []string{"SK"}, `SK[0-9a-f]{32}`),
-	d("mailgun-api-key", []string{"key-"}, `key-[0-9a-f]{32}`),
-	d("huggingface-token", []string{"hf_"}, `hf_[A-Za-z]{34}`),
-	d("digitalocean-token", []string{"dop_v1_", "doo_v1_", "dor_v1_"}, `do[por]_v1_[a-f0-9]{64}`),
-	d("shopify-token", []string{"shpat_", "shpss_", "shpca_", "shppa_"}, `shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}`),
-	d("discord-webhook", []string{"https://discord.com/api/webhooks/", "https://discordapp.com/api/webhooks/"}, `https://discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,80}`),
-	d("telegram-bot-token", []string{"bot"}, `bot[0-9]{8,10}:AA[0-9A-Za-z_-]{33}`),
-	// A bare bot token (123456789:AA…): found from ":AA" and checked back.
-	d("telegram-bot-token", []string{":AA"}, `:AA[0-9A-Za-z_-]{33}`),
-	// A bot token: the bot's id in base64 (a snowflake's first digit gives
-	// the first two letters), a timestamp, an HMAC.
-	d("discord-bot-token", []string{"MT", "Mj", "Mz", "ND", "NT", "Nj", "Nz", "OD", "OT"}, `[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}`),
-	// A shared access signature in a URL's query.
-	dg("azure-sas-signature", []string{"sig="}, `sig=([A-Za-z0-9%+/]{40,120}(?:%3D|=){0,2})`),
-	// A .pgpass line, host:port:database:user:password, found from its port.
-	{kind: "pgpass-password", anchors: []string{":5432:", ":5433:", ":6432:", ":*:"}},
-	dg("azure-storage-key", []string{"accountkey="}, `accountkey=([A-Za-z0-9+/]{86}==)`),
-	d("square-token", []string{"sq0atp-", "sq0csp-", "EAAA"}, `(?:sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43}|EAAA[A-Za-z0-9_-]{60})`),
-	d("linear-api-key", []string{"lin_api_"}, `lin_api_[A-Za-z0-9]{40}`),
-	d("vault-token", []string{"hvs.", "hvb."}, `hv[sb]\.[A-Za-z0-9_-]{24,200}`),
-	d("doppler-token", []string{"dp.pt.", "dp.st.", "dp.sa."}, `dp\.(?:pt|st|sa)\.[A-Za-z0-9]{40,44}`),
-	d("databricks-token", []string{"dapi"}, `dapi[a-f0-9]{32}(?:-\d)?`),
-	d("grafana-token", []string{"glc_", "glsa_"}, `(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})`),
-	d("atlassian-api-token", []string{"ATATT3"}, `ATATT3[A-Za-z0-9_=-]{180,200}`),
-	d("age-secret-key", []string{"AGE-SECRET-KEY-1"}, `AGE-SECRET-KEY-1[0-9A-Z]{58}`),
-	d("pulumi-token", []string{"pul-"}, `pul-[a-f0-9]{40}`),
-	d("postman-api-key", []string{"PMAK-"}, `PMAK-[a-f0-9]{24}-[a-f0-9]{34}`),
-	d("newrelic-key", []string{"NRAK-", "NRII-"}, `NR(?:AK|II)-[A-Z0-9]{27,32}`),
-	d("heroku-api-key", []string{"HRKU-"}, `HRKU-[A-Za-z0-9_-]{60}`),
-	d("mailchimp-api-key", []string{"-us"}, `-us[0-9]{1,2}`), // placeholder, replaced in init
-	d("sentry-token", []string{"sntrys_", "sntryu_"}, `sntry[su]_[A-Za-z0-9+/=_]{40,200}`),
-	d("planetscale-token", []string{"pscale_tkn_", "pscale_pw_"}, `pscale_(?:tkn|pw)_[A-Za-z0-9_.-]{32,64}`),
-	dg("url-password", []string{"://"}, `://[^\s:/@'"]{1,128}:([^\s/@'"]{1,256})@`),
-	dg("authorization-header", []string{"authorization"}, `authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest|bot)?\s*([A-Za-z0-9._~+/=:-]{8,1000})`),
-	dg("bearer-token", []string{"bearer "}, `bearer[ \t]+([A-Za-z0-9._~+/=-]{16,1000})`),
-	// A credential assigned to a name: found from the name, its value
-	// taken by assignValue (see there).
-	{kind: "password-assignment", fold: true, anchors: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "private-key", "access_key", "access-key",
-		"auth", "accountkey", "account_key", "account-key", "storagekey", "storage_key", "storage-key", "identitytoken", "registrytoken", "client-key-data", "client_key_data", "clientkeydata"}},
-}
-
-func init() {
+// are the providers' published token shapes. They are compiled at first
+// use, not at start: a program that never redacts (execkit --version, the
+// reaper) does not pay for them.
+var builtins = sync.OnceValue(func() []detector {
+	dets := builtinDetectors()
 	// A Mailchimp key is 32 hex digits then -usNN: anchored on the hex is
 	// too costly, so it is found from the "-us" suffix and checked back.
-	for i := range builtins {
-		if builtins[i].kind == "mailchimp-api-key" {
-			builtins[i].re = nil
+	for i := range dets {
+		if dets[i].kind == "mailchimp-api-key" {
+			dets[i].re = nil
 		}
+	}
+	return dets
+})
+
+func builtinDetectors() []detector {
+	return []detector{
+		d("aws-access-key-id", []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"}, `A[KSGIRN][A-Z]A[0-9A-Z]{16}`),
+		dg("aws-secret-access-key", []string{"aws_secret_access_key", "aws_secret_key", "secretaccesskey"}, `(?:aws_secret_access_key|aws_secret_key|secretaccesskey)["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})`),
+		d("github-token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, `gh[pousr]_[A-Za-z0-9]{36,255}`),
+		d("github-fine-grained-token", []string{"github_pat_"}, `github_pat_[A-Za-z0-9_]{82}`),
+		d("gitlab-token", []string{"glpat-", "glrt-", "gldt-", "glptt-", "glsoat-"}, `gl(?:pat|rt|dt|ptt|soat)-[A-Za-z0-9_-]{20,64}`),
+		d("slack-token", []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"}, `xox[bpasre]-[0-9A-Za-z-]{10,250}`),
+		d("slack-webhook", []string{"https://hooks.slack.com/"}, `https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_+-]{20,200}`),
+		d("stripe-key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"}, `(?:[sr]k_(?:live|test)|whsec)_[0-9A-Za-z]{24,247}`),
+		d("anthropic-api-key", []string{"sk-ant-"}, `sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,120}`),
+		d("openai-api-key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"}, `sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,200}|[A-Za-z0-9]{48})`),
+		d("google-api-key", []string{"AIza"}, `AIza[0-9A-Za-z_-]{35}`),
+		d("google-oauth-secret", []string{"GOCSPX-"}, `GOCSPX-[A-Za-z0-9_-]{28}`),
+		d("jwt", []string{"eyJ"}, `eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`),
+		d("npm-token", []string{"npm_"}, `npm_[A-Za-z0-9]{36}`),
+		d("pypi-token", []string{"pypi-AgE"}, `pypi-AgE[A-Za-z0-9_-]{50,1000}`),
+		d("dockerhub-token", []string{"dckr_pat_"}, `dckr_pat_[A-Za-z0-9_-]{27}`),
+		d("sendgrid-api-key", []string{"SG."}, `SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}`),
+		d("twilio-api-key", []string{"SK"}, `SK[0-9a-f]{32}`),
+		d("mailgun-api-key", []string{"key-"}, `key-[0-9a-f]{32}`),
+		d("huggingface-token", []string{"hf_"}, `hf_[A-Za-z]{34}`),
+		d("digitalocean-token", []string{"dop_v1_", "doo_v1_", "dor_v1_"}, `do[por]_v1_[a-f0-9]{64}`),
+		d("shopify-token", []string{"shpat_", "shpss_", "shpca_", "shppa_"}, `shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}`),
+		d("discord-webhook", []string{"https://discord.com/api/webhooks/", "https://discordapp.com/api/webhooks/"}, `https://discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,80}`),
+		d("telegram-bot-token", []string{"bot"}, `bot[0-9]{8,10}:AA[0-9A-Za-z_-]{33}`),
+		// A bare bot token (123456789:AA…): found from ":AA" and checked back.
+		d("telegram-bot-token", []string{":AA"}, `:AA[0-9A-Za-z_-]{33}`),
+		// A bot token: the bot's id in base64 (a snowflake's first digit gives
+		// the first two letters), a timestamp, an HMAC.
+		d("discord-bot-token", []string{"MT", "Mj", "Mz", "ND", "NT", "Nj", "Nz", "OD", "OT"}, `[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}`),
+		// A shared access signature in a URL's query.
+		dg("azure-sas-signature", []string{"sig="}, `sig=([A-Za-z0-9%+/]{40,120}(?:%3D|=){0,2})`),
+		// A .pgpass line, host:port:database:user:password, found from its port.
+		{kind: "pgpass-password", anchors: []string{":5432:", ":5433:", ":6432:", ":*:"}},
+		dg("azure-storage-key", []string{"accountkey="}, `accountkey=([A-Za-z0-9+/]{86}==)`),
+		d("square-token", []string{"sq0atp-", "sq0csp-", "EAAA"}, `(?:sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43}|EAAA[A-Za-z0-9_-]{60})`),
+		d("linear-api-key", []string{"lin_api_"}, `lin_api_[A-Za-z0-9]{40}`),
+		d("vault-token", []string{"hvs.", "hvb."}, `hv[sb]\.[A-Za-z0-9_-]{24,200}`),
+		d("doppler-token", []string{"dp.pt.", "dp.st.", "dp.sa."}, `dp\.(?:pt|st|sa)\.[A-Za-z0-9]{40,44}`),
+		d("databricks-token", []string{"dapi"}, `dapi[a-f0-9]{32}(?:-\d)?`),
+		d("grafana-token", []string{"glc_", "glsa_"}, `(?:glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})`),
+		d("atlassian-api-token", []string{"ATATT3"}, `ATATT3[A-Za-z0-9_=-]{180,200}`),
+		d("age-secret-key", []string{"AGE-SECRET-KEY-1"}, `AGE-SECRET-KEY-1[0-9A-Z]{58}`),
+		d("pulumi-token", []string{"pul-"}, `pul-[a-f0-9]{40}`),
+		d("postman-api-key", []string{"PMAK-"}, `PMAK-[a-f0-9]{24}-[a-f0-9]{34}`),
+		d("newrelic-key", []string{"NRAK-", "NRII-"}, `NR(?:AK|II)-[A-Z0-9]{27,32}`),
+		d("heroku-api-key", []string{"HRKU-"}, `HRKU-[A-Za-z0-9_-]{60}`),
+		d("mailchimp-api-key", []string{"-us"}, `-us[0-9]{1,2}`), // placeholder, replaced in init
+		d("sentry-token", []string{"sntrys_", "sntryu_"}, `sntry[su]_[A-Za-z0-9+/=_]{40,200}`),
+		d("planetscale-token", []string{"pscale_tkn_", "pscale_pw_"}, `pscale_(?:tkn|pw)_[A-Za-z0-9_.-]{32,64}`),
+		dg("url-password", []string{"://"}, `://[^\s:/@'"]{1,128}:([^\s/@'"]{1,256})@`),
+		dg("authorization-header", []string{"authorization"}, `authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|digest|bot)?\s*([A-Za-z0-9._~+/=:-]{8,1000})`),
+		dg("bearer-token", []string{"bearer "}, `bearer[ \t]+([A-Za-z0-9._~+/=-]{16,1000})`),
+		// A credential assigned to a name: found from the name, its value
+		// taken by assignValue (see there).
+		{kind: "password-assignment", fold: true, anchors: []string{"pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "private-key", "access_key", "access-key",
+			"auth", "accountkey", "account_key", "account-key", "storagekey", "storage_key", "storage-key", "identitytoken", "registrytoken", "client-key-data", "client_key_data", "clientkeydata"}},
 	}
 }
 
@@ -210,7 +217,7 @@ type anchorRef struct {
 // literal secrets (values shorter than 6 bytes are ignored: too likely to
 // occur by chance).
 func NewRedactor(secrets []Secret) *Redactor {
-	r := &Redactor{dets: builtins}
+	r := &Redactor{dets: builtins()}
 	r.hit[pair('[', 'R')] = markerHit
 	for i, det := range r.dets {
 		for _, a := range det.anchors {
@@ -790,7 +797,7 @@ func escapeLen(b []byte) int {
 func Kinds() []string {
 	seen := map[string]bool{"private-key": true}
 	out := []string{"private-key"}
-	for _, d := range builtins {
+	for _, d := range builtins() {
 		if !seen[d.kind] {
 			seen[d.kind] = true
 			out = append(out, d.kind)
