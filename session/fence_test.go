@@ -48,6 +48,23 @@ func TestLocalBashEnforced(t *testing.T) {
 	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t), Contained: true})
 }
 
+// eachCase runs fn for each case as a parallel subtest of "cases",
+// skipping those whose programs are not installed; it returns when all
+// have ended.
+func eachCase(t *testing.T, cases []safetytest.RunCase, fn func(*testing.T, safetytest.RunCase)) {
+	t.Run("cases", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.Name, func(t *testing.T) {
+				t.Parallel()
+				if m := missing(c.Needs); len(m) > 0 {
+					t.Skipf("not installed: %v", m)
+				}
+				fn(t, c)
+			})
+		}
+	})
+}
+
 // missing lists the programs of needs that are not installed.
 func missing(needs []string) []string {
 	var out []string
@@ -89,54 +106,46 @@ func runCase(t *testing.T, dir string, p *safety.Policy, enforce string, setup [
 func TestFenceCorpus(t *testing.T) {
 	var mu sync.Mutex
 	ran, textBypass, byFence := 0, []string{}, 0
-	t.Run("cases", func(t *testing.T) {
-		for _, c := range safetytest.RuntimeIndirections {
-			t.Run(c.Name, func(t *testing.T) {
-				t.Parallel()
-				if m := missing(c.Needs); len(m) > 0 {
-					t.Skipf("not installed: %v", m)
+	eachCase(t, safetytest.RuntimeIndirections, func(t *testing.T, c safetytest.RunCase) {
+		deleted := func(p *safety.Policy, enforce string) (bool, session.Result) {
+			dir := tempDir(t)
+			canary := filepath.Join(dir, "canary")
+			if err := os.WriteFile(canary, []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runCase(t, dir, p, enforce, c.Setup, c.Cmd)
+			_, err := os.Stat(canary)
+			return err != nil, r
+		}
+		if gone, r := deleted(nil, ""); !gone {
+			t.Fatalf("without a policy the case leaves the canary: exit %d, %q %q", r.ExitCode, r.Stdout, r.Stderr)
+		}
+		gone, r := deleted(denyRm(t), session.EnforceExec)
+		if gone {
+			t.Errorf("the canary is gone with the exec fence on: exit %d, %q %q", r.ExitCode, r.Stdout, r.Stderr)
+		}
+		if !r.Blocked {
+			if len(r.Fence) == 0 {
+				t.Errorf("the text check let it run and the fence reports nothing: %+v", r)
+			}
+			for _, h := range r.Fence {
+				if !strings.HasPrefix(h.Rule, "deny:rm") || h.Command == "" || h.Program == "" {
+					t.Errorf("fence hit %+v", h)
 				}
-				deleted := func(p *safety.Policy, enforce string) (bool, session.Result) {
-					dir := tempDir(t)
-					canary := filepath.Join(dir, "canary")
-					if err := os.WriteFile(canary, []byte("x"), 0o600); err != nil {
-						t.Fatal(err)
-					}
-					r := runCase(t, dir, p, enforce, c.Setup, c.Cmd)
-					_, err := os.Stat(canary)
-					return err != nil, r
-				}
-				if gone, r := deleted(nil, ""); !gone {
-					t.Fatalf("without a policy the case leaves the canary: exit %d, %q %q", r.ExitCode, r.Stdout, r.Stderr)
-				}
-				gone, r := deleted(denyRm(t), session.EnforceExec)
-				if gone {
-					t.Errorf("the canary is gone with the exec fence on: exit %d, %q %q", r.ExitCode, r.Stdout, r.Stderr)
-				}
-				if !r.Blocked {
-					if len(r.Fence) == 0 {
-						t.Errorf("the text check let it run and the fence reports nothing: %+v", r)
-					}
-					for _, h := range r.Fence {
-						if !strings.HasPrefix(h.Rule, "deny:rm") || h.Command == "" || h.Program == "" {
-							t.Errorf("fence hit %+v", h)
-						}
-					}
-					if !strings.Contains(r.Stderr, "[execkit: the exec fence refused") {
-						t.Errorf("the result's stderr does not say the fence refused a start: %q", r.Stderr)
-					}
-				}
-				textGone, _ := deleted(denyRm(t), session.EnforceText)
-				mu.Lock()
-				defer mu.Unlock()
-				ran++
-				if !r.Blocked {
-					byFence++
-				}
-				if textGone {
-					textBypass = append(textBypass, c.Name)
-				}
-			})
+			}
+			if !strings.Contains(r.Stderr, "[execkit: the exec fence refused") {
+				t.Errorf("the result's stderr does not say the fence refused a start: %q", r.Stderr)
+			}
+		}
+		textGone, _ := deleted(denyRm(t), session.EnforceText)
+		mu.Lock()
+		defer mu.Unlock()
+		ran++
+		if !r.Blocked {
+			byFence++
+		}
+		if textGone {
+			textBypass = append(textBypass, c.Name)
 		}
 	})
 	t.Logf("%d of %d indirections ran; with the exec fence none deleted the canary (%d refused at rm's start, the rest by the text check); the text check alone let %d through: %v",
@@ -152,25 +161,17 @@ func TestFenceEverydayBuilds(t *testing.T) {
 	var mu sync.Mutex
 	var ran int
 	var failed []string
-	t.Run("cases", func(t *testing.T) {
-		for _, c := range safetytest.EverydayBuilds {
-			t.Run(c.Name, func(t *testing.T) {
-				t.Parallel()
-				if m := missing(c.Needs); len(m) > 0 {
-					t.Skipf("not installed: %v", m)
-				}
-				if r := runCase(t, tempDir(t), nil, "", nil, c.Cmd); r.ExitCode != 0 {
-					t.Skipf("the case fails here even without a policy: exit %d %q", r.ExitCode, r.Stderr)
-				}
-				r := runCase(t, tempDir(t), denyRm(t), session.EnforceExec, nil, c.Cmd)
-				mu.Lock()
-				defer mu.Unlock()
-				ran++
-				if r.ExitCode != 0 || r.Blocked || len(r.Fence) > 0 {
-					failed = append(failed, c.Name)
-					t.Logf("exit %d blocked %v fence %+v: %q", r.ExitCode, r.Blocked, r.Fence, r.Stderr)
-				}
-			})
+	eachCase(t, safetytest.EverydayBuilds, func(t *testing.T, c safetytest.RunCase) {
+		if r := runCase(t, tempDir(t), nil, "", nil, c.Cmd); r.ExitCode != 0 {
+			t.Skipf("the case fails here even without a policy: exit %d %q", r.ExitCode, r.Stderr)
+		}
+		r := runCase(t, tempDir(t), denyRm(t), session.EnforceExec, nil, c.Cmd)
+		mu.Lock()
+		defer mu.Unlock()
+		ran++
+		if r.ExitCode != 0 || r.Blocked || len(r.Fence) > 0 {
+			failed = append(failed, c.Name)
+			t.Logf("exit %d blocked %v fence %+v: %q", r.ExitCode, r.Blocked, r.Fence, r.Stderr)
 		}
 	})
 	t.Logf("%d of %d everyday commands ran with the exec fence on; %d failed: %v", ran-len(failed), ran, len(failed), failed)

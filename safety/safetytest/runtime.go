@@ -3,22 +3,23 @@ package safetytest
 // Corpora for the exec fence (the policy at program starts): commands
 // whose text does not show the program they start.
 
-// Indirection is a command that starts a denied program (rm, on the file
-// "canary" in its working directory) in a way the command's text does
-// not show, or shows only to a parser that knows the program. Setup runs
-// first in the same session (an alias or function from earlier commands);
-// Needs lists programs that must be installed.
-type Indirection struct {
+// RunCase is a command for a corpus run in a real session: Setup runs
+// first in the same session (an alias or function from earlier
+// commands); Needs lists programs that must be installed.
+type RunCase struct {
 	Name  string
 	Setup []string
 	Cmd   string
 	Needs []string
 }
 
-// RuntimeIndirections start `rm canary` (or a copy of rm) through scripts
+// RuntimeIndirections are commands that start a denied program (rm, on
+// the file "canary" in their working directory) in a way the command's
+// text does not show, or shows only to a parser that knows the program.
+// They start `rm canary` (or a copy of rm) through scripts
 // written at run time, build tools, debuggers, pagers, interpreters'
 // system/exec, wrappers, and aliases and functions from earlier commands.
-var RuntimeIndirections = []Indirection{
+var RuntimeIndirections = []RunCase{
 	// Scripts written at run time.
 	{Name: "script-bash", Cmd: `echo 'rm canary' > s.sh; bash s.sh`},
 	{Name: "script-sh", Cmd: `echo 'rm canary' > s.sh; sh s.sh`},
@@ -108,17 +109,10 @@ var RuntimeIndirections = []Indirection{
 	{Name: "makefile-earlier", Setup: []string{`printf 'clean:\n\trm canary\n' > Makefile`}, Cmd: `make -s clean`, Needs: []string{"make"}},
 }
 
-// EverydayBuild is an everyday build or test command and what it needs.
-type EverydayBuild struct {
-	Name  string
-	Cmd   string
-	Needs []string
-}
-
 // EverydayBuilds must all run under a policy that denies rm, with the
 // exec fence on: building and testing Go, C, Node and Python projects,
 // git, scripts and the usual tools.
-var EverydayBuilds = []EverydayBuild{
+var EverydayBuilds = []RunCase{
 	{Name: "go-build", Cmd: `mkdir -p gomod && cd gomod && printf 'module example.com/x\n\ngo 1.21\n' > go.mod && printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n' > main.go && go build -o x . && ./x`, Needs: []string{"go"}},
 	{Name: "go-vet", Cmd: `mkdir -p gomod && cd gomod && printf 'module example.com/x\n\ngo 1.21\n' > go.mod && printf 'package x\n\nfunc F() int { return 1 }\n' > x.go && go vet ./...`, Needs: []string{"go"}},
 	{Name: "go-test", Cmd: `mkdir -p gomod && cd gomod && printf 'module example.com/x\n\ngo 1.21\n' > go.mod && printf 'package x\n\nfunc F() int { return 1 }\n' > x.go && printf 'package x\n\nimport "testing"\n\nfunc TestF(t *testing.T) { if F() != 1 { t.Fatal() } }\n' > x_test.go && go test ./...`, Needs: []string{"go"}},

@@ -168,8 +168,8 @@ func countProcs(t *testing.T, observer *session.Session, cmdline string) int {
 	}
 	// The pattern never matches the command doing the search: its
 	// arguments are not the pattern's.
-	script := `n=0; for f in $(grep -lzxF -e ` + shellQuote(args[len(args)-1]) + ` /proc/[0-9]*/cmdline 2>/dev/null); do ` +
-		`c=$(tr '\000' ' ' <"$f" 2>/dev/null); [ "$c" = ` + shellQuote(cmdline+" ") + ` ] && n=$((n+1)); done; echo $n`
+	script := `n=0; for f in $(grep -lzxF -e ` + transport.ShellQuote(args[len(args)-1]) + ` /proc/[0-9]*/cmdline 2>/dev/null); do ` +
+		`c=$(tr '\000' ' ' <"$f" 2>/dev/null); [ "$c" = ` + transport.ShellQuote(cmdline+" ") + ` ] && n=$((n+1)); done; echo $n`
 	r := Exec(t, observer, script, session.ExecOptions{})
 	n, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
 	if err != nil {
@@ -177,8 +177,6 @@ func countProcs(t *testing.T, observer *session.Session, cmdline string) int {
 	}
 	return n
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // waitNoSurvivors allows processes a moment to be reaped after SIGKILL.
 func waitNoSurvivors(t *testing.T, open Factory, o Options, cmdlines ...string) {
@@ -366,7 +364,7 @@ func testCancel(t *testing.T, open Factory, o Options) {
 func testRespawn(t *testing.T, open Factory, o Options) {
 	s := open(t, session.Options{Shell: o.Shell, Raw: true})
 	tricky := "line1\nline2 \"q\" 'sq' $dollar `tick` \\back héllo \x01\t"
-	Exec(t, s, "cd "+o.TempDir+"; export EK_R="+shellQuote(tricky)+"; export EK_GONE=1", session.ExecOptions{})
+	Exec(t, s, "cd "+o.TempDir+"; export EK_R="+transport.ShellQuote(tricky)+"; export EK_GONE=1", session.ExecOptions{})
 	Exec(t, s, "unset EK_GONE", session.ExecOptions{})
 	r := Exec(t, s, "exit 9", session.ExecOptions{})
 	if !r.ShellEnded || !r.Respawned || r.ExitCode != 9 {
