@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/execkit/execkit/safety/safetytest"
-	"github.com/execkit/execkit/transport"
 )
 
 type discard struct{ n int }
@@ -93,9 +92,9 @@ func BenchmarkExecGuard(b *testing.B) {
 		b.Fatal(err)
 	}
 	g := p.ExecGuard("/usr/local/bin:/usr/bin:/bin")
-	e := &transport.ExecStart{Path: "/bin/true", Resolved: "/bin/true", Argv: []string{"/bin/true", "--flag"}, File: "/bin/true"}
+	argv := []string{"/bin/true", "--flag"}
 	for i := 0; i < b.N; i++ {
-		if d := g.Check(e); !d.Allowed {
+		if d := g.Check("/bin/true", "/bin/true", "/bin/true", argv); !d.Allowed {
 			b.Fatal(d)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/internal/shquote"
 )
 
 // ExecGuard applies a policy to each program a command starts, at the
@@ -74,9 +74,11 @@ func (p *Policy) ExecGuard(pathEnv string) *ExecGuard {
 	return g
 }
 
-// Check decides whether a program may start.
-func (g *ExecGuard) Check(e *transport.ExecStart) Decision {
-	p, name, resolved, argv, file := g.p, e.Path, e.Resolved, e.Argv, e.File
+// Check decides whether a program may start: name is the program as the
+// caller named it (absolute), resolved the same with symbolic links
+// followed, file what to open to read it, argv its arguments.
+func (g *ExecGuard) Check(name, resolved, file string, argv []string) Decision {
+	p := g.p
 	if p.Empty() {
 		return Decision{Allowed: true}
 	}
@@ -105,7 +107,7 @@ func (g *ExecGuard) Check(e *transport.ExecStart) Decision {
 			}
 		}
 	}
-	line := e.Line()
+	line := shquote.Join(argv)
 	for _, n := range names {
 		for _, d := range p.Deny {
 			if n == d {

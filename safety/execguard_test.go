@@ -6,14 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/execkit/execkit/transport"
 )
 
-// start describes a start of file as name with argv.
-func start(name, file string, argv ...string) *transport.ExecStart {
-	return &transport.ExecStart{Path: name, Resolved: file, Argv: argv, File: file}
+// execStart is a start of file, named name, with argv.
+type execStart struct {
+	name, file string
+	argv       []string
 }
+
+func start(name, file string, argv ...string) execStart { return execStart{name, file, argv} }
 
 func TestExecGuard(t *testing.T) {
 	rm, err := filepath.EvalSymlinks("/bin/rm")
@@ -48,7 +49,7 @@ func TestExecGuard(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		p      *Policy
-		e      *transport.ExecStart
+		e      execStart
 		denied string // the rule, or "" when allowed
 	}{
 		{"by name", deny, start(rm, rm, "rm", "x"), "deny:rm"},
@@ -69,10 +70,10 @@ func TestExecGuard(t *testing.T) {
 		{"no policy", nil, start(rm, rm, "rm", "x"), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := os.Stat(c.e.File); err != nil && c.denied != "" {
-				t.Skipf("%s is not here", c.e.File)
+			if _, err := os.Stat(c.e.file); err != nil && c.denied != "" {
+				t.Skipf("%s is not here", c.e.file)
 			}
-			d := c.p.ExecGuard("/usr/local/bin:/usr/bin:/bin").Check(c.e)
+			d := c.p.ExecGuard("/usr/local/bin:/usr/bin:/bin").Check(c.e.name, c.e.file, c.e.file, c.e.argv)
 			switch {
 			case c.denied == "" && !d.Allowed:
 				t.Errorf("refused: %+v", d)

@@ -389,7 +389,7 @@ const maxFenceHits = 64
 // checkExec is the exec fence's check: the policy's run-time verdict on
 // one program start; refusals are kept for the running command's result.
 func (s *Session) checkExec(e *transport.ExecStart) error {
-	d := s.guard.Check(e)
+	d := s.guard.Check(e.Path, e.Resolved, e.File, e.Argv)
 	if d.Allowed {
 		return nil
 	}

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/execkit/execkit/internal/shquote"
 )
 
 // Transport starts shell processes on one target.
@@ -90,31 +92,15 @@ type ExecStart struct {
 
 // Line is the argument vector as one line, each argument quoted for a
 // POSIX shell where it needs to be.
-func (e *ExecStart) Line() string { return ShellJoin(e.Argv) }
-
-// ShellJoin joins words into one POSIX shell command line, quoting those
-// that need it.
-func ShellJoin(words []string) string {
-	parts := make([]string, len(words))
-	for i, w := range words {
-		parts[i] = ShellQuote(w)
-	}
-	return strings.Join(parts, " ")
-}
+func (e *ExecStart) Line() string { return shquote.Join(e.Argv) }
 
 // ShellQuote quotes s for a POSIX shell when it holds anything but plain
 // word characters.
-func ShellQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r)) {
-			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-		}
-	}
-	return s
-}
+func ShellQuote(s string) string { return shquote.Quote(s) }
+
+// ShellJoin joins words into one POSIX shell command line, quoting those
+// that need it.
+func ShellJoin(words []string) string { return shquote.Join(words) }
 
 // JobMark is a moment in the target's process history, taken by
 // Process.MarkJobs.

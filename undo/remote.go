@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/execkit/execkit/transport"
+	"github.com/execkit/execkit/internal/shquote"
 )
 
 // Runner runs a POSIX sh script on the target and returns its output and
@@ -69,7 +69,7 @@ if [ ! -f "$D/HEAD" ]; then
 	mkdir -p "$D" && chmod 700 "$D" && (unset GIT_DIR GIT_WORK_TREE; git init -q --bare "$D") || exit 4
 	git symbolic-ref HEAD refs/heads/checkpoints
 fi
-mkdir -p "$D/info" && printf '%s' ` + transport.ShellQuote(excl.String()) + ` >"$D/info/exclude" || exit 4
+mkdir -p "$D/info" && printf '%s' ` + shquote.Quote(excl.String()) + ` >"$D/info/exclude" || exit 4
 printf '%s\n' "$D"
 `
 	out, errOut, code, err := run(ctx, script)
@@ -95,12 +95,12 @@ func (s *RemoteStore) Info() Info {
 // env starts every script: where things are, and git settings that make
 // the checkpoint repository independent of the user's configuration.
 func (s *RemoteStore) env() string {
-	d := transport.ShellQuote(s.dir)
+	d := shquote.Quote(s.dir)
 	if strings.HasPrefix(s.dir, "${") {
 		d = `"` + s.dir + `"` // the default, expanded on the target
 	}
 	return `set -u
-W=` + transport.ShellQuote(s.ws) + `; D=` + d + `
+W=` + shquote.Quote(s.ws) + `; D=` + d + `
 export GIT_DIR="$D" GIT_WORK_TREE="$W" GIT_CONFIG_NOSYSTEM=1 HOME="${HOME:-/}" GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME=execkit GIT_AUTHOR_EMAIL=execkit@localhost GIT_COMMITTER_NAME=execkit GIT_COMMITTER_EMAIL=execkit@localhost
 git() { command git -c core.autocrlf=false -c core.fileMode=true -c core.symlinks=true -c core.quotePath=false -c gc.auto=0 -c advice.addEmbeddedRepo=false "$@"; }
@@ -143,7 +143,7 @@ if git rev-parse -q --verify HEAD >/dev/null && git diff --cached --quiet HEAD; 
 	echo "unchanged $(git rev-parse HEAD) $n"
 	exit 0
 fi
-git commit -q --no-verify --allow-empty -m `+transport.ShellQuote(label+"\n\nexeckit-files: ")+`"$n" || exit 6
+git commit -q --no-verify --allow-empty -m `+shquote.Quote(label+"\n\nexeckit-files: ")+`"$n" || exit 6
 echo "new $(git rev-parse HEAD) $n"
 cat "$D/info/large"
 `)
@@ -250,7 +250,7 @@ func (s *RemoteStore) Restore(ctx context.Context, id string, dryRun bool) ([]Ch
 		return nil, err
 	}
 	body := s.stage() + `git rev-parse -q --verify ` + id + `^{commit} >/dev/null || { echo "unknown revision ` + id + `" >&2; exit 7; }
-c=$(git ls-tree -r --name-only ` + id + ` | grep -E ` + transport.ShellQuote(credentialRE) + ` | head -n 1)
+c=$(git ls-tree -r --name-only ` + id + ` | grep -E ` + shquote.Quote(credentialRE) + ` | head -n 1)
 [ -z "$c" ] || { echo "checkpoint ` + id + ` holds $c, in a credential directory; it is not restored" >&2; exit 9; }
 `
 	body += `git diff --cached --no-renames --name-status -z ` + id + ` --

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,5 +94,111 @@ func TestSetupFormats(t *testing.T) {
 	words, err := exec.Command("bash", "-c", `for w in `+line+`; do printf '%s\n' "$w"; done`).Output()
 	if got := strings.Split(strings.TrimSpace(string(words)), "\n"); err != nil || strings.Join(got[1:], "|") != strings.Join(wantArgs, "|") {
 		t.Errorf("the claude mcp add line splits into %q (%v)", got, err)
+	}
+}
+
+// TestSetupWrite: --write merges the server into each client's file,
+// keeping every other setting and server (and, in TOML, comments), in
+// order; a backup holds the file as it was; a second run replaces the
+// entry rather than adding one; a file with comments is left alone.
+func TestSetupWrite(t *testing.T) {
+	dir := t.TempDir()
+	write := func(args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], append([]string{"setup", "--write"}, args...)...)
+		cmd.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, c := range []struct{ client, key string }{{"claude", "mcpServers"}, {"cursor", "mcpServers"}, {"gemini", "mcpServers"}, {"vscode", "servers"}, {"zed", "context_servers"}} {
+		f := filepath.Join(dir, c.client+".json")
+		before := `{"theme": "dark", "` + c.key + `": {"other": {"command": "x"}}, "z": [1, 2]}`
+		os.WriteFile(f, []byte(before), 0o640)
+		for i := 0; i < 2; i++ {
+			if out, err := write("--file", f, c.client, "--", "--deny", "rm"); err != nil {
+				t.Fatalf("%s: %v %s", c.client, err, out)
+			}
+		}
+		b, _ := os.ReadFile(f)
+		var got map[string]map[string]any
+		var loose map[string]any
+		if err := json.Unmarshal(b, &loose); err != nil {
+			t.Fatalf("%s: %v\n%s", c.client, err, b)
+		}
+		json.Unmarshal(b, &got)
+		servers := loose[c.key].(map[string]any)
+		if loose["theme"] != "dark" || servers["other"] == nil || servers["execkit"] == nil || len(servers) != 2 {
+			t.Errorf("%s: %s", c.client, b)
+		}
+		if strings.Index(string(b), `"theme"`) > strings.Index(string(b), `"z"`) {
+			t.Errorf("%s: the order changed: %s", c.client, b)
+		}
+		args := servers["execkit"].(map[string]any)["args"].([]any)
+		if len(args) != 3 || args[1] != "--deny" {
+			t.Errorf("%s: %v", c.client, args)
+		}
+		if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v", c.client, fi.Mode())
+		}
+		// The second run changed nothing: one backup, of the file as it was.
+		backups, _ := filepath.Glob(f + ".bak-*")
+		if len(backups) != 1 {
+			t.Fatalf("%s: backups %v", c.client, backups)
+		}
+		if b, _ := os.ReadFile(backups[0]); string(b) != before {
+			t.Errorf("%s: backup %q", c.client, b)
+		}
+	}
+	// Codex: TOML, comments and other tables kept, the old table replaced.
+	f := filepath.Join(dir, "config.toml")
+	os.WriteFile(f, []byte("# mine\nmodel = \"o3\"\n\n[mcp_servers.execkit]\ncommand = \"old\"\n[mcp_servers.execkit.env]\nA = \"1\"\n\n[mcp_servers.other]\ncommand = \"y\"\n"), 0o600)
+	if out, err := write("--file", f, "codex"); err != nil {
+		t.Fatalf("codex: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(f)
+	var codex struct {
+		Model      string `toml:"model"`
+		MCPServers map[string]struct {
+			Command string            `toml:"command"`
+			Env     map[string]string `toml:"env"`
+		} `toml:"mcp_servers"`
+	}
+	if _, err := toml.Decode(string(b), &codex); err != nil {
+		t.Fatalf("codex: %v\n%s", err, b)
+	}
+	if codex.Model != "o3" || codex.MCPServers["other"].Command != "y" || codex.MCPServers["execkit"].Command == "old" ||
+		codex.MCPServers["execkit"].Env != nil || !strings.HasPrefix(string(b), "# mine\n") {
+		t.Errorf("codex: %+v\n%s", codex, b)
+	}
+	// Changes within one second keep every earlier state.
+	g := filepath.Join(dir, "twice.json")
+	os.WriteFile(g, []byte(`{"a": 1}`), 0o600)
+	for _, deny := range []string{"rm", "curl"} {
+		if out, err := write("--file", g, "cursor", "--", "--deny", deny); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	if backups, _ := filepath.Glob(g + ".bak-*"); len(backups) != 2 {
+		t.Errorf("two changes, backups %v", backups)
+	}
+	// A new file is made, with its directory.
+	nf := filepath.Join(dir, "new", "dir", "mcp.json")
+	if out, err := write("--file", nf, "cursor"); err != nil {
+		t.Fatalf("new file: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile(nf); !json.Valid(b) {
+		t.Errorf("new file: %s", b)
+	}
+	// JSON with comments is not merged, and not touched.
+	cf := filepath.Join(dir, "commented.json")
+	os.WriteFile(cf, []byte("// settings\n{\"a\": 1}\n"), 0o600)
+	out, err := write("--file", cf, "zed")
+	if err == nil || !strings.Contains(out, "nothing was changed") {
+		t.Errorf("commented file: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile(cf); string(b) != "// settings\n{\"a\": 1}\n" {
+		t.Errorf("commented file changed: %s", b)
+	}
+	if backups, _ := filepath.Glob(cf + ".bak-*"); len(backups) != 0 {
+		t.Errorf("a backup of a file left alone: %v", backups)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -18,9 +17,11 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/execkit/execkit/internal/fsprobe"
+	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/target"
 	"github.com/execkit/execkit/transport"
-	"github.com/execkit/execkit/transport/local"
 )
 
 // binaryPath is this execkit's absolute path, for configuration snippets.
@@ -67,7 +68,13 @@ func setupCommand() *cli.Command {
 		Description: "CLIENT is one of " + setupNames() + ". Prints the client's configuration\n" +
 			"for this binary on stdout (JSON, or TOML for codex: `setup cursor > mcp.json` is a valid file) and\n" +
 			"where it goes on stderr. Flags after -- are passed to `execkit mcp` (e.g. -- --deny rm); the\n" +
-			"client's tool timeout, where it has one, is set above the command timeout (--timeout, 10m).",
+			"client's tool timeout, where it has one, is set above the command timeout (--timeout, 10m).\n" +
+			"With --write (before CLIENT) the configuration is merged into the client's file instead, after a\n" +
+			"backup of it: the execkit server is added or replaced, everything else is kept.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "write", Usage: "merge the configuration into the client's file (a backup is made first)"},
+			&cli.StringFlag{Name: "file", Usage: "with --write: this `FILE` instead of the client's usual one"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return usagef("setup needs a client: %s", setupNames())
@@ -102,6 +109,25 @@ func setupCommand() *cli.Command {
 				out, err := cl.render(bin, args, timeout)
 				if err != nil {
 					return err
+				}
+				if c.Bool("write") {
+					file := c.String("file")
+					if file == "" {
+						file = setupFile(name)
+					}
+					backup, err := writeSetup(file, out, name == "codex")
+					if err != nil {
+						return fmt.Errorf("setup --write: %w", err)
+					}
+					fmt.Fprintf(c.App.ErrWriter, "execkit: added the execkit server to %s", file)
+					if backup != "" {
+						fmt.Fprintf(c.App.ErrWriter, " (the file as it was: %s)", backup)
+					}
+					fmt.Fprintln(c.App.ErrWriter)
+					return nil
+				}
+				if c.IsSet("file") {
+					return usagef("setup: --file goes with --write")
 				}
 				fmt.Fprintf(c.App.ErrWriter, "# %s\n", cl.where)
 				if name == "claude" {
@@ -243,21 +269,17 @@ func enforceCheck(c *cli.Context) check {
 	case session.EnforceText:
 		return check{"enforce", "text: each command's text is checked, not the programs it starts (--enforce text)", 0}
 	case "", session.EnforceExec:
-		var starts atomic.Int32
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// A local session, opened as any is, says where its policy holds.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p, err := local.New().Start(ctx, transport.StartOptions{Argv: []string{"sh", "-c", "true"},
-			ExecCheck: func(*transport.ExecStart) error { starts.Add(1); return nil }})
+		sp := journal.SessionSpec{Version: journal.SpecVersion, Endpoint: journal.Endpoint{Transport: "local"}, Policy: safety.TripwirePolicy()}
+		o, err := target.Open(ctx, sp, &target.Env{}, "")
 		if err == nil {
-			select {
-			case <-p.Done():
-			case <-ctx.Done():
-				err = errors.New("the probe did not end")
+			mode, note := o.Session.Enforcement()
+			o.Close()
+			if mode != session.EnforceExec {
+				err = errors.New(note)
 			}
-			p.Close()
-		}
-		if err == nil && starts.Load() == 0 {
-			err = errors.New("the probe's program start was not seen")
 		}
 		if err != nil {
 			level := 1
