@@ -36,6 +36,7 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'RedactedOutput' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'FenceBuild|FenceExec$$' -benchtime 3x ./session/
+	$(GO) test -run '^$$' -bench 'Start' -benchtime 30x ./cmd/execkit/
 	$(GO) test -run '^$$' -bench 'RawBoltPut|Append|Concurrent|CheckpointRecord' -benchtime 1000x ./journal/
 	$(GO) test -run '^$$' -bench LiveReaders -benchtime 15x ./journal/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/
