@@ -1,7 +1,7 @@
 // Package testreq decides what a test does when a real peer it needs (sshd,
 // a Docker engine) is missing: skip with the reason, or fail when the
 // environment variable EXECKIT_TEST_REQUIRE names the peer (CI sets
-// EXECKIT_TEST_REQUIRE=sshd,docker,chromium,python so that nothing is skipped there).
+// EXECKIT_TEST_REQUIRE=sshd,docker,chromium,python,inspector so that nothing is skipped there).
 package testreq
 
 import (
