@@ -1,13 +1,13 @@
 package ssh
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
-	"path"
 	"strconv"
 	"strings"
+
+	sshconfig "github.com/kevinburke/ssh_config"
 )
 
 // ParseTarget splits "user@host:port" (user and port optional; an IPv6
@@ -79,98 +79,60 @@ type Alias struct {
 }
 
 // LookupAlias reads an OpenSSH client configuration file (~/.ssh/config)
-// and returns what it says of name. Like ssh, it takes the first value
-// given for each field, from the Host blocks whose patterns match name
-// (patterns with * and ?, negated with !). A missing file is no error.
-// Include and Match blocks are not followed.
+// with github.com/kevinburke/ssh_config and returns what it says of name:
+// like ssh, the first value given for each field, from the Host and Match
+// (Host, all) blocks that apply, following Include. A missing file is no
+// error. A host reached through ProxyJump or ProxyCommand is an error:
+// execkit would otherwise connect to it directly, which is not what the
+// configuration says.
 func LookupAlias(file, name string) (Alias, error) {
 	var a Alias
-	f, err := os.Open(file)
+	b, err := os.ReadFile(file)
 	if os.IsNotExist(err) {
 		return a, nil
 	}
 	if err != nil {
 		return a, fmt.Errorf("ssh: config: %w", err)
 	}
-	defer f.Close()
-	active := true // lines before any Host apply to every host
-	sc := bufio.NewScanner(f)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		key, val := splitConfigLine(line)
-		switch strings.ToLower(key) {
-		case "host":
-			active = hostMatches(strings.Fields(val), name)
-		case "match":
-			active = false
-		case "hostname":
-			if active && a.HostName == "" {
-				a.HostName = val
-			}
-		case "user":
-			if active && a.User == "" {
-				a.User = val
-			}
-		case "port":
-			if active && a.Port == 0 {
-				p, err := parsePort(val)
-				if err != nil {
-					return a, fmt.Errorf("ssh: config %s:%d: %w", file, lineNo, err)
-				}
-				a.Port = p
-			}
-		case "identityfile":
-			if active {
-				a.IdentityFiles = append(a.IdentityFiles, val)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
+	cfg, err := sshconfig.DecodeBytes(b)
+	if err != nil {
 		return a, fmt.Errorf("ssh: config %s: %w", file, err)
 	}
-	if a.HostName != "" {
-		a.HostName = strings.ReplaceAll(a.HostName, "%h", name)
+	get := func(key string) (string, error) {
+		v, err := cfg.Get(name, key)
+		if err != nil {
+			return "", fmt.Errorf("ssh: config %s: %s for %s: %w", file, key, name, err)
+		}
+		return v, nil
+	}
+	for _, key := range []string{"ProxyJump", "ProxyCommand"} {
+		if v, err := get(key); err != nil {
+			return a, err
+		} else if v != "" && !strings.EqualFold(v, "none") {
+			return a, fmt.Errorf("ssh: config %s: %s is reached through %s %q, which execkit does not follow; give a host it can reach directly", file, name, key, v)
+		}
+	}
+	if a.HostName, err = get("HostName"); err != nil {
+		return a, err
+	}
+	a.HostName = strings.ReplaceAll(a.HostName, "%h", name)
+	if a.User, err = get("User"); err != nil {
+		return a, err
+	}
+	port, err := get("Port")
+	if err != nil {
+		return a, err
+	}
+	if port != "" {
+		if a.Port, err = parsePort(port); err != nil {
+			return a, fmt.Errorf("ssh: config %s: Port %q for %s: %w", file, port, name, err)
+		}
+	}
+	if a.IdentityFiles, err = cfg.GetAll(name, "IdentityFile"); err != nil {
+		return a, fmt.Errorf("ssh: config %s: IdentityFile for %s: %w", file, name, err)
+	}
+	if len(a.IdentityFiles) == 0 {
+		a.IdentityFiles = nil
 	}
 	return a, nil
-}
-
-// splitConfigLine splits "Key value", "Key=value" or "Key = value", and
-// removes quotes around the value.
-func splitConfigLine(line string) (string, string) {
-	i := strings.IndexAny(line, " \t=")
-	if i < 0 {
-		return line, ""
-	}
-	key := line[:i]
-	val := strings.TrimLeft(line[i:], " \t")
-	val = strings.TrimPrefix(val, "=")
-	val = strings.TrimSpace(val)
-	if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
-		val = val[1 : len(val)-1]
-	}
-	return key, val
-}
-
-// hostMatches applies ssh_config Host patterns: a match on any positive
-// pattern and on no negated one.
-func hostMatches(patterns []string, name string) bool {
-	matched := false
-	for _, p := range patterns {
-		neg := strings.HasPrefix(p, "!")
-		p = strings.TrimPrefix(p, "!")
-		ok, err := path.Match(p, name)
-		if err != nil || !ok {
-			continue
-		}
-		if neg {
-			return false
-		}
-		matched = true
-	}
-	return matched
 }

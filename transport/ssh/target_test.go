@@ -69,8 +69,21 @@ Host *
 		t.Errorf("missing file: %+v %v", a, err)
 	}
 	os.WriteFile(f, []byte("Host x\n Port banana\n"), 0o600)
-	if _, err := LookupAlias(f, "x"); err == nil || !strings.Contains(err.Error(), ":2") {
+	if _, err := LookupAlias(f, "x"); err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "banana") {
 		t.Errorf("bad port: %v", err)
+	}
+	// Include (an absolute path), Match host, %h, and a jump host refused.
+	inc := filepath.Join(t.TempDir(), "included")
+	os.WriteFile(inc, []byte("Host db\n  HostName %h.internal\n  User dba\n"), 0o600)
+	os.WriteFile(f, []byte("Include "+inc+"\n\nMatch host jumpy\n  ProxyJump bastion\n\nMatch host matched\n  Port 2200\n"), 0o600)
+	if a, err := LookupAlias(f, "db"); err != nil || a.HostName != "db.internal" || a.User != "dba" {
+		t.Errorf("included: %+v %v", a, err)
+	}
+	if a, err := LookupAlias(f, "matched"); err != nil || a.Port != 2200 {
+		t.Errorf("match host: %+v %v", a, err)
+	}
+	if _, err := LookupAlias(f, "jumpy"); err == nil || !strings.Contains(err.Error(), "ProxyJump") {
+		t.Errorf("jump host: %v", err)
 	}
 }
 
