@@ -11,6 +11,10 @@ FUZZTIME ?= 20s
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+.PHONY: image
+image: ## build execkit's container image (execkit:dev) without a registry, and check that it runs
+	sh .ci/image execkit:dev
+
 .PHONY: release-check
 release-check: ## build the release binaries (linux, darwin × amd64, arm64; windows/amd64), checksums and module list into dist/
 	@sh .ci/release dist

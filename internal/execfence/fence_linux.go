@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -216,7 +217,8 @@ func read(n *seccompNotif) (*Attempt, error) {
 		return nil, fmt.Errorf("execfence: unknown architecture %#x", n.Data.Arch)
 	}
 	pid := int(n.PID)
-	mem := procMem(pid)
+	mem := &procMem{pid: pid}
+	defer mem.Close()
 	args := n.Data.Args
 	dirfd, pathPtr, argvPtr, flags := int32(unix.AT_FDCWD), args[0], args[1], uint64(0)
 	ptr := a.ptr
@@ -292,26 +294,55 @@ func contains(list []uint32, v uint32) bool {
 	return false
 }
 
-// procMem reads another process's memory (process_vm_readv: one system
-// call a read, no descriptor to open).
-type procMem int
-
-// ReadAt reads len(p) bytes at addr, or fewer up to a fault.
-func (m procMem) ReadAt(p []byte, addr int64) (int, error) {
-	local := []unix.Iovec{{Base: &p[0]}}
-	local[0].SetLen(len(p))
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(p)}}
-	n, err := unix.ProcessVMReadv(int(m), local, remote, 0)
-	if n < 0 {
-		n = 0
-	}
-	if err == nil && n < len(p) {
-		err = errors.New("short read")
-	}
-	return n, err
+// procMem reads another process's memory: with process_vm_readv (one
+// system call a read, no descriptor to open), or, where that is refused
+// (a container's seccomp profile refuses it without CAP_SYS_PTRACE),
+// through /proc/PID/mem.
+type procMem struct {
+	pid  int
+	file *os.File // /proc/PID/mem, once process_vm_readv was refused
 }
 
-func readPtr(mem procMem, addr uint64, size int) (uint64, error) {
+// vmReadvRefused is set once process_vm_readv has been refused here.
+var vmReadvRefused atomic.Bool
+
+// ReadAt reads len(p) bytes at addr, or fewer up to a fault.
+func (m *procMem) ReadAt(p []byte, addr int64) (int, error) {
+	if !vmReadvRefused.Load() {
+		local := []unix.Iovec{{Base: &p[0]}}
+		local[0].SetLen(len(p))
+		remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(p)}}
+		n, err := unix.ProcessVMReadv(m.pid, local, remote, 0)
+		if err == unix.EPERM || err == unix.ENOSYS {
+			vmReadvRefused.Store(true)
+		} else {
+			if n < 0 {
+				n = 0
+			}
+			if err == nil && n < len(p) {
+				err = errors.New("short read")
+			}
+			return n, err
+		}
+	}
+	if m.file == nil {
+		f, err := os.Open("/proc/" + strconv.Itoa(m.pid) + "/mem")
+		if err != nil {
+			return 0, err
+		}
+		m.file = f
+	}
+	return m.file.ReadAt(p, addr)
+}
+
+// Close closes /proc/PID/mem if it was opened.
+func (m *procMem) Close() {
+	if m.file != nil {
+		m.file.Close()
+	}
+}
+
+func readPtr(mem *procMem, addr uint64, size int) (uint64, error) {
 	var b [8]byte
 	if _, err := mem.ReadAt(b[:size], int64(addr)); err != nil {
 		return 0, err
@@ -324,7 +355,7 @@ func readPtr(mem procMem, addr uint64, size int) (uint64, error) {
 
 // readString reads a NUL-terminated string of at most limit bytes, a page
 // at a time (a read must not cross into an unmapped page).
-func readString(mem procMem, addr uint64, limit int) (string, error) {
+func readString(mem *procMem, addr uint64, limit int) (string, error) {
 	if addr == 0 {
 		return "", errors.New("null pointer")
 	}

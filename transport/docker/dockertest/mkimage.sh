@@ -4,9 +4,13 @@
 # grep, sed, findutils and git, with the shared libraries they load, packed
 # by tar and loaded with `docker import`.
 #
-# usage: mkimage.sh TAG
+# With BINARY, it is installed as /usr/local/bin/execkit and is the image's
+# entry point (`make image`: execkit's own container image).
+#
+# usage: mkimage.sh TAG [BINARY]
 set -eu
-tag=${1:?usage: mkimage.sh TAG}
+tag=${1:?usage: mkimage.sh TAG [BINARY]}
+bin=${2:-}
 list=$(mktemp)
 trap 'rm -f "$list" "$list.elf"' EXIT
 pkgs="bash dash coreutils grep sed findutils git"
@@ -39,5 +43,13 @@ chmod 1777 "$root/tmp"
 [ -e "$root/usr/bin/sh" ] || ln -s dash "$root/usr/bin/sh"
 printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-tar -C "$root" -cf - . | docker import -c 'CMD ["/bin/bash"]' -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' - "$tag" >/dev/null
+if [ -n "$bin" ]; then
+	mkdir -p "$root/usr/local/bin"
+	cp "$bin" "$root/usr/local/bin/execkit"
+	chmod 755 "$root/usr/local/bin/execkit"
+	tar -C "$root" -cf - . | docker import -c 'ENTRYPOINT ["/usr/local/bin/execkit"]' -c 'CMD ["mcp"]' \
+		-c 'WORKDIR /work' -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' - "$tag" >/dev/null
+else
+	tar -C "$root" -cf - . | docker import -c 'CMD ["/bin/bash"]' -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' - "$tag" >/dev/null
+fi
 echo "$tag"
