@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/session"
@@ -25,17 +25,17 @@ func BenchmarkDockerLatencyRatios(b *testing.B) {
 	cli := dockertest.Client(b)
 	s := targettest.Open(b, journal.SessionSpec{Endpoint: targettest.Docker(name)}, nil).Session
 	execOnce := func() {
-		created, err := cli.ContainerExecCreate(ctx, name, container.ExecOptions{Cmd: []string{"true"}, AttachStdout: true, AttachStderr: true})
+		created, err := cli.ExecCreate(ctx, name, client.ExecCreateOptions{Cmd: []string{"true"}, AttachStdout: true, AttachStderr: true})
 		if err != nil {
 			b.Fatal(err)
 		}
-		resp, err := cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+		resp, err := cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		stdcopy.StdCopy(io.Discard, io.Discard, resp.Reader)
 		resp.Close()
-		info, err := cli.ContainerExecInspect(ctx, created.ID)
+		info, err := cli.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
 		if err != nil || info.ExitCode != 0 {
 			b.Fatal(err, info.ExitCode)
 		}

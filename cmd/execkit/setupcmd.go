@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -363,9 +363,9 @@ func doctor(c *cli.Context) []check {
 		out = append(out, check{"ssh config", fmt.Sprintf("%s: %d lines (Host, HostName, User, Port, IdentityFile are used)",
 			filepath.Join(home, ".ssh", "config"), strings.Count(string(b), "\n")), 0})
 	}
-	if cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err == nil {
+	if cli, err := client.New(client.FromEnv); err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if v, err := cli.ServerVersion(ctx); err != nil {
+		if v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{}); err != nil {
 			out = append(out, check{"docker", "no engine at " + cli.DaemonHost() + " (needed only for --docker)", 1})
 		} else {
 			out = append(out, check{"docker", fmt.Sprintf("engine %s (API %s) at %s", v.Version, v.APIVersion, cli.DaemonHost()), 0})

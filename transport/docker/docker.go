@@ -1,5 +1,5 @@
 // Package docker is the transport for shells in Docker containers, through
-// the Engine API (github.com/docker/docker/client, API version negotiated,
+// the Engine API (github.com/moby/moby/client, API version negotiated,
 // DOCKER_HOST and the other DOCKER_* variables honoured).
 //
 // Each shell is one exec with its streams attached; a second exec in the
@@ -22,11 +22,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
-	"github.com/docker/docker/pkg/stdcopy"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 
 	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/internal/remote"
@@ -69,14 +68,14 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 	if (cfg.Container == "") == (cfg.Image == "") {
 		return nil, errors.New("docker: name a container or an image (one of them)")
 	}
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
 	t := &Transport{cfg: cfg, cli: cli}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if _, err := cli.Ping(pctx); err != nil {
+	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("docker: engine at %s: %w: %w", cli.DaemonHost(), transport.ErrUnavailable, err)
 	}
@@ -94,10 +93,11 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 		}
 		return t, nil
 	}
-	info, err := cli.ContainerInspect(ctx, cfg.Container)
+	inspected, err := cli.ContainerInspect(ctx, cfg.Container, client.ContainerInspectOptions{})
+	info := inspected.Container
 	if err != nil {
 		cli.Close()
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("docker: no container %q: %w", cfg.Container, transport.ErrUnavailable)
 		}
 		return nil, fmt.Errorf("docker: container %q: %w", cfg.Container, err)
@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 		cli.Close()
 		status := "not running"
 		if info.State != nil {
-			status = info.State.Status
+			status = string(info.State.Status)
 		}
 		return nil, fmt.Errorf("docker: container %q is %s: %w", cfg.Container, status, transport.ErrUnavailable)
 	}
@@ -123,26 +123,26 @@ func New(ctx context.Context, cfg Config) (*Transport, error) {
 var idleCommand = []string{"sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 2>/dev/null & wait $! || sleep 1; done"}
 
 func (t *Transport) startContainer(ctx context.Context) error {
-	resp, err := t.cli.ContainerCreate(ctx, &container.Config{
+	resp, err := t.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{
 		Image:      t.cfg.Image,
 		Entrypoint: idleCommand[:1],
 		Cmd:        idleCommand[1:],
 		Labels:     map[string]string{"io.execkit.throwaway": "1"},
-	}, &container.HostConfig{Init: boolPtr(true)}, nil, nil, "")
+	}, HostConfig: &container.HostConfig{Init: boolPtr(true)}})
 	if err != nil {
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("docker: no image %q here (no registry is consulted; build or load it first)", t.cfg.Image)
 		}
 		return fmt.Errorf("docker: create a container from %q: %w", t.cfg.Image, err)
 	}
 	t.id, t.own = resp.ID, true
-	if err := t.cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+	if _, err := t.cli.ContainerStart(ctx, resp.ID, client.ContainerStartOptions{}); err != nil {
 		t.removeContainer()
 		return fmt.Errorf("docker: start a container from %q: %w", t.cfg.Image, err)
 	}
-	info, err := t.cli.ContainerInspect(ctx, resp.ID)
+	info, err := t.cli.ContainerInspect(ctx, resp.ID, client.ContainerInspectOptions{})
 	if err == nil {
-		t.name = strings.TrimPrefix(info.Name, "/")
+		t.name = strings.TrimPrefix(info.Container.Name, "/")
 	}
 	return nil
 }
@@ -153,15 +153,15 @@ func (t *Transport) startContainer(ctx context.Context) error {
 func (t *Transport) exitedAtStart(ctx context.Context) (int, bool) {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	waitC, errC := t.cli.ContainerWait(wctx, t.id, container.WaitConditionNotRunning)
+	w := t.cli.ContainerWait(wctx, t.id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
-	case w := <-waitC:
-		return int(w.StatusCode), true
-	case <-errC:
+	case r := <-w.Result:
+		return int(r.StatusCode), true
+	case <-w.Error:
 	}
-	info, err := t.cli.ContainerInspect(ctx, t.id)
-	if err == nil && info.State != nil && !info.State.Running {
-		return info.State.ExitCode, true
+	info, err := t.cli.ContainerInspect(ctx, t.id, client.ContainerInspectOptions{})
+	if err == nil && info.Container.State != nil && !info.Container.State.Running {
+		return info.Container.State.ExitCode, true
 	}
 	return 0, false
 }
@@ -171,7 +171,7 @@ func boolPtr(b bool) *bool { return &b }
 func (t *Transport) removeContainer() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = t.cli.ContainerRemove(ctx, t.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	_, _ = t.cli.ContainerRemove(ctx, t.id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // ContainerID is the container's full ID.
@@ -209,7 +209,7 @@ func (t *Transport) Close() error {
 // attached is one exec with its streams.
 type attached struct {
 	id     string
-	resp   types.HijackedResponse
+	resp   client.HijackedResponse
 	stdout *bufPipe
 	stderr *bufPipe
 	ended  chan struct{} // the output stream reached its end
@@ -218,17 +218,18 @@ type attached struct {
 // exec creates and attaches an exec running argv. Without a terminal its
 // output is demultiplexed into stdout and stderr.
 func (t *Transport) exec(ctx context.Context, argv []string, tty bool, env []string) (*attached, error) {
-	created, err := t.cli.ContainerExecCreate(ctx, t.id, container.ExecOptions{
-		User: t.cfg.User, Tty: tty, Env: env, Cmd: argv,
+	created, err := t.cli.ExecCreate(ctx, t.id, client.ExecCreateOptions{
+		User: t.cfg.User, TTY: tty, Env: env, Cmd: argv,
 		AttachStdin: !tty, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
 		return nil, t.execError(err)
 	}
-	resp, err := t.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: tty})
+	attach, err := t.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: tty})
 	if err != nil {
 		return nil, t.execError(err)
 	}
+	resp := attach.HijackedResponse
 	a := &attached{id: created.ID, resp: resp, ended: make(chan struct{})}
 	// Until Start has read the start line, much may wait; after that the
 	// caller drains both streams and a little slack keeps them flowing.
@@ -254,9 +255,9 @@ func (t *Transport) exec(ctx context.Context, argv []string, tty bool, env []str
 // engine gone.
 func (t *Transport) execError(err error) error {
 	switch {
-	case errdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("docker: container %s is gone: %w", t.name, transport.ErrUnavailable)
-	case errdefs.IsConflict(err):
+	case cerrdefs.IsConflict(err):
 		return fmt.Errorf("docker: container %s is not running: %w", t.name, transport.ErrUnavailable)
 	case client.IsErrConnectionFailed(err):
 		return fmt.Errorf("docker: engine: %w: %w", transport.ErrUnavailable, err)
@@ -456,7 +457,7 @@ func (p *process) wait() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		info, err := p.t.cli.ContainerExecInspect(ctx, p.main.id)
+		info, err := p.t.cli.ExecInspect(ctx, p.main.id, client.ExecInspectOptions{})
 		cancel()
 		if err != nil {
 			failures++

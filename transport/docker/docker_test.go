@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 
 	"github.com/execkit/execkit/transport"
 	"github.com/execkit/execkit/transport/docker"
@@ -61,7 +61,7 @@ func TestStoppedContainerAndNoShell(t *testing.T) {
 	ctx := context.Background()
 	name := dockertest.Container(t)
 	timeout := 0
-	if err := cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout}); err != nil {
+	if _, err := cli.ContainerStop(ctx, name, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := docker.New(ctx, docker.Config{Container: name}); err == nil ||
@@ -72,18 +72,20 @@ func TestStoppedContainerAndNoShell(t *testing.T) {
 	// An image with no shell at all: one static file.
 	img := fmt.Sprintf("execkit-test-noshell:%d", rand.Int63()) // test runs side by side each have theirs
 	tarball := noShellTar(t)
-	resp, err := cli.ImageImport(ctx, image.ImportSource{Source: tarball, SourceName: "-"}, img, image.ImportOptions{})
+	resp, err := cli.ImageImport(ctx, client.ImageImportSource{Source: tarball, SourceName: "-"}, img, client.ImageImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	io.Copy(io.Discard, resp)
 	resp.Close()
-	t.Cleanup(func() { cli.ImageRemove(context.Background(), img, image.RemoveOptions{Force: true}) })
-	created, err := cli.ContainerCreate(ctx, &container.Config{Image: img, Cmd: []string{"/nothing"}}, nil, nil, nil, "")
+	t.Cleanup(func() { cli.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true}) })
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: img, Cmd: []string{"/nothing"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}) })
+	t.Cleanup(func() {
+		cli.ContainerRemove(context.Background(), created.ID, client.ContainerRemoveOptions{Force: true})
+	})
 	// It cannot even start; a throwaway container of it fails clearly.
 	if _, err := docker.New(ctx, docker.Config{Image: img}); err == nil || !errors.Is(err, transport.ErrNoShell) {
 		t.Errorf("image without a shell: %v", err)
@@ -112,7 +114,7 @@ func TestContainerRemovedMidSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if err := cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil {
+	if _, err := cli.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 
 	"github.com/execkit/execkit/internal/testreq"
 )
@@ -27,13 +27,13 @@ import (
 // Client returns an engine client, or ends the test when no engine answers.
 func Client(t testing.TB) *client.Client {
 	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		testreq.Missing(t, "docker", err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
 		cli.Close()
 		testreq.Missing(t, "docker", "no engine answers at "+cli.DaemonHost()+" (`make deps` starts dockerd as root): "+err.Error())
 	}
@@ -84,26 +84,26 @@ func Container(t testing.TB) string {
 	cli := Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	resp, err := cli.ContainerCreate(ctx, &container.Config{
+	resp, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{
 		Image: img, Cmd: []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"},
 		Labels: map[string]string{"io.execkit.test": "1"},
-	}, &container.HostConfig{Init: boolPtr(true)}, nil, nil, "")
+	}, HostConfig: &container.HostConfig{Init: boolPtr(true)}})
 	if err != nil {
 		t.Fatalf("create test container: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cli.ContainerRemove(ctx, resp.ID, container.RemoveOptions{Force: true})
+		cli.ContainerRemove(ctx, resp.ID, client.ContainerRemoveOptions{Force: true})
 	})
-	if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+	if _, err := cli.ContainerStart(ctx, resp.ID, client.ContainerStartOptions{}); err != nil {
 		t.Fatalf("start test container: %v", err)
 	}
-	info, err := cli.ContainerInspect(ctx, resp.ID)
+	info, err := cli.ContainerInspect(ctx, resp.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimPrefix(info.Name, "/")
+	return strings.TrimPrefix(info.Container.Name, "/")
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -115,7 +115,7 @@ func Top(t testing.TB, name string) []string {
 	cli := Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	top, err := cli.ContainerTop(ctx, name, nil)
+	top, err := cli.ContainerTop(ctx, name, client.ContainerTopOptions{})
 	if err != nil {
 		t.Fatalf("docker top %s: %v", name, err)
 	}
