@@ -368,9 +368,31 @@ func TestMCPOverHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("without the token: %s, WWW-Authenticate %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
 	}
+	// The client is wired as `execkit setup --url` says: its address, and
+	// the header with the token from the environment variable.
+	setupOut, _, err := execkitOut(t, "setup", "--url", url, "--token-env", "EK_TOKEN", "claude")
+	if err != nil {
+		t.Fatalf("setup --url: %v", err)
+	}
+	var wired struct {
+		MCPServers map[string]struct {
+			Type    string            `json:"type"`
+			URL     string            `json:"url"`
+			Headers map[string]string `json:"headers"`
+		} `json:"mcpServers"`
+	}
+	if err := json.Unmarshal([]byte(setupOut), &wired); err != nil {
+		t.Fatalf("setup --url: %v %s", err, setupOut)
+	}
+	entry := wired.MCPServers["execkit"]
+	auth, ok := strings.CutPrefix(entry.Headers["Authorization"], "Bearer ")
+	if entry.Type != "http" || entry.URL != url || !ok || os.Expand(auth, func(string) string { return "" }) != "" {
+		t.Fatalf("setup --url: %+v", entry)
+	}
+	token := os.Expand(auth, func(v string) string { return map[string]string{"EK_TOKEN": "s3cret-token"}[v] })
 	client := mcp.NewClient(&mcp.Implementation{Name: "http-test"}, nil)
-	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url,
-		HTTPClient: &http.Client{Transport: bearer{"s3cret-token"}}, DisableStandaloneSSE: true}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: entry.URL,
+		HTTPClient: &http.Client{Transport: bearer{token}}, DisableStandaloneSSE: true}, nil)
 	if err != nil {
 		t.Fatalf("connect: %v (server: %s)", err, stderr.String())
 	}

@@ -97,6 +97,60 @@ func TestSetupFormats(t *testing.T) {
 	}
 }
 
+// TestSetupRemote: with --url and --token-env, each client that can name
+// a server over HTTP gets its address and an Authorization header whose
+// token it reads from the environment, in its own syntax; the token never
+// appears; clients that cannot, and bad flags, are usage errors.
+func TestSetupRemote(t *testing.T) {
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], append([]string{"setup"}, args...)...)
+		cmd.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1", "EK_TOK=never-printed")
+		out, err := cmd.Output()
+		return string(out), err
+	}
+	url := "http://127.0.0.1:8765/"
+	for _, c := range []struct{ client, key, urlKey, ref string }{
+		{"claude", "mcpServers", "url", "${EK_TOK}"}, {"cursor", "mcpServers", "url", "${env:EK_TOK}"},
+		{"windsurf", "mcpServers", "serverUrl", "${env:EK_TOK}"}, {"gemini", "mcpServers", "httpUrl", "${EK_TOK}"},
+		{"vscode", "servers", "url", "${env:EK_TOK}"},
+	} {
+		out, err := run("--url", url, "--token-env", "EK_TOK", c.client)
+		if err != nil {
+			t.Fatalf("%s: %v", c.client, err)
+		}
+		var cfg map[string]map[string]map[string]any
+		if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+			t.Fatalf("%s: %v %s", c.client, err, out)
+		}
+		e := cfg[c.key]["execkit"]
+		h, _ := e["headers"].(map[string]any)
+		if e[c.urlKey] != url || h["Authorization"] != "Bearer "+c.ref || strings.Contains(out, "never-printed") {
+			t.Errorf("%s: %s", c.client, out)
+		}
+	}
+	out, err := run("--url", url, "--token-env", "EK_TOK", "codex")
+	var codex struct {
+		MCPServers map[string]struct {
+			URL   string `toml:"url"`
+			Token string `toml:"bearer_token_env_var"`
+		} `toml:"mcp_servers"`
+	}
+	if _, derr := toml.Decode(out, &codex); err != nil || derr != nil || codex.MCPServers["execkit"].URL != url || codex.MCPServers["execkit"].Token != "EK_TOK" {
+		t.Errorf("codex: %v %v %s", err, derr, out)
+	}
+	for _, bad := range [][]string{
+		{"--url", url, "zed"}, {"--url", url, "--token-env", "T", "zed"}, {"--url", url, "--token-env", "T", "claude-desktop"},
+		{"--token-env", "T", "claude"}, {"--url", "127.0.0.1:1", "--token-env", "T", "claude"},
+		{"--url", url, "--token-env", "T", "claude", "--", "--deny", "rm"}, {"claude", "--", "--http", "127.0.0.1:1"},
+	} {
+		if _, err := run(bad...); err == nil {
+			t.Errorf("setup %v: no error", bad)
+		} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 64 {
+			t.Errorf("setup %v: %v, want exit 64", bad, err)
+		}
+	}
+}
+
 // TestSetupWrite: --write merges the server into each client's file,
 // keeping every other setting and server (and, in TOML, comments), in
 // order; a backup holds the file as it was; a second run replaces the

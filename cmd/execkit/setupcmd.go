@@ -41,15 +41,40 @@ func binaryPath() string {
 var setupClients = []struct {
 	name, where string
 	render      func(bin string, args []string, timeout time.Duration) ([]byte, error)
+	// remote is the client's entry for a server it reaches over HTTP at
+	// url, with the bearer token in the environment variable tokenEnv;
+	// nil where the client's file cannot name one.
+	remote func(url, tokenEnv string) ([]byte, error)
 }{
-	{"claude", "Claude Code: the project's .mcp.json (or run the claude mcp add line below)", mcpServersJSON},
-	{"claude-desktop", "Claude Desktop: claude_desktop_config.json (~/Library/Application Support/Claude/ on macOS, %APPDATA%\\Claude\\ on Windows, ~/.config/Claude/ on Linux)", mcpServersJSON},
-	{"cursor", "Cursor: ~/.cursor/mcp.json (all projects) or .cursor/mcp.json (this project)", mcpServersJSON},
-	{"windsurf", "Windsurf: ~/.codeium/windsurf/mcp_config.json", mcpServersJSON},
-	{"gemini", "Gemini CLI: ~/.gemini/settings.json (or .gemini/settings.json in the project)", geminiJSON},
-	{"vscode", "VS Code: .vscode/mcp.json in the workspace (or the user's mcp.json: MCP: Open User Configuration)", vscodeJSON},
-	{"zed", "Zed: merge into settings.json (~/.config/zed/settings.json)", zedJSON},
-	{"codex", "Codex: ~/.codex/config.toml", codexTOML},
+	{"claude", "Claude Code: the project's .mcp.json (or run the claude mcp add line below)", mcpServersJSON, remoteJSON("mcpServers", "url", map[string]any{"type": "http"}, "${%s}")},
+	{"claude-desktop", "Claude Desktop: claude_desktop_config.json (~/Library/Application Support/Claude/ on macOS, %APPDATA%\\Claude\\ on Windows, ~/.config/Claude/ on Linux)", mcpServersJSON, nil},
+	{"cursor", "Cursor: ~/.cursor/mcp.json (all projects) or .cursor/mcp.json (this project)", mcpServersJSON, remoteJSON("mcpServers", "url", nil, "${env:%s}")},
+	{"windsurf", "Windsurf: ~/.codeium/windsurf/mcp_config.json", mcpServersJSON, remoteJSON("mcpServers", "serverUrl", nil, "${env:%s}")},
+	{"gemini", "Gemini CLI: ~/.gemini/settings.json (or .gemini/settings.json in the project)", geminiJSON, remoteJSON("mcpServers", "httpUrl", nil, "${%s}")},
+	{"vscode", "VS Code: .vscode/mcp.json in the workspace (or the user's mcp.json: MCP: Open User Configuration)", vscodeJSON, remoteJSON("servers", "url", map[string]any{"type": "http"}, "${env:%s}")},
+	{"zed", "Zed: merge into settings.json (~/.config/zed/settings.json)", zedJSON, nil},
+	{"codex", "Codex: ~/.codex/config.toml", codexTOML, codexRemoteTOML},
+}
+
+// remoteJSON is an entry of servers under key naming the server's address
+// with urlKey, fixed fields, and an Authorization header whose token the
+// client reads from the environment (ref spells the reference to the
+// variable in the client's own syntax).
+func remoteJSON(key, urlKey string, fixed map[string]any, ref string) func(url, tokenEnv string) ([]byte, error) {
+	return func(url, tokenEnv string) ([]byte, error) {
+		entry := map[string]any{urlKey: url, "headers": map[string]string{"Authorization": "Bearer " + fmt.Sprintf(ref, tokenEnv)}}
+		for k, v := range fixed {
+			entry[k] = v
+		}
+		return indentJSON(map[string]any{key: map[string]any{"execkit": entry}})
+	}
+}
+
+// codexRemoteTOML is Codex's entry for a Streamable HTTP server, the token
+// read from an environment variable (Codex takes no token in the file).
+func codexRemoteTOML(url, tokenEnv string) ([]byte, error) {
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	return []byte(fmt.Sprintf("[mcp_servers.execkit]\nurl = %s\nbearer_token_env_var = %s\n", q(url), q(tokenEnv))), nil
 }
 
 func setupNames() string {
@@ -74,6 +99,8 @@ func setupCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "write", Usage: "merge the configuration into the client's file (a backup is made first)"},
 			&cli.StringFlag{Name: "file", Usage: "with --write: this `FILE` instead of the client's usual one"},
+			&cli.StringFlag{Name: "url", Usage: "a server started with execkit mcp --http: its `URL` (http://127.0.0.1:PORT/), instead of starting one on stdio"},
+			&cli.StringFlag{Name: "token-env", Usage: "with --url: the `NAME` of the environment variable the client reads the bearer token from (the server's --token-env)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
@@ -98,15 +125,35 @@ func setupCommand() *cli.Command {
 					timeout = d
 				}
 				if a == "--http" || strings.HasPrefix(a, "--http=") {
-					return usagef("setup writes configurations that start execkit mcp on stdio; for --http, start the server yourself and give the client its URL and token")
+					return usagef("setup: a configuration that starts execkit mcp runs it on stdio; for a server you start with --http, give its address: setup --url http://ADDR/ --token-env NAME CLIENT")
 				}
+			}
+			url, tokenEnv := c.String("url"), c.String("token-env")
+			switch {
+			case url != "" && tokenEnv == "":
+				return usagef("setup --url needs --token-env NAME: the variable the client reads the bearer token from (the server's --token-env)")
+			case url == "" && tokenEnv != "":
+				return usagef("setup: --token-env goes with --url")
+			case url != "" && len(args) > 1:
+				return usagef("setup --url: the server's flags are given where it is started, not here")
+			case url != "" && !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://"):
+				return usagef("setup --url %s: want http://HOST:PORT/ or https://…", url)
 			}
 			for _, cl := range setupClients {
 				if cl.name != name {
 					continue
 				}
 				bin := binaryPath()
-				out, err := cl.render(bin, args, timeout)
+				var out []byte
+				var err error
+				if url != "" {
+					if cl.remote == nil {
+						return usagef("setup: %s's configuration file cannot name a server over HTTP; configure it on stdio (setup %s) or in the client itself", name, name)
+					}
+					out, err = cl.remote(url, tokenEnv)
+				} else {
+					out, err = cl.render(bin, args, timeout)
+				}
 				if err != nil {
 					return err
 				}
@@ -130,8 +177,13 @@ func setupCommand() *cli.Command {
 					return usagef("setup: --file goes with --write")
 				}
 				fmt.Fprintf(c.App.ErrWriter, "# %s\n", cl.where)
-				if name == "claude" {
+				switch {
+				case name == "claude" && url != "":
+				case name == "claude":
 					fmt.Fprintf(c.App.ErrWriter, "# or: claude mcp add execkit -- %s   (add --scope user for every project)\n", transport.ShellJoin(append([]string{bin}, args...)))
+				}
+				if url != "" {
+					fmt.Fprintf(c.App.ErrWriter, "# the client reads the token from $%s: set it where the client starts\n", tokenEnv)
 				}
 				_, err = c.App.Writer.Write(out)
 				return err
