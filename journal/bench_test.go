@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,16 +165,29 @@ func TestMain(m *testing.M) {
 func benchReader(role, path string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { io.Copy(io.Discard, os.Stdin); cancel() }()
+	// "ready" on stdout once caught up with the entries written before the
+	// reader started (EXECKIT_BENCH_LAST): the benchmark measures from
+	// then, as a reader started once and then keeping up costs.
+	last, _ := strconv.ParseUint(os.Getenv("EXECKIT_BENCH_LAST"), 10, 64)
+	var once sync.Once
+	ready := func() { once.Do(func() { os.Stdout.WriteString("ready\n") }) }
 	if role == "idle" {
+		ready()
 		<-ctx.Done()
 		return
 	}
 	if role == "follow" {
-		FollowFile(ctx, path, func(Entry) error { return nil })
+		FollowFile(ctx, path, func(e Entry) error {
+			if e.Seq >= last && e.Completion != nil {
+				ready()
+			}
+			return nil
+		})
 		return
 	}
 	for ctx.Err() == nil {
 		Read(path, func(r *Reader) error { _, err := r.Entries(Filter{}); return err })
+		ready()
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -195,6 +210,7 @@ func BenchmarkLiveReaders(b *testing.B) {
 	defer j.Close()
 	j.AddSession(Session{ID: "s", Transport: "local"})
 	const per = 200
+	var last uint64
 	round := func() time.Duration {
 		t0 := time.Now()
 		for i := 0; i < per; i++ {
@@ -205,6 +221,7 @@ func BenchmarkLiveReaders(b *testing.B) {
 			if err := j.Complete(seq, Completion{Status: StatusOK, Stdout: "hello world\n"}); err != nil {
 				b.Fatal(err)
 			}
+			last = seq
 		}
 		return time.Since(t0) / per
 	}
@@ -216,14 +233,23 @@ func BenchmarkLiveReaders(b *testing.B) {
 		}
 		for _, role := range roles {
 			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), "EXECKIT_BENCH_READER="+role, "EXECKIT_BENCH_JOURNAL="+path)
+			cmd.Env = append(os.Environ(), "EXECKIT_BENCH_READER="+role, "EXECKIT_BENCH_JOURNAL="+path,
+				"EXECKIT_BENCH_LAST="+strconv.FormatUint(last, 10))
 			in, _ := cmd.StdinPipe()
+			out, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {
 				b.Fatal(err)
 			}
 			stops = append(stops, func() { in.Close(); cmd.Wait() })
+			// Caught up (bounded: a reader that never says so is measured
+			// as it is after 30 s).
+			got := make(chan struct{})
+			go func() { bufio.NewReader(out).ReadString('\n'); close(got); io.Copy(io.Discard, out) }()
+			select {
+			case <-got:
+			case <-time.After(30 * time.Second):
+			}
 		}
-		time.Sleep(200 * time.Millisecond) // connected and reading
 		return func() {
 			for _, s := range stops {
 				s()

@@ -57,17 +57,47 @@ type Journal struct {
 
 	stopLive func()     // stops serving readers (live.go)
 	live     liveOutput // running entries' output, for watchers
+
+	// events are the entries as their intents and completions were
+	// committed by this Journal (under mu), for followers: every such
+	// record after record evFirst is here, in order, so a follower that
+	// keeps up reads nothing back from the file. Bounded by maxEvents and
+	// maxEventBytes; a follower left behind reads the file instead.
+	events     []event
+	eventBytes int
+	evFirst    uint64
 }
+
+// event is one entry as a record left it: its record's number and the
+// entry's JSON.
+type event struct {
+	rec   uint64
+	entry []byte
+}
+
+// Bounds of Journal.events (variables for tests).
+var (
+	maxEvents     = 4096
+	maxEventBytes = 8 << 20
+)
 
 type request struct {
 	apply func(*bolt.Tx, *chain) error
 	reply chan error
 }
 
-// chain is the writer's view of the head of the hash chain.
+// chain is the writer's view of the head of the hash chain, and the
+// entry events of the transaction being built (kept once it commits).
 type chain struct {
-	n    uint64
-	head string
+	n       uint64
+	head    string
+	pending []event
+}
+
+// note keeps the entry as the record just appended leaves it, for
+// followers.
+func (ch *chain) note(entry []byte) {
+	ch.pending = append(ch.pending, event{rec: ch.n, entry: entry})
 }
 
 // Open opens the journal at path for appending, creating it when it does
@@ -125,6 +155,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 		return nil, err
 	}
 	os.WriteFile(j.pidPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	j.evFirst = ch.n
 	go j.writer(ch)
 	j.stopLive = j.serveLive()
 	return j, nil
@@ -258,6 +289,7 @@ func (j *Journal) writer(ch chain) {
 			}
 		}
 		saved := ch
+		ch.pending = nil
 		refused := map[*request]error{}
 		err := j.db.Update(func(tx *bolt.Tx) error {
 			for _, r := range batch {
@@ -289,9 +321,31 @@ func (j *Journal) writer(ch chain) {
 			r.reply <- err
 		}
 		j.mu.Lock()
+		if err == nil {
+			j.keepEvents(ch.pending)
+		}
+		ch.pending = nil
 		close(j.changed)
 		j.changed = make(chan struct{})
 		j.mu.Unlock()
+	}
+}
+
+// keepEvents adds committed entry events, dropping the oldest beyond the
+// bounds (with j.mu held).
+func (j *Journal) keepEvents(evs []event) {
+	for _, e := range evs {
+		j.events = append(j.events, e)
+		j.eventBytes += len(e.entry)
+	}
+	drop := 0
+	for drop < len(j.events) && (len(j.events)-drop > maxEvents || j.eventBytes > maxEventBytes) {
+		j.eventBytes -= len(j.events[drop].entry)
+		j.evFirst = j.events[drop].rec
+		drop++
+	}
+	if drop > 0 {
+		j.events = append(j.events[:0:0], j.events[drop:]...)
 	}
 }
 
@@ -421,7 +475,11 @@ func (j *Journal) Intent(in Intent) (uint64, error) {
 			return err
 		}
 		seq = n
-		return appendRecord(tx, ch, kindIntent, n, data)
+		if err := appendRecord(tx, ch, kindIntent, n, data); err != nil {
+			return err
+		}
+		ch.note(e)
+		return nil
 	})
 	return seq, err
 }
@@ -486,7 +544,13 @@ func (j *Journal) updateEntry(seq uint64, kind string, data any, change func(*En
 		if err := b.Put(u64(seq), out); err != nil {
 			return err
 		}
-		return appendRecord(tx, ch, kind, seq, raw)
+		if err := appendRecord(tx, ch, kind, seq, raw); err != nil {
+			return err
+		}
+		if kind == kindCompletion {
+			ch.note(out)
+		}
+		return nil
 	})
 }
 
@@ -558,38 +622,45 @@ func (j *Journal) Follow(ctx context.Context, after uint64, fn func(Entry) error
 // follow is Follow reading at most once per gap: what was committed in
 // between comes together.
 func (j *Journal) follow(ctx context.Context, after uint64, gap time.Duration, fn func(Entry) error) (uint64, error) {
+	return j.followRaw(ctx, after, gap, func(raw []byte) error {
+		var e Entry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		return fn(e)
+	}, nil)
+}
+
+// followRaw is follow with each entry as JSON, and batchEnd (when not
+// nil) called after each batch delivered. Entries this Journal committed
+// come from its events; what came before them, or what a slow follower
+// was left behind on, is read from the file.
+func (j *Journal) followRaw(ctx context.Context, after uint64, gap time.Duration, fn func([]byte) error, batchEnd func() error) (uint64, error) {
 	for {
 		j.mu.Lock()
 		changed, closed := j.changed, j.closed
-		j.mu.Unlock()
-		err := j.View(func(r *Reader) error {
-			c := r.tx.Bucket(bucketRecords).Cursor()
-			for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
-				var rec record
-				if err := json.Unmarshal(v, &rec); err != nil {
-					return err
-				}
-				after = rec.Seq
-				if rec.Kind != kindIntent && rec.Kind != kindCompletion {
-					continue
-				}
-				e, err := r.Entry(rec.Entry)
-				if err != nil {
-					return err
-				}
-				if rec.Kind == kindIntent && e.Completion != nil {
-					// Delivered as it was then: the completion follows.
-					e.Completion, e.Status = nil, StatusRunning
-					if !e.Decision.Allowed {
-						e.Status = StatusBlocked
-					}
-				}
-				if err := fn(e); err != nil {
-					return err
-				}
+		covered := after >= j.evFirst
+		var batch []event
+		if covered {
+			for k := len(j.events); k > 0 && j.events[k-1].rec > after; k-- {
+				batch = j.events[k-1:]
 			}
-			return nil
-		})
+		}
+		j.mu.Unlock()
+		var err error
+		if covered {
+			for _, e := range batch {
+				if err = fn(e.entry); err != nil {
+					break
+				}
+				after = e.rec
+			}
+		} else {
+			after, err = j.readBack(after, fn)
+		}
+		if err == nil && batchEnd != nil {
+			err = batchEnd()
+		}
 		if err != nil {
 			return after, err
 		}
@@ -609,4 +680,42 @@ func (j *Journal) follow(ctx context.Context, after uint64, gap time.Duration, f
 			}
 		}
 	}
+}
+
+// readBack delivers the entries of the records after `after` from the
+// file, each as its record left it, and returns the last record read.
+func (j *Journal) readBack(after uint64, fn func([]byte) error) (uint64, error) {
+	err := j.View(func(r *Reader) error {
+		c := r.tx.Bucket(bucketRecords).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+			var rec record
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			after = rec.Seq
+			if rec.Kind != kindIntent && rec.Kind != kindCompletion {
+				continue
+			}
+			e, err := r.Entry(rec.Entry)
+			if err != nil {
+				return err
+			}
+			if rec.Kind == kindIntent && e.Completion != nil {
+				// Delivered as it was then: the completion follows.
+				e.Completion, e.Status = nil, StatusRunning
+				if !e.Decision.Allowed {
+					e.Status = StatusBlocked
+				}
+			}
+			raw, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return after, err
 }

@@ -160,13 +160,15 @@ func (j *Journal) serveReader(ctx context.Context, c net.Conn) {
 		}()
 		// Read at most every followGap: a writer committing fast is not
 		// made to read back each commit for its followers.
-		w := bufio.NewWriter(c)
-		enc := json.NewEncoder(w)
-		j.follow(ctx, after, followGap, func(e Entry) error {
+		// Entries go out as committed, one JSON line each, a batch in one
+		// write.
+		w := bufio.NewWriterSize(c, 64<<10)
+		j.followRaw(ctx, after, followGap, func(raw []byte) error {
 			c.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
+			w.Write(raw)
+			return w.WriteByte('\n')
+		}, func() error {
+			c.SetWriteDeadline(time.Now().Add(writeTimeout))
 			return w.Flush()
 		})
 	}
@@ -353,13 +355,18 @@ type watchEvent struct {
 	Output *Output `json:"output,omitempty"`
 }
 
+// watchEntry is a watchEvent with the entry's JSON as committed.
+type watchEntry struct {
+	Entry json.RawMessage `json:"entry"`
+}
+
 // serveWatch streams entries as follow does, and the running entries'
 // output as it comes.
 func (j *Journal) serveWatch(ctx context.Context, c net.Conn) {
 	var mu sync.Mutex
 	w := bufio.NewWriter(c)
 	enc := json.NewEncoder(w)
-	send := func(ev watchEvent) error {
+	send := func(ev any) error {
 		mu.Lock()
 		defer mu.Unlock()
 		c.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -392,7 +399,7 @@ func (j *Journal) serveWatch(ctx context.Context, c net.Conn) {
 			}
 		}
 	}()
-	j.follow(ctx, 0, followGap, func(e Entry) error { return send(watchEvent{Entry: &e}) })
+	j.followRaw(ctx, 0, followGap, func(raw []byte) error { return send(watchEntry{Entry: raw}) }, nil)
 }
 
 // WatchFile is FollowFile with the output of running entries as it comes
