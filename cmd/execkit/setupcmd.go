@@ -95,7 +95,8 @@ func setupCommand() *cli.Command {
 			"where it goes on stderr. Flags after -- are passed to `execkit mcp` (e.g. -- --deny rm); the\n" +
 			"client's tool timeout, where it has one, is set above the command timeout (--timeout, 10m).\n" +
 			"With --write (before CLIENT) the configuration is merged into the client's file instead, after a\n" +
-			"backup of it: the execkit server is added or replaced, everything else is kept.",
+			"backup of it: the execkit server is added or replaced, everything else is kept. With --url and\n" +
+			"--token-env the entry names a server started with `execkit mcp --http` instead.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "write", Usage: "merge the configuration into the client's file (a backup is made first)"},
 			&cli.StringFlag{Name: "file", Usage: "with --write: this `FILE` instead of the client's usual one"},
