@@ -18,6 +18,7 @@ import (
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
+	"github.com/execkit/execkit/session"
 	"github.com/execkit/execkit/session/sessiontest"
 	"github.com/execkit/execkit/target"
 	"github.com/execkit/execkit/target/targettest"
@@ -577,5 +578,39 @@ func TestNotificationsWhileRunning(t *testing.T) {
 	}
 	if len(logs) != 1 {
 		t.Errorf("at level warning: %+v", logs)
+	}
+}
+
+// TestExecFenceThroughMCP: with the operator's policy denying rm, a
+// session an agent opens has the exec fence on (session_create says so),
+// a script's rm is refused at its start, the result lists the refusal and
+// the canary stays.
+func TestExecFenceThroughMCP(t *testing.T) {
+	if _, err := os.Stat("/proc/self/exe"); err != nil {
+		t.Skip("no /proc")
+	}
+	s := New(Settings{Defaults: journal.SessionSpec{Policy: &safety.Policy{Deny: []string{"rm"}}}})
+	defer s.Close()
+	cs := connect(t, s)
+	dir := t.TempDir()
+	canary := filepath.Join(dir, "canary")
+	os.WriteFile(canary, nil, 0o600)
+	var info SessionInfo
+	if err := tool(cs, "session_create", map[string]any{"cwd": dir}, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Enforce != "exec" {
+		t.Skipf("the exec fence does not run here: enforce %q", info.Enforce)
+	}
+	var r session.Result
+	if err := tool(cs, "session_exec", map[string]any{"session_id": info.SessionID,
+		"command": `printf 'rm canary\n' > s.sh; sh s.sh; echo "went on $?"`}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(canary); err != nil {
+		t.Fatalf("the canary is gone: %+v", r)
+	}
+	if r.Stdout != "went on 126\n" || len(r.Fence) != 1 || r.Fence[0].Rule != "deny:rm" || r.Fence[0].Command != "rm canary" {
+		t.Errorf("result %+v", r)
 	}
 }

@@ -31,21 +31,28 @@ func denyRm(t *testing.T) *safety.Policy {
 	return p
 }
 
-// TestLocalBashEnforced runs the session behaviour suite with the exec
-// fence on.
+// enforced opens local sessions with the exec fence on, under the
+// tripwire alone: a policy, so the fence is on, that refuses nothing the
+// behaviour suite runs (lists would refuse what cannot be parsed).
+func enforced(t *testing.T, opts session.Options) *session.Session {
+	opts.Policy, opts.Enforce = safety.Merge(opts.Policy, safety.TripwirePolicy()), session.EnforceExec
+	s := openLocal(t, opts)
+	if mode, note := s.Enforcement(); mode != session.EnforceExec {
+		t.Fatalf("enforcement %s (%s)", mode, note)
+	}
+	return s
+}
+
+// TestLocalBashEnforced and TestLocalShEnforced run the session behaviour
+// suite with the exec fence on.
 func TestLocalBashEnforced(t *testing.T) {
 	t.Parallel()
-	// The tripwire alone: a policy, so the fence is on, that refuses
-	// nothing the suite runs (lists would refuse what cannot be parsed).
-	open := func(t *testing.T, opts session.Options) *session.Session {
-		opts.Policy, opts.Enforce = safety.Merge(opts.Policy, safety.TripwirePolicy()), session.EnforceExec
-		s := openLocal(t, opts)
-		if mode, note := s.Enforcement(); mode != session.EnforceExec {
-			t.Fatalf("enforcement %s (%s)", mode, note)
-		}
-		return s
-	}
-	sessiontest.Run(t, open, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t), Contained: true})
+	sessiontest.Run(t, enforced, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t), Contained: true})
+}
+
+func TestLocalShEnforced(t *testing.T) {
+	t.Parallel()
+	sessiontest.Run(t, enforced, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t), Contained: true})
 }
 
 // eachCase runs fn for each case as a parallel subtest of "cases",
