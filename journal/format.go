@@ -249,6 +249,14 @@ type Intent struct {
 	Command   string   `json:"command"` // as stored: already redacted by the caller
 	CwdBefore string   `json:"cwd_before"`
 	Decision  Decision `json:"decision"`
+	// Kind is "observed" for a shell command `execkit record` saw the
+	// agent start by itself, outside any session; empty for a session's.
+	Kind string `json:"kind,omitempty"`
+	// Argv, PID and ParentPID describe an observed command's shell: its
+	// arguments (redacted), its process and the process that started it.
+	Argv      []string `json:"argv,omitempty"`
+	PID       int      `json:"pid,omitempty"`
+	ParentPID int      `json:"parent_pid,omitempty"`
 	// Checkpoint is the workspace checkpoint taken before the command, when
 	// the session keeps checkpoints: `execkit undo` restores it.
 	Checkpoint string    `json:"checkpoint,omitempty"`

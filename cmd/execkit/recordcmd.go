@@ -20,6 +20,7 @@ import (
 
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/mcpserver"
+	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
 )
 
@@ -44,6 +45,7 @@ func recordCommand() *cli.Command {
 			journalFlag("journal file (default: a new one per run under $XDG_STATE_HOME/execkit/)"),
 			anchorFlag(),
 			viewFlag(),
+			&cli.BoolFlag{Name: "no-capture", Usage: "do not record the shell commands the agent starts by itself (bash -c …), only what it sends through execkit"},
 		}),
 		Action: func(c *cli.Context) error {
 			start := time.Now()
@@ -93,7 +95,7 @@ func recordCommand() *cli.Command {
 				runErr = shellLoop(sctx, c, o.Session)
 				stop()
 			} else {
-				runErr = runAgent(c, srv, args)
+				runErr = runAgent(c, srv, args, agentCapture{j.Journal, sp.Policy, env.Secrets})
 			}
 			srv.Close()
 			summary(c.App.ErrWriter, j.Journal, path, time.Since(start))
@@ -105,8 +107,17 @@ func recordCommand() *cli.Command {
 	}
 }
 
-// runAgent serves the socket and runs the agent until it exits.
-func runAgent(c *cli.Context, srv *mcpserver.Server, args []string) error {
+// agentCapture is what recording the agent's own shell commands needs.
+type agentCapture struct {
+	j       *journal.Journal
+	policy  *safety.Policy
+	secrets []safety.Secret
+}
+
+// runAgent serves the socket and runs the agent until it exits; the shell
+// commands the agent starts by itself are recorded where capture can run
+// (record says at start whether it does).
+func runAgent(c *cli.Context, srv *mcpserver.Server, args []string, ac agentCapture) error {
 	dir, err := os.MkdirTemp("", "execkit-record-")
 	if err != nil {
 		return err
@@ -136,7 +147,18 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string) error {
 		}
 	}()
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), envSocket+"="+sock, envSession+"=default")
+	if c.Bool("no-capture") {
+		fmt.Fprintln(c.App.ErrWriter, "execkit: the shell commands the agent starts by itself are not recorded (--no-capture)")
+	} else if cc, stop, err := startCapture(dir, ac.j, ac.policy, ac.secrets, args, c.App.ErrWriter); err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "execkit: the shell commands the agent starts by itself are not recorded: %v\n", err)
+	} else {
+		cmd = cc
+		defer stop()
+	}
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, envSocket+"="+sock, envSession+"=default")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.App.Reader, c.App.Writer, c.App.ErrWriter
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the agent: %w", err)

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/execkit/execkit/internal/capture"
+	"github.com/execkit/execkit/journal"
+)
+
+// agentRun is what an agent printed and how it ended.
+type agentRun struct {
+	stdout, stderr string
+	code           int
+}
+
+func runAgentCmd(t *testing.T, dir string, argv []string, env []string) agentRun {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdin = strings.NewReader("piped-input\n")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%v: %v", argv, err)
+	}
+	return agentRun{out.String(), errb.String(), code}
+}
+
+// withoutNotes drops execkit's own lines from a recorded run's stderr.
+func withoutNotes(s string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !strings.HasPrefix(l, "execkit: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
+// observed reads the observed entries of a journal.
+func observed(t *testing.T, path string) []journal.Entry {
+	t.Helper()
+	var out []journal.Entry
+	err := journal.Read(path, func(r *journal.Reader) error {
+		es, err := r.Entries(journal.Filter{Session: "observed"})
+		out = es
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRecordCapturesAgents: agents in Python, Node and Go that run their
+// shell commands themselves (subprocess shell=True, bash -lc, $SHELL -c
+// -l, child_process.exec, spawn with shell: true, spawn("bash", …),
+// exec.Command("bash", "-c", …)) print the same bytes and end the same way
+// under execkit record as without it, and every command they ran is in the
+// journal as an observed entry with its output and exit status.
+func TestRecordCapturesAgents(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
+	goagent := filepath.Join(t.TempDir(), "goagent")
+	if out, err := exec.Command("go", "build", "-o", goagent, filepath.Join(fixtures, "goagent")).CombinedOutput(); err != nil {
+		t.Fatalf("build goagent: %v %s", err, out)
+	}
+	agents := []struct {
+		name  string
+		argv  []string
+		needs string
+		want  []string // the observed commands, in order
+		codes []int
+	}{
+		{"python", []string{"python3", filepath.Join(fixtures, "agent.py")}, "python3",
+			[]string{"echo py-one; echo py-two >&2", "exit 7", "echo from-bash-lc; pwd", "echo from-SHELL", "kill -TERM $$"},
+			[]int{0, 7, 0, 0, 128 + 15}},
+		{"node", []string{"node", filepath.Join(fixtures, "agent.js")}, "node",
+			[]string{"echo node-exec; echo to-err >&2; exit 3", "echo node-shell-true && printf 'no newline'", "for i in 1 2 3; do echo line $i; done", "rm -f nothing-here"},
+			[]int{3, 0, 0, 0}},
+		{"go", []string{goagent}, "",
+			[]string{"echo go-one; echo go-err >&2", "exit 5", "cat"},
+			[]int{0, 5, 0}},
+	}
+	for _, a := range agents {
+		t.Run(a.name, func(t *testing.T) {
+			if a.needs != "" {
+				if _, err := exec.LookPath(a.needs); err != nil {
+					t.Skipf("%s is not installed", a.needs)
+				}
+			}
+			plain := runAgentCmd(t, t.TempDir(), a.argv, os.Environ())
+			jpath := filepath.Join(t.TempDir(), "run.db")
+			rec := runAgentCmd(t, t.TempDir(), append([]string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--"}, a.argv...),
+				append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
+			// Working directories differ between the runs; nothing printed
+			// depends on them but pwd's line.
+			norm := func(s string) string {
+				var out []string
+				for _, l := range strings.SplitAfter(s, "\n") {
+					if strings.Contains(l, "from-bash-lc") {
+						l = strings.SplitN(l, "\\n", 2)[0]
+					}
+					out = append(out, l)
+				}
+				return strings.Join(out, "")
+			}
+			if norm(rec.stdout) != norm(plain.stdout) || withoutNotes(rec.stderr) != plain.stderr || rec.code != plain.code {
+				t.Errorf("recorded run differs:\nstdout %q\n  vs   %q\nstderr %q\n  vs   %q\nexit %d vs %d", rec.stdout, plain.stdout, rec.stderr, plain.stderr, rec.code, plain.code)
+			}
+			es := observed(t, jpath)
+			var got []string
+			for _, e := range es {
+				got = append(got, e.Command)
+			}
+			if strings.Join(got, "\n") != strings.Join(a.want, "\n") {
+				t.Fatalf("observed %q, want %q", got, a.want)
+			}
+			for i, e := range es {
+				if e.Kind != "observed" || len(e.Argv) < 2 || e.PID <= 0 || e.ParentPID <= 0 || e.CwdBefore == "" || e.Completion == nil || e.Completion.ExitCode != a.codes[i] {
+					t.Errorf("entry %d: %+v %+v", i+1, e.Intent, e.Completion)
+				}
+			}
+			if a.name == "go" && es[2].Completion.Stdout != "piped-input\n" {
+				t.Errorf("cat did not get the agent's stdin: %+v", es[2].Completion)
+			}
+			if a.name == "python" && (es[0].Completion.Stdout != "py-one\n" || es[0].Completion.Stderr != "py-two\n") {
+				t.Errorf("first command's output: %+v", es[0].Completion)
+			}
+		})
+	}
+}
+
+// TestRecordCaptureBlocks: a captured command the policy refuses does not
+// run: exit 126, the reason on the agent's stderr, a blocked entry.
+func TestRecordCaptureBlocks(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	canary := filepath.Join(dir, "canary")
+	os.WriteFile(canary, nil, 0o600)
+	script := filepath.Join(dir, "agent.py")
+	os.WriteFile(script, []byte("import subprocess\nr = subprocess.run('rm canary', shell=True)\nprint('exit', r.returncode)\n"), 0o600)
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	jpath := filepath.Join(t.TempDir(), "run.db")
+	r := runAgentCmd(t, dir, []string{os.Args[0], "record", "--journal", jpath, "--deny", "rm", "--", "python3", script},
+		append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
+	if _, err := os.Stat(canary); err != nil {
+		t.Fatal("the canary is gone")
+	}
+	if r.stdout != "exit 126\n" || !strings.Contains(r.stderr, `blocked by policy: "rm" is denied`) {
+		t.Errorf("agent saw %q %q", r.stdout, r.stderr)
+	}
+	es := observed(t, jpath)
+	if len(es) != 1 || es[0].Status != journal.StatusBlocked || es[0].Command != "rm canary" {
+		t.Errorf("entries %+v", es)
+	}
+}
