@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/execkit/execkit/internal/shquote"
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
@@ -255,7 +256,7 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 				return rep, err
 			}
 			t0 := time.Now()
-			r, err := s.Exec(ctx, fill(e.Command, o.Secrets), session.ExecOptions{})
+			r, err := s.Exec(ctx, fill(replayCommand(e), o.Secrets), session.ExecOptions{})
 			res.DurationMS = float64(time.Since(t0).Microseconds()) / 1000
 			res.ReplaySeq = r.Entry
 			switch {
@@ -264,7 +265,11 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 			case r.Blocked:
 				res.Outcome, res.Reason = Diverge, "the recorded policy now blocks it: "+r.Decision.Reason
 			default:
-				res.Diffs = compareResult(e, r, rep.Compared, o.Normalizer)
+				fields := rep.Compared
+				if e.Kind == observedKind {
+					fields = withoutCwd(fields) // a shell of its own: the session's cwd is not its
+				}
+				res.Diffs = compareResult(e, r, fields, o.Normalizer)
 				res.Outcome = Match
 				if len(res.Diffs) > 0 {
 					res.Outcome = Diverge
@@ -286,6 +291,32 @@ func Run(ctx context.Context, p Plan, o Options) (Report, error) {
 	}
 	rep.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return rep, nil
+}
+
+// observedKind is the kind of the entries `execkit record` observed: shell
+// commands the agent started by itself.
+const observedKind = "observed"
+
+// replayCommand is what runs again for an entry: its command; for an
+// observed one, its shell with the recorded arguments, a fresh shell in a
+// subshell of the session, in the recorded working directory where the
+// target has it.
+func replayCommand(e journal.Entry) string {
+	if e.Kind != observedKind || len(e.Argv) == 0 {
+		return e.Command
+	}
+	return "(cd " + shquote.Quote(e.CwdBefore) + " 2>/dev/null; exec " + shquote.Join(e.Argv) + ")"
+}
+
+// withoutCwd is fields without the working directory.
+func withoutCwd(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if f != FieldCwd {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // sessionFor returns the fresh session of a recorded one, opening it on

@@ -10,6 +10,7 @@ import (
 
 	"github.com/execkit/execkit/internal/capture"
 	"github.com/execkit/execkit/journal"
+	"github.com/execkit/execkit/transport/docker/dockertest"
 )
 
 // agentRun is what an agent printed and how it ended.
@@ -169,5 +170,30 @@ func TestRecordCaptureBlocks(t *testing.T) {
 	es := observed(t, jpath)
 	if len(es) != 1 || es[0].Status != journal.StatusBlocked || es[0].Command != "rm canary" {
 		t.Errorf("entries %+v", es)
+	}
+}
+
+// TestRecordCaptureReplay: a recorded agent's observed commands replay
+// (each in a fresh shell, as recorded) and match, here and in a throwaway
+// container.
+func TestRecordCaptureReplay(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
+	jpath := filepath.Join(t.TempDir(), "run.db")
+	r := runAgentCmd(t, t.TempDir(), []string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", "node", filepath.Join(fixtures, "agent.js")},
+		append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
+	if r.code != 0 || len(observed(t, jpath)) != 4 {
+		t.Fatalf("record: %+v", r)
+	}
+	for _, args := range [][]string{{"replay", jpath}, {"replay", jpath, "--docker-image", dockertest.Image(t)}} {
+		out, errs, err := execkitOut(t, args...)
+		if err != nil || !strings.Contains(out, "4 match") {
+			t.Errorf("%v: %v\n%s\n%s", args, err, out, errs)
+		}
 	}
 }
