@@ -197,3 +197,41 @@ func TestRecordCaptureReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordCaptureUndo: with --workspace (given relative), a captured
+// command that may change files gets a checkpoint first, a read-only one
+// none, and `execkit undo` restores the workspace to before it.
+func TestRecordCaptureUndo(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "ws")
+	os.Mkdir(ws, 0o755)
+	os.WriteFile(filepath.Join(ws, "file.txt"), []byte("original\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "agent.py"), []byte(`import subprocess
+subprocess.run("echo changed > file.txt; echo new > other.txt", shell=True, cwd="ws")
+subprocess.run("cat file.txt", shell=True, cwd="ws")
+`), 0o600)
+	jpath := filepath.Join(dir, "run.db")
+	env := append(os.Environ(), "EXECKIT_RUN_MAIN=1")
+	if r := runAgentCmd(t, dir, []string{os.Args[0], "record", "--journal", jpath, "--workspace", "ws", "--", "python3", "agent.py"}, env); r.code != 0 || r.stdout != "changed\n" {
+		t.Fatalf("record: %+v", r)
+	}
+	es := observed(t, jpath)
+	if len(es) != 2 || es[0].Checkpoint == "" || es[1].Checkpoint != "" {
+		t.Fatalf("entries %+v", es)
+	}
+	if r := runAgentCmd(t, t.TempDir(), []string{os.Args[0], "undo", "--journal", jpath, "1"}, env); r.code != 0 {
+		t.Fatalf("undo: %+v", r)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "file.txt")); string(b) != "original\n" {
+		t.Errorf("file.txt: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "other.txt")); err == nil {
+		t.Error("other.txt is still there")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/execkit/execkit/internal/capture"
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
+	"github.com/execkit/execkit/undo"
 )
 
 // observedSession is the journal session the shell commands execkit
@@ -30,8 +32,13 @@ type recorder struct {
 	j      *journal.Journal
 	policy *safety.Policy
 	red    *safety.Redactor
-	once   sync.Once
-	err    error
+	// store, when set, is the local workspace's checkpoint store: a
+	// checkpoint is taken before each command that may change files, and
+	// ws is the workspace as the session records it.
+	store undo.Store
+	ws    journal.SessionSpec
+	once  sync.Once
+	err   error
 }
 
 // observedCommand is the command an observed shell runs: the -c string,
@@ -58,8 +65,11 @@ func observedCommand(argv []string) string {
 func (rc *recorder) session() error {
 	rc.once.Do(func() {
 		host, _ := os.Hostname()
-		rc.err = rc.j.AddSession(journal.Session{ID: observedSession, Transport: "local", Target: host,
-			Spec: journal.SessionSpec{Version: journal.SpecVersion, Endpoint: journal.Endpoint{Transport: "local"}, Policy: rc.policy}})
+		sp := journal.SessionSpec{Version: journal.SpecVersion, Endpoint: journal.Endpoint{Transport: "local"}, Policy: rc.policy}
+		if rc.store != nil {
+			sp.Workspace, sp.CheckpointDir, sp.Exclude, sp.CheckpointMode = rc.ws.Workspace, rc.ws.CheckpointDir, rc.ws.Exclude, rc.ws.CheckpointMode
+		}
+		rc.err = rc.j.AddSession(journal.Session{ID: observedSession, Transport: "local", Target: host, Spec: sp})
 	})
 	return rc.err
 }
@@ -97,6 +107,19 @@ func (rc *recorder) serve(conn net.Conn) {
 	if !d.Allowed {
 		reply(capture.Message{Type: "verdict", Reason: d.Reason + " (" + d.Rule + ")"})
 		return
+	}
+	if rc.store != nil && !safety.ReadOnly(cmd) {
+		// As for a session's command: no checkpoint, no run.
+		cp, err := rc.store.Checkpoint(context.Background(), "before: "+in.Command)
+		if err == nil {
+			err = rc.j.Checkpointed(seq, cp.ID)
+		}
+		if err != nil {
+			reason := "the workspace checkpoint failed, so the command did not run: " + err.Error()
+			rc.j.Complete(seq, journal.Completion{Status: journal.StatusBlocked, ExitCode: 126, Cwd: start.Cwd, Stderr: "[execkit: " + reason + "]"})
+			reply(capture.Message{Type: "verdict", Reason: reason})
+			return
+		}
 	}
 	reply(capture.Message{Type: "verdict", Allow: true})
 	out := map[string]*keptStream{"stdout": {}, "stderr": {}}
@@ -165,7 +188,7 @@ func (k *keptStream) info() journal.StreamInfo {
 // startCapture listens for shims in dir and returns the agent's command
 // under capture, or why capture cannot run (the agent then runs without
 // it, and record says so).
-func startCapture(dir string, j *journal.Journal, p *safety.Policy, secrets []safety.Secret, agent []string, notes io.Writer) (*exec.Cmd, func(), error) {
+func startCapture(dir string, ac agentCapture, agent []string, notes io.Writer) (*exec.Cmd, func(), error) {
 	if err := capture.Supported(); err != nil {
 		return nil, nil, err
 	}
@@ -175,7 +198,8 @@ func startCapture(dir string, j *journal.Journal, p *safety.Policy, secrets []sa
 		return nil, nil, err
 	}
 	os.Chmod(sock, 0o600)
-	rc := &recorder{j: j, policy: p, red: safety.NewRedactor(append(append([]safety.Secret(nil), secrets...), safety.SecretEnv(os.Environ())...))}
+	rc := &recorder{j: ac.j, policy: ac.policy, store: ac.store, ws: ac.ws,
+		red: safety.NewRedactor(append(append([]safety.Secret(nil), ac.secrets...), safety.SecretEnv(os.Environ())...))}
 	var wg sync.WaitGroup
 	go func() {
 		for {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -180,6 +181,15 @@ func specFromFlags(c *cli.Context) (journal.SessionSpec, error) {
 	}
 	if has(c, "workspace") {
 		if ws := c.String("workspace"); ws != "" {
+			if sp.Transport == "local" && !filepath.IsAbs(ws) {
+				// Recorded as given, a relative workspace would mean another
+				// directory to `execkit undo` run from elsewhere.
+				abs, err := filepath.Abs(ws)
+				if err != nil {
+					return sp, usagef("--workspace %s: %v", ws, err)
+				}
+				ws = abs
+			}
 			sp.Workspace, sp.CheckpointDir, sp.Exclude = ws, c.String("checkpoint-dir"), c.StringSlice("exclude")
 			sp.CheckpointMode = c.String("checkpoint")
 		} else if c.IsSet("checkpoint") || c.IsSet("checkpoint-dir") || c.IsSet("exclude") {

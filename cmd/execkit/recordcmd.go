@@ -22,6 +22,7 @@ import (
 	"github.com/execkit/execkit/mcpserver"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
+	"github.com/execkit/execkit/undo"
 )
 
 // Inside `execkit record`, these tell execkit exec and execkit mcp where the
@@ -95,7 +96,11 @@ func recordCommand() *cli.Command {
 				runErr = shellLoop(sctx, c, o.Session)
 				stop()
 			} else {
-				runErr = runAgent(c, srv, args, agentCapture{j.Journal, sp.Policy, env.Secrets})
+				ac := agentCapture{j: j.Journal, policy: sp.Policy, secrets: env.Secrets}
+				if o.Kind == "local" && o.Session.Checkpoints() != nil && o.Session.Spec().CheckpointMode == session.CheckpointAuto {
+					ac.store, ac.ws = o.Session.Checkpoints(), o.Session.Spec()
+				}
+				runErr = runAgent(c, srv, args, ac)
 			}
 			srv.Close()
 			summary(c.App.ErrWriter, j.Journal, path, time.Since(start))
@@ -107,11 +112,15 @@ func recordCommand() *cli.Command {
 	}
 }
 
-// agentCapture is what recording the agent's own shell commands needs.
+// agentCapture is what recording the agent's own shell commands needs:
+// the journal, the policy, the secrets, and the default session's local
+// workspace store and spec when it keeps checkpoints.
 type agentCapture struct {
 	j       *journal.Journal
 	policy  *safety.Policy
 	secrets []safety.Secret
+	store   undo.Store
+	ws      journal.SessionSpec
 }
 
 // runAgent serves the socket and runs the agent until it exits; the shell
@@ -149,7 +158,7 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string, ac agentCapt
 	cmd := exec.Command(args[0], args[1:]...)
 	if c.Bool("no-capture") {
 		fmt.Fprintln(c.App.ErrWriter, "execkit: the shell commands the agent starts by itself are not recorded (--no-capture)")
-	} else if cc, stop, err := startCapture(dir, ac.j, ac.policy, ac.secrets, args, c.App.ErrWriter); err != nil {
+	} else if cc, stop, err := startCapture(dir, ac, args, c.App.ErrWriter); err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "execkit: the shell commands the agent starts by itself are not recorded: %v\n", err)
 	} else {
 		cmd = cc
