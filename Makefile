@@ -20,8 +20,9 @@ release-check: ## build the release binaries (linux, darwin × amd64, arm64; win
 	@sh .ci/release dist
 
 .PHONY: build
-build: ## build bin/execkit
+build: ## build bin/execkit and bin/execkit-shim (the shell stand-in execkit record uses)
 	$(GO) build -o $(BIN) ./cmd/execkit
+	$(GO) build -o $(dir $(BIN))execkit-shim ./cmd/execkit-shim
 
 .PHONY: deps
 deps: ## install what the tests need (root + apt), or say what is missing
@@ -41,6 +42,7 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench 'RedactedOutput' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'FenceBuild|FenceExec$$' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'Start' -benchtime 30x ./cmd/execkit/
+	$(GO) test -run '^$$' -bench 'Capture' -benchtime 3x ./cmd/execkit/
 	$(GO) test -run '^$$' -bench 'RawBoltPut|Append|Concurrent|CheckpointRecord' -benchtime 1000x ./journal/
 	$(GO) test -run '^$$' -bench LiveReaders -benchtime 15x ./journal/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/

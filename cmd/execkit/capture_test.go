@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -233,5 +235,86 @@ subprocess.run("cat file.txt", shell=True, cwd="ws")
 	}
 	if _, err := os.Stat(filepath.Join(ws, "other.txt")); err == nil {
 		t.Error("other.txt is still there")
+	}
+}
+
+// BenchmarkCapture is the cost execkit record adds to each shell command an
+// agent starts itself: a Python agent runs `true` through subprocess
+// (shell=True) 200 times (EXECKIT_BENCH_COMMANDS), plain and under record
+// (built execkit with execkit-shim next to it), alternating; it reports
+// the median command both ways, the difference, and the loops' ratio.
+func BenchmarkCapture(b *testing.B) {
+	if err := capture.Supported(); err != nil {
+		b.Skip(err)
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		b.Skip("python3 is not installed")
+	}
+	dir := b.TempDir()
+	for _, p := range []string{"execkit", "execkit-shim"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, p), "../"+p).CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v %s", p, err, out)
+		}
+	}
+	n := "200"
+	if v := os.Getenv("EXECKIT_BENCH_COMMANDS"); v != "" {
+		n = v
+	}
+	loop, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents", "loop.py"))
+	run := func(argv ...string) (float64, float64) {
+		out, err := exec.Command(argv[0], argv[1:]...).Output()
+		if err != nil {
+			b.Fatalf("%v: %v", argv, err)
+		}
+		var med, total float64
+		if _, err := fmt.Sscan(string(out), &med, &total); err != nil {
+			b.Fatalf("%v printed %q", argv, out)
+		}
+		return med, total
+	}
+	var pm, rm, pt, rt []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m, t := run("python3", loop, n)
+		pm, pt = append(pm, m), append(pt, t)
+		m, t = run(filepath.Join(dir, "execkit"), "record", "--journal", filepath.Join(dir, fmt.Sprintf("r%d.db", i)), "--policy", "none", "--", "python3", loop, n)
+		rm, rt = append(rm, m), append(rt, t)
+	}
+	med := func(d []float64) float64 { sort.Float64s(d); return d[len(d)/2] }
+	b.ReportMetric(med(pm)/1000, "plain-ms/cmd")
+	b.ReportMetric(med(rm)/1000, "recorded-ms/cmd")
+	b.ReportMetric((med(rm)-med(pm))/1000, "overhead-ms/cmd")
+	b.ReportMetric(med(rt)/med(pt), "loop-x")
+}
+
+// TestRecordCaptureSmallShim: with execkit-shim installed next to execkit,
+// record has it stand in for the shells (and does not say it is missing);
+// the agent sees the same as without record.
+func TestRecordCaptureSmallShim(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shim := filepath.Join(filepath.Dir(self), capture.ShimBinary)
+	if out, err := exec.Command("go", "build", "-o", shim, "../execkit-shim").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	defer os.Remove(shim)
+	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
+	goagent := filepath.Join(t.TempDir(), "goagent")
+	if out, err := exec.Command("go", "build", "-o", goagent, filepath.Join(fixtures, "goagent")).CombinedOutput(); err != nil {
+		t.Fatalf("build goagent: %v %s", err, out)
+	}
+	plain := runAgentCmd(t, t.TempDir(), []string{goagent}, os.Environ())
+	jpath := filepath.Join(t.TempDir(), "run.db")
+	rec := runAgentCmd(t, t.TempDir(), []string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", goagent}, append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
+	if rec.stdout != plain.stdout || withoutNotes(rec.stderr) != plain.stderr || rec.code != plain.code || strings.Contains(rec.stderr, "not installed next to execkit") {
+		t.Errorf("recorded %+v, plain %+v", rec, plain)
+	}
+	if es := observed(t, jpath); len(es) != 3 || es[2].Completion == nil || es[2].Completion.Stdout != "piped-input\n" {
+		t.Errorf("entries %+v", es)
 	}
 }

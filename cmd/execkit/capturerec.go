@@ -212,12 +212,16 @@ func startCapture(dir string, ac agentCapture, agent []string, notes io.Writer) 
 		}
 	}()
 	shells := capture.Shells()
-	cmd, err := capture.Command(capture.Config{Dir: dir, Shells: shells, Socket: sock, Agent: agent})
+	shim, small := capture.FindShim()
+	cmd, err := capture.Command(capture.Config{Dir: dir, Shells: shells, Socket: sock, Shim: shim, Agent: agent})
 	if err != nil {
 		ln.Close()
 		return nil, nil, err
 	}
 	fmt.Fprintf(notes, "execkit: recording the shell commands the agent starts (%s)\n", strings.Join(shells, ", "))
+	if !small {
+		fmt.Fprintf(notes, "execkit: %s is not installed next to execkit, so execkit itself stands in for the shells (each shell start costs it; `make build` or `go install ./cmd/...` installs both)\n", capture.ShimBinary)
+	}
 	stop := func() {
 		ln.Close()
 		done := make(chan struct{})

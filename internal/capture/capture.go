@@ -39,6 +39,7 @@ type Config struct {
 	Dir    string   `json:"dir"`    // private directory for the real shells
 	Shells []string `json:"shells"` // shell files to replace (resolved)
 	Socket string   `json:"socket"`
+	Shim   string   `json:"shim"`  // the program that stands in for the shells
 	Agent  []string `json:"agent"` // the agent's program and arguments
 }
 

@@ -22,7 +22,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func init() {
+func init() { Main() }
+
+// Main runs this process as the setup helper or as a shim when the
+// environment says it is one (it does not return then); otherwise it
+// returns. Any binary that links this package calls it from init; the
+// small execkit-shim binary calls it from main.
+func Main() {
 	if cfg := os.Getenv(EnvSetup); cfg != "" {
 		os.Exit(setup(cfg))
 	}
@@ -78,6 +84,28 @@ func Shells() []string {
 	return out
 }
 
+// ShimBinary is the small program that stands in for the shells when it
+// is installed next to execkit (cmd/execkit-shim): it starts in about a
+// millisecond, where execkit itself takes tens. Without it execkit stands
+// in itself.
+const ShimBinary = "execkit-shim"
+
+// FindShim returns the execkit-shim next to this binary, or this binary.
+func FindShim() (path string, small bool) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", false
+	}
+	if self, err = filepath.EvalSymlinks(self); err != nil {
+		return "", false
+	}
+	shim := filepath.Join(filepath.Dir(self), ShimBinary)
+	if fi, err := os.Stat(shim); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return shim, true
+	}
+	return self, false
+}
+
 // Command returns the command that starts the agent with capture: this
 // binary as the setup helper, in a new mount namespace.
 func Command(cfg Config) (*exec.Cmd, error) {
@@ -108,12 +136,9 @@ func setup(raw string) int {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fail(fmt.Errorf("make mounts private: %w", err))
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(err)
-	}
-	if self, err = filepath.EvalSymlinks(self); err != nil {
-		return fail(err)
+	self := cfg.Shim
+	if self == "" {
+		return fail(fmt.Errorf("no shim"))
 	}
 	real := map[string]string{}
 	for i, sh := range cfg.Shells {
@@ -238,10 +263,7 @@ func shim(sock, real string) int {
 	if ws.Signaled() {
 		end.Signal, end.Exit = int(ws.Signal()), 128+int(ws.Signal())
 	}
-	send(end)
-	// Wait for the recorder to take the end (it journals the completion).
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	rd.ReadBytes('\n')
+	send(end) // the recorder journals the completion; the agent goes on
 	if ws.Signaled() {
 		signal.Reset(ws.Signal())
 		syscall.Kill(os.Getpid(), ws.Signal())

@@ -15,3 +15,12 @@ func Shells() []string { return nil }
 
 // Command is not available here.
 func Command(cfg Config) (*exec.Cmd, error) { return nil, Supported() }
+
+// Main does nothing here.
+func Main() {}
+
+// ShimBinary is the small shim's name.
+const ShimBinary = "execkit-shim"
+
+// FindShim finds nothing here.
+func FindShim() (string, bool) { return "", false }
