@@ -41,26 +41,6 @@ type recorder struct {
 	err   error
 }
 
-// observedCommand is the command an observed shell runs: the -c string,
-// or the script and its arguments.
-func observedCommand(argv []string) string {
-	for i := 1; i < len(argv); i++ {
-		a := argv[i]
-		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "c") {
-			for k := i + 1; k < len(argv); k++ {
-				if !strings.HasPrefix(argv[k], "-") && !strings.HasPrefix(argv[k], "+") {
-					return argv[k]
-				}
-			}
-			return ""
-		}
-		if !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "+") {
-			return strings.Join(argv[i:], " ")
-		}
-	}
-	return ""
-}
-
 // session adds the observed session to the journal once.
 func (rc *recorder) session() error {
 	rc.once.Do(func() {
@@ -85,7 +65,7 @@ func (rc *recorder) serve(conn net.Conn) {
 		return
 	}
 	reply := func(m capture.Message) { b, _ := json.Marshal(m); conn.Write(append(b, '\n')) }
-	cmd := observedCommand(start.Argv)
+	_, cmd := capture.Parse(start.Argv)
 	d := rc.policy.Check(cmd)
 	argv := make([]string, len(start.Argv))
 	for i, a := range start.Argv {

@@ -15,7 +15,10 @@
 // sessions, run the real shell directly.
 package capture
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Environment of the setup helper and the shims.
 const (
@@ -66,4 +69,28 @@ type Message struct {
 func encode(m Message) []byte {
 	b, _ := json.Marshal(m)
 	return append(b, '\n')
+}
+
+// Parse says what a shell's arguments run: kind "c" and the -c string,
+// "script" and the script with its arguments, or "" for an interactive
+// shell.
+func Parse(argv []string) (kind, cmd string) {
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if a == "--" {
+			return "", ""
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "c") {
+			for k := i + 1; k < len(argv); k++ {
+				if !strings.HasPrefix(argv[k], "-") && !strings.HasPrefix(argv[k], "+") {
+					return "c", argv[k]
+				}
+			}
+			return "c", ""
+		}
+		if !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "+") {
+			return "script", strings.Join(argv[i:], " ")
+		}
+	}
+	return "", ""
 }

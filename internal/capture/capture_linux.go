@@ -196,7 +196,7 @@ func shim(sock, real string) int {
 	if os.Getenv(EnvInner) != "" || os.Getenv(EnvAgent) == strconv.Itoa(os.Getpid()) || startedByExecKit() {
 		return direct()
 	}
-	switch command(argv) {
+	switch kind, _ := Parse(argv); kind {
 	case "":
 		return direct() // an interactive shell
 	case "script":
@@ -270,23 +270,6 @@ func shim(sock, real string) int {
 		time.Sleep(time.Second)
 	}
 	return end.Exit
-}
-
-// command says what a shell's arguments run: "c" (a -c string),
-// "script" (a script file), or "" (an interactive shell).
-func command(argv []string) string {
-	for _, a := range argv[1:] {
-		if a == "--" {
-			return ""
-		}
-		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "c") {
-			return "c"
-		}
-		if !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "+") {
-			return "script"
-		}
-	}
-	return ""
 }
 
 // parentIsShell reports whether the parent process runs a shell (one of
