@@ -88,8 +88,8 @@ func TestRecordCapturesAgents(t *testing.T) {
 		codes []int
 	}{
 		{"python", []string{"python3", filepath.Join(fixtures, "agent.py")}, "python3",
-			[]string{"echo py-one; echo py-two >&2", "exit 7", "echo from-bash-lc; pwd", "echo from-SHELL", "kill -TERM $$"},
-			[]int{0, 7, 0, 0, 128 + 15}},
+			[]string{"echo py-one; echo py-two >&2", "exit 7", "echo from-bash-lc; pwd", "echo from-SHELL", "kill -TERM $$", "(sleep 2; echo late-from-background) & echo now"},
+			[]int{0, 7, 0, 0, 128 + 15, 0}},
 		{"node", []string{"node", filepath.Join(fixtures, "agent.js")}, "node",
 			[]string{"echo node-exec; echo to-err >&2; exit 3", "echo node-shell-true && printf 'no newline'", "for i in 1 2 3; do echo line $i; done", "rm -f nothing-here"},
 			[]int{3, 0, 0, 0}},

@@ -35,6 +35,10 @@ const (
 	// EnvAgent is the agent's process id: the agent itself (a script, or
 	// a wrapper script that execs the real program) is not its own command.
 	EnvAgent = "EXECKIT_CAPTURE_AGENT"
+	// EnvRelay, set to a count of descriptor pairs, makes the binary the
+	// relay that copies a command's streams its background processes
+	// still hold open after it ended.
+	EnvRelay = "EXECKIT_CAPTURE_RELAY"
 )
 
 // Config is what the setup helper needs.

@@ -5,6 +5,7 @@ package capture
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,9 @@ func init() { Main() }
 // returns. Any binary that links this package calls it from init; the
 // small execkit-shim binary calls it from main.
 func Main() {
+	if n, err := strconv.Atoi(os.Getenv(EnvRelay)); err == nil && n > 0 {
+		os.Exit(relay(n))
+	}
 	if cfg := os.Getenv(EnvSetup); cfg != "" {
 		os.Exit(setup(cfg))
 	}
@@ -257,7 +261,7 @@ func shim(sock, real string) int {
 		}
 	}()
 	st, _ := p.Wait()
-	copies.wait()
+	copies.finish()
 	ws, _ := st.Sys().(syscall.WaitStatus)
 	end := Message{Type: "end", Exit: ws.ExitStatus(), MS: time.Since(start).Milliseconds()}
 	if ws.Signaled() {
@@ -303,13 +307,72 @@ func startedByExecKit() bool {
 	return argv0 == "execkit-reaper"
 }
 
-// copies are the goroutines copying a captured stream.
+// copies are the goroutines copying the captured streams.
 type copies struct {
 	wg        sync.WaitGroup
 	childEnds []*os.File
+	mu        sync.Mutex
+	open      []relayed // streams still open when the copies stopped
 }
 
-func (c *copies) wait() { c.wg.Wait() }
+// relayed is a stream left to the relay: the pipe and where it goes.
+type relayed struct{ r, out *os.File }
+
+// finish waits for the streams to end once the shell has: a process the
+// command left running in the background may hold them open, and the
+// agent, which waits for the shell alone, must not wait for it. What is
+// still open after a moment is handed to a relay (this program again, in
+// a session of its own), which copies it on until it ends.
+func (c *copies) finish() {
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(200 * time.Millisecond):
+	}
+	c.mu.Lock()
+	for _, s := range c.open {
+		s.r.SetReadDeadline(time.Now())
+	}
+	c.mu.Unlock()
+	<-done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var files []*os.File
+	for _, s := range c.open {
+		files = append(files, s.r, s.out)
+	}
+	if len(files) == 0 {
+		return
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	null, _ := os.Open(os.DevNull)
+	p, err := os.StartProcess(self, []string{"execkit-capture-relay"}, &os.ProcAttr{
+		Env:   []string{EnvRelay + "=" + strconv.Itoa(len(files)/2)},
+		Files: append([]*os.File{null, null, null}, files...),
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err == nil {
+		p.Release()
+	}
+}
+
+// relay copies each pair of descriptors from 3 on (a pipe, then where it
+// goes) until every pipe has ended.
+func relay(pairs int) int {
+	var wg sync.WaitGroup
+	for i := 0; i < pairs; i++ {
+		r, out := os.NewFile(uintptr(3+2*i), "pipe"), os.NewFile(uintptr(4+2*i), "out")
+		wg.Add(1)
+		go func() { defer wg.Done(); io.Copy(out, r) }()
+	}
+	wg.Wait()
+	return 0
+}
 
 // descriptors lists the files the shell gets: each open descriptor at its
 // number, with stdout and stderr replaced by pipes copied to where they
@@ -353,9 +416,9 @@ func descriptors(send func(Message)) ([]*os.File, *copies, error) {
 		files[n] = w
 		c.childEnds = append(c.childEnds, w)
 		c.wg.Add(1)
+		c.open = append(c.open, relayed{r, out})
 		go func() {
 			defer c.wg.Done()
-			defer r.Close()
 			buf := make([]byte, 32<<10)
 			for {
 				k, err := r.Read(buf)
@@ -363,10 +426,19 @@ func descriptors(send func(Message)) ([]*os.File, *copies, error) {
 					out.Write(buf[:k]) // first to where it was going, as it comes
 					send(Message{Type: "out", Stream: stream, Data: append([]byte(nil), buf[:k]...)})
 				}
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					return // left to the relay (finish)
+				}
 				if err != nil {
-					if err != io.EOF {
-						return
+					c.mu.Lock()
+					for i, s := range c.open {
+						if s.r == r {
+							c.open = append(c.open[:i], c.open[i+1:]...)
+							break
+						}
 					}
+					c.mu.Unlock()
+					r.Close()
 					return
 				}
 			}
