@@ -416,7 +416,9 @@ func descriptors(send func(Message)) ([]*os.File, *copies, error) {
 		files[n] = w
 		c.childEnds = append(c.childEnds, w)
 		c.wg.Add(1)
+		c.mu.Lock()
 		c.open = append(c.open, relayed{r, out})
+		c.mu.Unlock()
 		go func() {
 			defer c.wg.Done()
 			buf := make([]byte, 32<<10)
