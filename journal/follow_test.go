@@ -14,13 +14,14 @@ import (
 // the writer's events) or start late and behind the events' bounds (read
 // back from the file, then from the events); the two give the same.
 func TestFollowEvents(t *testing.T) {
-	defer func(n int) { maxEvents = n }(maxEvents)
-	maxEvents = 4
 	j, err := Open(filepath.Join(t.TempDir(), "run.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
+	j.mu.Lock()
+	j.evMax = 4
+	j.mu.Unlock()
 	j.AddSession(Session{ID: "s", Transport: "local"})
 	write := func(n int) {
 		for i := 0; i < n; i++ {
@@ -68,7 +69,9 @@ func TestFollowEvents(t *testing.T) {
 			t.Errorf("entry %d: %s, %s", i+1, all[2*i], all[2*i+1])
 		}
 	}
-	if n := len(j.events); n > maxEvents {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if n := len(j.events); n > j.evMax {
 		t.Errorf("%d events kept", n)
 	}
 }

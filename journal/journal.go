@@ -66,6 +66,8 @@ type Journal struct {
 	events     []event
 	eventBytes int
 	evFirst    uint64
+	evMax      int // bounds: maxEvents, maxEventBytes (tests lower them)
+	evMaxBytes int
 }
 
 // event is one entry as a record left it: its record's number and the
@@ -75,8 +77,8 @@ type event struct {
 	entry []byte
 }
 
-// Bounds of Journal.events (variables for tests).
-var (
+// Bounds of Journal.events.
+const (
 	maxEvents     = 4096
 	maxEventBytes = 8 << 20
 )
@@ -155,7 +157,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 		return nil, err
 	}
 	os.WriteFile(j.pidPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
-	j.evFirst = ch.n
+	j.evFirst, j.evMax, j.evMaxBytes = ch.n, maxEvents, maxEventBytes
 	go j.writer(ch)
 	j.stopLive = j.serveLive()
 	return j, nil
@@ -339,7 +341,7 @@ func (j *Journal) keepEvents(evs []event) {
 		j.eventBytes += len(e.entry)
 	}
 	drop := 0
-	for drop < len(j.events) && (len(j.events)-drop > maxEvents || j.eventBytes > maxEventBytes) {
+	for drop < len(j.events) && (len(j.events)-drop > j.evMax || j.eventBytes > j.evMaxBytes) {
 		j.eventBytes -= len(j.events[drop].entry)
 		j.evFirst = j.events[drop].rec
 		drop++
