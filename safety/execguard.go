@@ -1,15 +1,14 @@
 package safety
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/execkit/execkit/internal/filehash"
 	"github.com/execkit/execkit/internal/shquote"
 )
 
@@ -187,7 +186,7 @@ func (g *ExecGuard) copyOfDenied(file string, fi os.FileInfo) (string, bool) {
 	if len(cands) == 0 {
 		return "", false
 	}
-	sum, err := fileSum(file)
+	sum, err := filehash.SHA256(file)
 	if err != nil {
 		return "", false
 	}
@@ -196,7 +195,7 @@ func (g *ExecGuard) copyOfDenied(file string, fi os.FileInfo) (string, bool) {
 		want, ok := g.sums[c.path]
 		g.mu.Unlock()
 		if !ok {
-			if want, err = fileSum(c.path); err != nil {
+			if want, err = filehash.SHA256(c.path); err != nil {
 				continue
 			}
 			g.mu.Lock()
@@ -234,19 +233,4 @@ func (g *ExecGuard) findDenied() {
 			g.bySize[fi.Size()] = append(g.bySize[fi.Size()], copyOf{name, f})
 		}
 	}
-}
-
-func fileSum(file string) ([32]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return [32]byte{}, err
-	}
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/safety/safetytest"
 	"github.com/execkit/execkit/session"
-	"github.com/execkit/execkit/session/sessiontest"
 	"github.com/execkit/execkit/target/targettest"
 )
 
@@ -45,15 +44,9 @@ func enforced(t *testing.T, opts session.Options) *session.Session {
 
 // TestLocalBashEnforced and TestLocalShEnforced run the session behaviour
 // suite with the exec fence on.
-func TestLocalBashEnforced(t *testing.T) {
-	t.Parallel()
-	sessiontest.Run(t, enforced, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t), Contained: true})
-}
+func TestLocalBashEnforced(t *testing.T) { localSuite(t, enforced, "bash") }
 
-func TestLocalShEnforced(t *testing.T) {
-	t.Parallel()
-	sessiontest.Run(t, enforced, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t), Contained: true})
-}
+func TestLocalShEnforced(t *testing.T) { localSuite(t, enforced, "sh") }
 
 // eachCase runs fn for each case as a parallel subtest of "cases",
 // skipping those whose programs are not installed; it returns when all

@@ -24,12 +24,13 @@ func tempDir(t *testing.T) string {
 	return d
 }
 
-func TestLocalBash(t *testing.T) {
+// localSuite runs the session behaviour suite for shell on sessions
+// open opens on this machine.
+func localSuite(t *testing.T, open sessiontest.Factory, shell string) {
 	t.Parallel()
-	sessiontest.Run(t, openLocal, sessiontest.Options{Shell: "bash", TTY: true, TempDir: tempDir(t), Contained: true})
+	sessiontest.Run(t, open, sessiontest.Options{Shell: shell, TTY: true, TempDir: tempDir(t), Contained: true})
 }
 
-func TestLocalSh(t *testing.T) {
-	t.Parallel()
-	sessiontest.Run(t, openLocal, sessiontest.Options{Shell: "sh", TTY: true, TempDir: tempDir(t), Contained: true})
-}
+func TestLocalBash(t *testing.T) { localSuite(t, openLocal, "bash") }
+
+func TestLocalSh(t *testing.T) { localSuite(t, openLocal, "sh") }

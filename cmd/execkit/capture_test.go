@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/execkit/execkit/internal/capture"
+	"github.com/execkit/execkit/internal/testbuild"
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/transport/docker/dockertest"
 )
@@ -76,10 +77,7 @@ func TestRecordCapturesAgents(t *testing.T) {
 		t.Skip(err)
 	}
 	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
-	goagent := filepath.Join(t.TempDir(), "goagent")
-	if out, err := exec.Command("go", "build", "-o", goagent, filepath.Join(fixtures, "goagent")).CombinedOutput(); err != nil {
-		t.Fatalf("build goagent: %v %s", err, out)
-	}
+	goagent := testbuild.Program(t, filepath.Join(fixtures, "goagent"), "", "goagent")
 	agents := []struct {
 		name  string
 		argv  []string
@@ -252,9 +250,7 @@ func BenchmarkCapture(b *testing.B) {
 	}
 	dir := b.TempDir()
 	for _, p := range []string{"execkit", "execkit-shim"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, p), "../"+p).CombinedOutput(); err != nil {
-			b.Fatalf("build %s: %v %s", p, err, out)
-		}
+		testbuild.Program(b, "../"+p, dir, p)
 	}
 	n := "200"
 	if v := os.Getenv("EXECKIT_BENCH_COMMANDS"); v != "" {
@@ -298,16 +294,10 @@ func TestRecordCaptureSmallShim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shim := filepath.Join(filepath.Dir(self), capture.ShimBinary)
-	if out, err := exec.Command("go", "build", "-o", shim, "../execkit-shim").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
+	shim := testbuild.Program(t, "../execkit-shim", filepath.Dir(self), capture.ShimBinary)
 	defer os.Remove(shim)
 	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
-	goagent := filepath.Join(t.TempDir(), "goagent")
-	if out, err := exec.Command("go", "build", "-o", goagent, filepath.Join(fixtures, "goagent")).CombinedOutput(); err != nil {
-		t.Fatalf("build goagent: %v %s", err, out)
-	}
+	goagent := testbuild.Program(t, filepath.Join(fixtures, "goagent"), "", "goagent")
 	plain := runAgentCmd(t, t.TempDir(), []string{goagent}, os.Environ())
 	jpath := filepath.Join(t.TempDir(), "run.db")
 	rec := runAgentCmd(t, t.TempDir(), []string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", goagent}, append(os.Environ(), "EXECKIT_RUN_MAIN=1"))

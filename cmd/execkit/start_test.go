@@ -2,19 +2,17 @@ package main
 
 import (
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/execkit/execkit/internal/testbuild"
 )
 
 // BenchmarkStart is how long `execkit --version` takes from exec to exit,
 // the built binary (not this test binary), against `bash -c true` in the
 // same run; it reports both and their ratio.
 func BenchmarkStart(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "execkit")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v %s", err, out)
-	}
+	bin := testbuild.Program(b, ".", "", "execkit")
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		b.Skip("no bash")

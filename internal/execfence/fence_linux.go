@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"unsafe"
@@ -225,7 +226,7 @@ func read(n *seccompNotif) (*Attempt, error) {
 	if uint32(n.Data.Nr)&x32 != 0 {
 		ptr = 4
 	}
-	if contains(a.execveat, uint32(n.Data.Nr)) {
+	if slices.Contains(a.execveat, uint32(n.Data.Nr)) {
 		dirfd, pathPtr, argvPtr, flags = int32(args[0]), args[1], args[2], args[4]
 	}
 	name, err := readString(mem, pathPtr, maxPath)
@@ -283,15 +284,6 @@ func read(n *seccompNotif) (*Attempt, error) {
 		}
 	}
 	return &at, nil
-}
-
-func contains(list []uint32, v uint32) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // procMem reads another process's memory: with process_vm_readv (one

@@ -6,16 +6,16 @@
 package main
 
 import (
-	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/execkit/execkit/internal/filehash"
 )
 
 func main() {
@@ -88,16 +88,11 @@ func build(bin string, now time.Time) (*document, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(bin)
+	raw, err := filehash.SHA256(bin)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := hex.EncodeToString(raw[:])
 	name := filepath.Base(bin)
 	doc := &document{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT", Name: name,

@@ -1,22 +1,19 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/execkit/execkit/internal/testbuild"
 )
 
 // TestSBOM: the document for a binary with dependencies (execkit, built
 // here) has SPDX 2.3's required fields, one package per module with a
 // package URL, unique ids, and a relationship for each.
 func TestSBOM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "execkit")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/execkit").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
+	bin := testbuild.Program(t, "../../cmd/execkit", "", "execkit")
 	doc, err := build(bin, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)

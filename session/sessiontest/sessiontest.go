@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -493,7 +494,7 @@ var FrameProbes = []string{
 // the frame's may show in either result of a breaker.
 func testSabotage(t *testing.T, open Factory, o Options) {
 	for _, cmd := range append(append([]string(nil), FrameBreakers...), FrameProbes...) {
-		probe := !contains(FrameBreakers, cmd)
+		probe := !slices.Contains(FrameBreakers, cmd)
 		t.Run(cmd, func(t *testing.T) {
 			t.Parallel()
 			s := open(t, session.Options{Shell: o.Shell, Timeout: 5 * time.Second, KillGrace: 200 * time.Millisecond})
@@ -515,15 +516,6 @@ func testSabotage(t *testing.T, open Factory, o Options) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Case is one hostile command and what must come of it.
