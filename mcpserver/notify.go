@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,12 @@ type streamer struct {
 	ctx     context.Context
 	session string
 	command string
-	token   any
-	start   time.Time
+	// transport is the session's kind; prompt the transcript line the
+	// first output message begins with ("CWD $ COMMAND"), empty after it.
+	transport string
+	prompt    string
+	token     any
+	start     time.Time
 
 	mu      sync.Mutex
 	pending map[string]*bytes.Buffer
@@ -44,11 +49,12 @@ type streamer struct {
 
 // startStream starts the notifications of a command; nil when the call
 // came with no session to notify.
-func startStream(ctx context.Context, req *mcp.CallToolRequest, id, command string) *streamer {
+func startStream(ctx context.Context, req *mcp.CallToolRequest, l *live, command string) *streamer {
 	if req == nil || req.Session == nil {
 		return nil
 	}
-	st := &streamer{req: req, ctx: ctx, session: id, command: command, start: time.Now(),
+	st := &streamer{req: req, ctx: ctx, session: l.id, command: command, start: time.Now(),
+		transport: l.o.Kind, prompt: l.cwd + " $ " + command,
 		pending: map[string]*bytes.Buffer{"stdout": {}, "stderr": {}},
 		stopc:   make(chan struct{}), done: make(chan struct{})}
 	if req.Params != nil {
@@ -85,7 +91,7 @@ func (st *streamer) loop() {
 			if st.flush() {
 				last = time.Now() // progress went with the output
 			} else if st.token != nil && time.Since(last) >= time.Second {
-				st.progress(fmt.Sprintf("running for %s", time.Since(st.start).Round(time.Second)))
+				st.progress(fmt.Sprintf("[%s] $ %s: running for %s", st.session, oneLine(st.command), time.Since(st.start).Round(time.Second)))
 				last = time.Now()
 			}
 		}
@@ -106,9 +112,21 @@ func (st *streamer) flush() bool {
 		}
 	}
 	capped := st.capped && st.sent >= streamMax
+	prompt := st.prompt
+	if len(chunks) > 0 {
+		st.prompt = ""
+	}
 	st.mu.Unlock()
 	for _, c := range chunks {
-		data := map[string]any{"session": st.session, "command": st.command, "stream": c.stream, "output": c.text}
+		// transcript is the output as lines, after the prompt line in the
+		// command's first message: the shape the original's clients read.
+		var lines []string
+		if prompt != "" {
+			lines, prompt = append(lines, prompt), ""
+		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(c.text, "\n"), "\n")...)
+		data := map[string]any{"session": st.session, "transport": st.transport, "command": st.command,
+			"stream": c.stream, "output": c.text, "transcript": lines}
 		if capped {
 			data["note"] = fmt.Sprintf("output past %d KiB is not sent as notifications; the result has it", streamMax>>10)
 		}
@@ -119,7 +137,7 @@ func (st *streamer) flush() bool {
 		if i := bytes.LastIndexByte([]byte(last[:max(len(last)-1, 0)]), '\n'); i >= 0 {
 			last = last[i+1:]
 		}
-		st.progress(oneLine(last))
+		st.progress(fmt.Sprintf("[%s] $ %s: %s", st.session, oneLine(st.command), oneLine(last)))
 	}
 	return len(chunks) > 0
 }

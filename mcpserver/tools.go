@@ -260,7 +260,7 @@ func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in e
 		return nil, execOut{}, err
 	}
 	defer release()
-	st := startStream(ctx, req, l.id, l.s.StoredCommand(in.Command))
+	st := startStream(ctx, req, l, l.s.StoredCommand(in.Command))
 	eo.Output = st.outputFunc()
 	r, err := l.s.Exec(ctx, in.Command, eo)
 	st.stop()
@@ -280,7 +280,7 @@ func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in e
 	}
 	stored := l.s.StoredCommand(r.Command)
 	s.set.Audit.Exec(l.id, l.o.Kind, stored, r)
-	s.notify(ctx, req, l.id, stored, r, st)
+	s.notify(ctx, req, l, stored, r, st)
 	out := execOut{Result: r}
 	out.Command = stored
 	if r.StdoutInfo.Mode != "" || r.StderrInfo.Mode != "" {
@@ -313,18 +313,19 @@ func textResult(s string) *mcp.CallToolResult {
 // log message (info; warning when it was blocked or failed), and a
 // progress notification when the call carries a progress token. The
 // client's logging/setLevel decides which log messages it gets.
-func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, command string, r session.Result, st *streamer) {
+func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, l *live, command string, r session.Result, st *streamer) {
 	if req == nil || req.Session == nil {
 		return
 	}
 	level := mcp.LoggingLevel("info")
-	data := map[string]any{"session": id, "command": command, "exit_code": r.ExitCode, "cwd": r.Cwd, "duration_ms": r.DurationMS}
-	summary := fmt.Sprintf("%s $ %s → exit %d", r.CwdBefore, command, r.ExitCode)
+	id, transport := l.id, l.o.Kind
+	summary := fmt.Sprintf("[%s] %s $ %s → exit %d (%.0fms)", id, r.CwdBefore, command, r.ExitCode, r.DurationMS)
+	data := map[string]any{"session": id, "transport": transport, "command": command, "exit_code": r.ExitCode, "cwd": r.Cwd, "duration_ms": r.DurationMS}
 	switch {
 	case r.Blocked:
 		level = "warning"
-		data = map[string]any{"session": id, "blocked": command, "reason": "blocked by operator policy: " + r.Decision.Reason, "rule": r.Decision.Rule}
-		summary = fmt.Sprintf("blocked: %s (%s)", command, r.Decision.Reason)
+		summary = fmt.Sprintf("[%s] blocked: %s (%s)", id, command, r.Decision.Reason)
+		data = map[string]any{"session": id, "transport": transport, "blocked": command, "reason": "blocked by operator policy: " + r.Decision.Reason, "rule": r.Decision.Rule}
 	default:
 		if r.ExitCode != 0 || r.TimedOut || r.FrameBroken || len(r.Fence) > 0 {
 			level = "warning"
@@ -332,8 +333,10 @@ func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, id, comma
 		if len(r.Fence) > 0 {
 			data["fence"] = r.Fence
 		}
-		data["transcript"] = transcript(r, command)
+		// The transcript is a list of lines, as the original's clients read it.
+		data["transcript"] = strings.Split(transcript(r, command), "\n")
 	}
+	data["summary"] = summary
 	req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: level, Logger: "execkit", Data: data})
 	st.final(summary)
 }

@@ -43,6 +43,8 @@ type rawMCP struct {
 	journal string
 	stderr  *syncBuffer
 	stop    func()
+	// init is the answer to initialize.
+	init map[string]any
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
@@ -119,6 +121,7 @@ func startRaw(t *testing.T, env []string, args ...string) *rawMCP {
 		t.Errorf("serverInfo %v: the original's name, with a version", info)
 	}
 	m.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	m.init = init
 	return m
 }
 
@@ -466,6 +469,57 @@ func TestOriginalPolicyAuditNotify(t *testing.T) {
 	}
 	if strings.Join(kinds, ",") != "open,exec,blocked,blocked,blocked,close" || !blocked["rm -rf /tmp/x"] || !blocked["shutdown now"] {
 		t.Errorf("audit events %v, blocked %v", kinds, blocked)
+	}
+}
+
+// TestOriginalNotifications: the first log message of a command is one the
+// original's clients read (session, transport, and the transcript as lines:
+// the prompt, then the output); progress names the command and comes only
+// with a token; a failure is a warning.
+func TestOriginalNotifications(t *testing.T) {
+	m := startRaw(t, nil)
+	if caps, _ := m.init["result"].(map[string]any)["capabilities"].(map[string]any); caps["logging"] == nil {
+		t.Errorf("no logging capability: %v", caps)
+	}
+	sid := m.create(map[string]any{"transport": "local"})
+	first := func(notes []map[string]any, method string) map[string]any {
+		for _, n := range notes {
+			if n["method"] == method {
+				p, _ := n["params"].(map[string]any)
+				return p
+			}
+		}
+		return nil
+	}
+	before := len(m.notifications())
+	m.call("session_exec", map[string]any{"session_id": sid, "command": "echo hello"}, "tok-1")
+	notes := m.notifications()[before:]
+	msg := first(notes, "notifications/message")
+	if msg == nil {
+		t.Fatalf("no log message: %v", notes)
+	}
+	d, _ := msg["data"].(map[string]any)
+	lines, isList := d["transcript"].([]any)
+	var text []string
+	for _, l := range lines {
+		text = append(text, fmt.Sprint(l))
+	}
+	joined := strings.Join(text, "\n")
+	if msg["level"] != "info" || d["session"] != sid || d["transport"] != "local" || !isList ||
+		!strings.Contains(joined, "$ echo hello") || !strings.Contains(joined, "\nhello") {
+		t.Errorf("first log message: %v", msg)
+	}
+	if p := first(notes, "notifications/progress"); p == nil || p["progressToken"] != "tok-1" || !strings.Contains(fmt.Sprint(p["message"]), "echo hello") {
+		t.Errorf("first progress: %v", p)
+	}
+	before = len(m.notifications())
+	m.call("session_exec", map[string]any{"session_id": sid, "command": "false"})
+	notes = m.notifications()[before:]
+	if msg := first(notes, "notifications/message"); msg == nil || msg["level"] != "warning" {
+		t.Errorf("a failure's log message: %v", msg)
+	}
+	if p := first(notes, "notifications/progress"); p != nil {
+		t.Errorf("progress without a token: %v", p)
 	}
 }
 

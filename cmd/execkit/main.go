@@ -93,6 +93,8 @@ func flagsFirst(app *cli.App, args []string) []string {
 
 func init() {
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+	// -V as well, as the original execkit-mcp took it.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v", "V"}, Usage: "print the version"}
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {

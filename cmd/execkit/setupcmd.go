@@ -105,7 +105,7 @@ func setupCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef("setup needs a client: %s", setupNames())
+				return usagef("setup: name a client: %s", setupNames())
 			}
 			name := c.Args().First()
 			args := append([]string{"mcp"}, c.Args().Tail()...)
