@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -60,6 +61,9 @@ type Settings struct {
 	Targets []string
 	// Version is reported to clients.
 	Version string
+	// ViewerURL, when a live viewer serves the journal, is announced to
+	// each client as a log message when it has initialized.
+	ViewerURL string
 }
 
 // NoSessions as Settings.MaxSessions lets no session open; NoIdleTTL as
@@ -120,6 +124,7 @@ func New(set Settings) *Server {
 			"commands with session_exec (cd and exported variables persist). Every command is checked by the " +
 			"operator's policy before it runs, its output is scrubbed of secrets, and it is journaled. With a " +
 			"workspace, files are checkpointed before each command that may change them: session_restore undoes.",
+		InitializedHandler: s.announceViewer,
 	})
 	s.addTools()
 	s.srv.AddReceivingMiddleware(s.logByDefault)
@@ -127,6 +132,20 @@ func New(set Settings) *Server {
 		go s.reap()
 	}
 	return s
+}
+
+// announceViewer tells a client where the live viewer is: data.url in
+// the original execkit-mcp's form (http://HOST/?t=TOKEN, which the viewer
+// sends on to its page) and data.viewer, the page itself.
+func (s *Server) announceViewer(ctx context.Context, req *mcp.InitializedRequest) {
+	if s.set.ViewerURL == "" || req == nil || req.Session == nil {
+		return
+	}
+	data := map[string]any{"message": "execkit viewer: " + s.set.ViewerURL, "viewer": s.set.ViewerURL, "url": s.set.ViewerURL}
+	if u, err := url.Parse(s.set.ViewerURL); err == nil {
+		data["url"] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/", RawQuery: "t=" + url.QueryEscape(strings.Trim(u.Path, "/"))}).String()
+	}
+	req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Logger: "execkit", Data: data})
 }
 
 // logByDefault sets a connection's log level to info when it first sends
@@ -216,7 +235,7 @@ func (s *Server) reapIdle() {
 func (s *Server) get(id string) (*live, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.sessions[id]
+	l := s.lookup(id)
 	if l == nil {
 		return nil, fmt.Errorf("no session %q (session_list shows the open ones)", id)
 	}
@@ -277,6 +296,21 @@ func (s *Server) newID(desc string) string {
 			return id
 		}
 	}
+}
+
+// lookup finds an open session by its id, or by the id in the original's
+// form (3_local for 3-k7q2_local): a server gives each number once, so
+// the short form names one session of this server, never another's.
+// Under s.mu.
+func (s *Server) lookup(id string) *live {
+	if l := s.sessions[id]; l != nil {
+		return l
+	}
+	n, rest, ok := strings.Cut(id, "_")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return nil
+	}
+	return s.sessions[n+"-"+s.tag+"_"+rest]
 }
 
 // runTag is four random letters and digits.

@@ -343,8 +343,10 @@ func (s *Server) notify(ctx context.Context, req *mcp.CallToolRequest, l *live, 
 
 func (s *Server) sessionDestroy(ctx context.Context, _ *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, destroyOut, error) {
 	s.mu.Lock()
-	l := s.sessions[in.SessionID]
-	delete(s.sessions, in.SessionID)
+	l := s.lookup(in.SessionID)
+	if l != nil {
+		delete(s.sessions, l.id)
+	}
 	s.mu.Unlock()
 	if l == nil {
 		// Destroying is idempotent: nothing to close is not an error.

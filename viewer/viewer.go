@@ -13,6 +13,7 @@ package viewer
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -241,12 +242,78 @@ func (v *Viewer) Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
-		if !strings.HasPrefix(r.URL.Path, prefix) || r.Method != http.MethodGet {
+		if r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		// The original execkit-mcp's addresses, the token in the query:
+		// /?t=TOKEN (sent on to the page) and /events?t=TOKEN.
+		if t := r.URL.Query().Get("t"); t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(v.opts.Token)) == 1 {
+			switch r.URL.Path {
+			case "/":
+				http.Redirect(w, r, prefix, http.StatusFound)
+				return
+			case "/events":
+				v.serveEvents(w, r)
+				return
+			}
+		}
+		if !strings.HasPrefix(r.URL.Path, prefix) {
 			http.NotFound(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// eventsGap is how often the event stream looks for new entries.
+const eventsGap = 250 * time.Millisecond
+
+// serveEvents streams the entries as server-sent events, as they are
+// journaled: each one an "entry" event whose data is the entry as JSON
+// (the form api/entries gives), the ones already there first; a
+// "sealed" event ends the stream when the run has ended.
+func (v *Viewer) serveEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	tick := time.NewTicker(eventsGap)
+	defer tick.Stop()
+	var after uint64
+	for {
+		vw, err := v.load(after)
+		if err != nil {
+			fmt.Fprintf(w, "event: error\ndata: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			flusher.Flush()
+			return
+		}
+		for _, e := range vw.Entries {
+			if e.Status == journal.StatusRunning {
+				break // sent when it completes
+			}
+			b, err := json.Marshal(e)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(w, "id: %d\nevent: entry\ndata: %s\n\n", e.Seq, b)
+			after = e.Seq
+		}
+		if vw.Sealed && (len(vw.Entries) == 0 || vw.Entries[len(vw.Entries)-1].Seq == after) {
+			fmt.Fprint(w, "event: sealed\ndata: {}\n\n")
+			flusher.Flush()
+			return
+		}
+		flusher.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (v *Viewer) servePage(w http.ResponseWriter, r *http.Request) {

@@ -613,6 +613,64 @@ func TestOriginalWatchWeb(t *testing.T) {
 	}
 }
 
+// TestOriginalWatchWebClient: as the original's clients find the viewer —
+// port 0 for any, the address in a log message (http://127.0.0.1:PORT/?t=
+// TOKEN), sessions named in its short form (1_local), and the commands
+// streamed as server-sent events at /events?t=TOKEN.
+func TestOriginalWatchWebClient(t *testing.T) {
+	m := startRaw(t, []string{"EXECKIT_MCP_WATCH_WEB=1", "EXECKIT_MCP_WATCH_PORT=0"})
+	sid := m.create(map[string]any{"transport": "local"})
+	if !strings.HasPrefix(sid, "1-") || !strings.HasSuffix(sid, "_local") {
+		t.Fatalf("first session id %q", sid)
+	}
+	if r := m.call("session_exec", map[string]any{"session_id": "1_local", "command": "echo sse-demo"}); isErr(r) || resJSON(t, r)["stdout"] != "sse-demo" {
+		t.Fatalf("exec by the short id: %s", resText(r))
+	}
+	var addr string
+	for _, n := range m.notifications() {
+		p, _ := n["params"].(map[string]any)
+		if d, _ := p["data"].(map[string]any); n["method"] == "notifications/message" && d["url"] != nil {
+			addr = fmt.Sprint(d["url"])
+		}
+	}
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/\?t=[0-9a-f]+$`).MatchString(addr) {
+		t.Fatalf("viewer address %q (notifications %v)", addr, m.notifications())
+	}
+	resp, err := http.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "<html") {
+		t.Errorf("the address in the message: %s", resp.Status)
+	}
+	if resp, err := http.Get(strings.Replace(addr, "?t=", "?t=x", 1)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("a wrong token: %s", resp.Status)
+		}
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err = client.Get(strings.Replace(addr, "/?t=", "/events?t=", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	found := false
+	for i := 0; i < 1000 && !found && sc.Scan(); i++ {
+		found = strings.HasPrefix(sc.Text(), "data: ") && strings.Contains(sc.Text(), `"command":"echo sse-demo"`)
+	}
+	if !found {
+		t.Errorf("the command did not come as an event: %v", sc.Err())
+	}
+}
+
 // TestOriginalTripwire: with no policy at all, the server refuses the
 // original's destructive set (on the parsed command) and runs everyday
 // commands. They run in a throwaway container, where even a command let

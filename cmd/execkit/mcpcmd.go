@@ -99,11 +99,12 @@ func mcpCommand() *cli.Command {
 				return err
 			}
 			defer closeAll()
-			stopView, err := startLiveView(c, set.Env.Journal, c.Bool("open"))
+			viewURL, stopView, err := startLiveView(c, set.Env.Journal, c.Bool("open"))
 			if err != nil {
 				return err
 			}
 			defer stopView()
+			set.ViewerURL = viewURL
 			srv := mcpserver.New(set)
 			defer srv.Close()
 			ctx, stop := signalContext()

@@ -178,17 +178,19 @@ func originalEnv(c *cli.Context) (map[string]string, func(), error) {
 	}
 	if web && has(c, "view") && !c.IsSet("view") {
 		port := 7878
-		if n, ok, err := count("EXECKIT_MCP_WATCH_PORT"); err != nil || ok && (n == 0 || n > 65535) {
-			return nil, cleanup, usagef("EXECKIT_MCP_WATCH_PORT: want a TCP port")
+		if n, ok, err := count("EXECKIT_MCP_WATCH_PORT"); err != nil || ok && n > 65535 {
+			return nil, cleanup, usagef("EXECKIT_MCP_WATCH_PORT: want a TCP port (0: any free one)")
 		} else if ok {
 			port = n
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if ln, err := net.Listen("tcp", addr); err != nil {
-			warn("EXECKIT_MCP_WATCH_PORT %d is taken: the viewer takes another port", port)
-			addr = "127.0.0.1:0"
-		} else {
-			ln.Close()
+		if port != 0 {
+			if ln, err := net.Listen("tcp", addr); err != nil {
+				warn("EXECKIT_MCP_WATCH_PORT %d is taken: the viewer takes another port", port)
+				addr = "127.0.0.1:0"
+			} else {
+				ln.Close()
+			}
 		}
 		if err := c.Set("view", addr); err != nil {
 			return nil, cleanup, err

@@ -76,7 +76,7 @@ func recordCommand() *cli.Command {
 				j.Close()
 				return err
 			}
-			stopView, err := startLiveView(c, j.Journal, false)
+			_, stopView, err := startLiveView(c, j.Journal, false)
 			if err != nil {
 				o.Close()
 				j.Close()

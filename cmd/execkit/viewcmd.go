@@ -173,22 +173,22 @@ func viewFlag() cli.Flag {
 
 // startLiveView serves j's viewer in the background when --view asks;
 // the returned function stops it.
-func startLiveView(c *cli.Context, j *journal.Journal, open bool) (func(), error) {
+func startLiveView(c *cli.Context, j *journal.Journal, open bool) (string, func(), error) {
 	addr := c.String("view")
 	if addr == "" {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
 	v := viewer.New(j, viewer.Options{Title: j.Path(), Live: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	ln, err := listenLoopback(addr)
 	if err != nil {
 		cancel()
-		return nil, err
+		return "", nil, err
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		serveViewer(ctx, c, v, ln, open)
 	}()
-	return func() { cancel(); <-done }, nil
+	return fmt.Sprintf("http://%s/%s/", ln.Addr(), v.Token()), func() { cancel(); <-done }, nil
 }
