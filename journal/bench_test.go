@@ -185,8 +185,22 @@ func benchReader(role, path string) {
 		})
 		return
 	}
+	// The viewer's live page: a snapshot every second, of which it reads
+	// the run, the sessions and the entries after those it has.
+	var seen uint64
 	for ctx.Err() == nil {
-		Read(path, func(r *Reader) error { _, err := r.Entries(Filter{}); return err })
+		Read(path, func(r *Reader) error {
+			r.Run()
+			r.Sessions()
+			es, err := r.Entries(Filter{After: seen})
+			for _, e := range es {
+				if e.Completion == nil {
+					break // read again until it completes
+				}
+				seen = e.Seq
+			}
+			return err
+		})
 		ready()
 		select {
 		case <-ctx.Done():

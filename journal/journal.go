@@ -334,20 +334,26 @@ func (j *Journal) writer(ch chain) {
 }
 
 // keepEvents adds committed entry events, dropping the oldest beyond the
-// bounds (with j.mu held).
+// bounds (with j.mu held). Past a bound, it drops down to three quarters
+// of it at once, so that the copy of what is kept is made once every
+// quarter of the bound, not on every commit.
 func (j *Journal) keepEvents(evs []event) {
 	for _, e := range evs {
 		j.events = append(j.events, e)
 		j.eventBytes += len(e.entry)
 	}
+	if len(j.events) <= j.evMax && j.eventBytes <= j.evMaxBytes {
+		return
+	}
+	keepN, keepBytes := j.evMax*3/4, j.evMaxBytes*3/4
 	drop := 0
-	for drop < len(j.events) && (len(j.events)-drop > j.evMax || j.eventBytes > j.evMaxBytes) {
+	for drop < len(j.events) && (len(j.events)-drop > keepN || j.eventBytes > keepBytes) {
 		j.eventBytes -= len(j.events[drop].entry)
 		j.evFirst = j.events[drop].rec
 		drop++
 	}
 	if drop > 0 {
-		j.events = append(j.events[:0:0], j.events[drop:]...)
+		j.events = append(make([]event, 0, j.evMax+1), j.events[drop:]...)
 	}
 }
 
