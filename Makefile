@@ -20,9 +20,8 @@ release-check: ## build the release binaries (linux, darwin × amd64, arm64; win
 	@sh .ci/release dist
 
 .PHONY: build
-build: ## build bin/execkit and bin/execkit-shim (the shell stand-in execkit record uses)
+build: ## build bin/execkit
 	$(GO) build -o $(BIN) ./cmd/execkit
-	$(GO) build -o $(dir $(BIN))execkit-shim ./cmd/execkit-shim
 
 .PHONY: deps
 deps: ## install what the tests need (root + apt), or say what is missing

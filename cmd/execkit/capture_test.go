@@ -239,7 +239,7 @@ subprocess.run("cat file.txt", shell=True, cwd="ws")
 // BenchmarkCapture is the cost execkit record adds to each shell command an
 // agent starts itself: a Python agent runs `true` through subprocess
 // (shell=True) 200 times (EXECKIT_BENCH_COMMANDS), plain and under record
-// (built execkit with execkit-shim next to it), alternating; it reports
+// (a built execkit), alternating; it reports
 // the median command both ways, the difference, and the loops' ratio.
 func BenchmarkCapture(b *testing.B) {
 	if err := capture.Supported(); err != nil {
@@ -249,9 +249,7 @@ func BenchmarkCapture(b *testing.B) {
 		b.Skip("python3 is not installed")
 	}
 	dir := b.TempDir()
-	for _, p := range []string{"execkit", "execkit-shim"} {
-		testbuild.Program(b, "../"+p, dir, p)
-	}
+	testbuild.Program(b, "../execkit", dir, "execkit")
 	n := "200"
 	if v := os.Getenv("EXECKIT_BENCH_COMMANDS"); v != "" {
 		n = v
@@ -283,28 +281,80 @@ func BenchmarkCapture(b *testing.B) {
 	b.ReportMetric(med(rt)/med(pt), "loop-x")
 }
 
-// TestRecordCaptureSmallShim: with execkit-shim installed next to execkit,
-// record has it stand in for the shells (and does not say it is missing);
-// the agent sees the same as without record.
-func TestRecordCaptureSmallShim(t *testing.T) {
+// TestRecordCaptureEdges: a script with a shell's #! line that a program
+// runs is a command, and the shells a recorded command starts are part of
+// it (one entry); a command still running when the agent ends keeps
+// running, its later output still reaches where it was going, and the
+// programs it starts then still start; its entry ends unknown.
+func TestRecordCaptureEdges(t *testing.T) {
 	if err := capture.Supported(); err != nil {
 		t.Skip(err)
 	}
-	self, err := os.Executable()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "tool.sh"), []byte("#!/bin/sh\necho from-script \"$1\"\nsh -c 'echo nested; bash -c \"echo deeper\"'\n"), 0o755)
+	agent := filepath.Join(dir, "agent.py")
+	os.WriteFile(agent, []byte(`import subprocess, sys
+r = subprocess.run(["./tool.sh", "arg"])
+print("tool ->", r.returncode, flush=True)
+subprocess.Popen("sleep 1; echo late-line; /bin/echo started-after", shell=True)
+print("agent done", flush=True)
+`), 0o600)
+	run := func(argv []string, env []string) agentRun { return runAgentCmd(t, dir, argv, env) }
+	plain := run([]string{"python3", agent}, os.Environ())
+	jpath := filepath.Join(t.TempDir(), "run.db")
+	rec := run([]string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", "python3", agent}, append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
+	for _, want := range []string{"from-script arg\nnested\ndeeper\ntool -> 0\n", "agent done\n", "late-line\n", "started-after\n"} {
+		if !strings.Contains(plain.stdout, want) || !strings.Contains(rec.stdout, want) {
+			t.Errorf("%q: plain %q, recorded %q (%q)", want, plain.stdout, rec.stdout, rec.stderr)
+		}
+	}
+	es := observed(t, jpath)
+	if len(es) != 2 {
+		t.Fatalf("entries %+v", es)
+	}
+	if c := es[0].Completion; es[0].Command != "./tool.sh arg" || c == nil || c.ExitCode != 0 || c.Stdout != "from-script arg\nnested\ndeeper\n" {
+		t.Errorf("the script's entry: %+v %+v", es[0].Intent, c)
+	}
+	if es[1].Command != "sleep 1; echo late-line; /bin/echo started-after" || es[1].Completion == nil || es[1].Completion.Status != journal.StatusInterrupted {
+		t.Errorf("the command left running: %+v %+v", es[1].Intent, es[1].Completion)
+	}
+}
+
+// TestRecordCaptureUnprivileged: capture needs no privilege: run as an
+// ordinary user (nobody), record still records the agent's commands and
+// refuses a denied one.
+func TestRecordCaptureUnprivileged(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and setpriv to become another user")
+	}
+	// A directory the other user can read and write.
+	dir, err := os.MkdirTemp("", "execkit-unpriv-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	shim := testbuild.Program(t, "../execkit-shim", filepath.Dir(self), capture.ShimBinary)
-	defer os.Remove(shim)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
 	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
-	goagent := testbuild.Program(t, filepath.Join(fixtures, "goagent"), "", "goagent")
-	plain := runAgentCmd(t, t.TempDir(), []string{goagent}, os.Environ())
-	jpath := filepath.Join(t.TempDir(), "run.db")
-	rec := runAgentCmd(t, t.TempDir(), []string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", goagent}, append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
-	if rec.stdout != plain.stdout || withoutNotes(rec.stderr) != plain.stderr || rec.code != plain.code || strings.Contains(rec.stderr, "not installed next to execkit") {
-		t.Errorf("recorded %+v, plain %+v", rec, plain)
+	ek := testbuild.Program(t, ".", dir, "execkit")
+	agent := testbuild.Program(t, filepath.Join(fixtures, "goagent"), dir, "goagent")
+	for _, p := range []string{ek, agent} {
+		os.Chmod(p, 0o755)
 	}
-	if es := observed(t, jpath); len(es) != 3 || es[2].Completion == nil || es[2].Completion.Stdout != "piped-input\n" {
+	jpath := filepath.Join(dir, "run.db")
+	r := runAgentCmd(t, dir, []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", ek, "record", "--journal", jpath, "--deny", "cat", "--", agent},
+		append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+dir))
+	if !strings.Contains(r.stdout, `bash -c "exit 5" -> 5`) || !strings.Contains(r.stdout, `bash -c "cat" -> 126`) || !strings.Contains(r.stderr, "blocked by policy") {
+		t.Errorf("agent as nobody: %+v", r)
+	}
+	es := observed(t, jpath)
+	if len(es) != 3 || es[0].Completion == nil || es[0].Completion.Stdout != "go-one\n" || es[1].Completion.ExitCode != 5 || es[2].Status != journal.StatusBlocked {
 		t.Errorf("entries %+v", es)
 	}
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +24,7 @@ const observedSession = "observed"
 // (the first half and the last half); the rest is counted.
 const maxObserved = 1 << 20
 
-// recorder journals the commands the capture shims report.
+// recorder journals the shell commands capture reports.
 type recorder struct {
 	j      *journal.Journal
 	policy *safety.Policy
@@ -39,6 +36,49 @@ type recorder struct {
 	ws    journal.SessionSpec
 	once  sync.Once
 	err   error
+
+	// Completions are committed together, completionWait after the first
+	// of them: a command's intent (which the agent waits for) then seldom
+	// waits behind a completion's fsync, as it did when each completion
+	// was committed as its command ended, just as the agent started the
+	// next one.
+	pmu      sync.Mutex
+	pending  []func()
+	ptimer   *time.Timer
+	inflight sync.WaitGroup
+}
+
+// completionWait is how long a completion waits to be committed.
+const completionWait = 20 * time.Millisecond
+
+// later queues a completion.
+func (rc *recorder) later(f func()) {
+	rc.pmu.Lock()
+	defer rc.pmu.Unlock()
+	rc.pending = append(rc.pending, f)
+	if rc.ptimer == nil {
+		rc.ptimer = time.AfterFunc(completionWait, func() { rc.flush(false) })
+	}
+}
+
+// flush writes the queued completions; with wait, it returns once they
+// are committed.
+func (rc *recorder) flush(wait bool) {
+	rc.pmu.Lock()
+	fs := rc.pending
+	rc.pending = nil
+	if rc.ptimer != nil {
+		rc.ptimer.Stop()
+		rc.ptimer = nil
+	}
+	for _, f := range fs {
+		rc.inflight.Add(1)
+		go func() { defer rc.inflight.Done(); f() }()
+	}
+	rc.pmu.Unlock()
+	if wait {
+		rc.inflight.Wait()
+	}
 }
 
 // session adds the observed session to the journal once.
@@ -54,41 +94,37 @@ func (rc *recorder) session() error {
 	return rc.err
 }
 
-// serve answers one shim: the verdict, after the intent is journaled, then
-// the output and the end, journaled as the completion.
-func (rc *recorder) serve(conn net.Conn) {
-	defer conn.Close()
-	rd := bufio.NewReader(conn)
-	var start capture.Message
-	line, err := rd.ReadBytes('\n')
-	if err != nil || json.Unmarshal(line, &start) != nil || start.Type != "start" {
-		return
-	}
-	reply := func(m capture.Message) { b, _ := json.Marshal(m); conn.Write(append(b, '\n')) }
-	_, cmd := capture.Parse(start.Argv)
-	d := rc.policy.Check(cmd)
-	argv := make([]string, len(start.Argv))
-	for i, a := range start.Argv {
+// observedCmd is the recorder's state of one observed command.
+type observedCmd struct {
+	seq  uint64
+	mu   sync.Mutex
+	out  map[string]*keptStream
+	done bool
+}
+
+// begin journals a command's intent (and takes the checkpoint before it)
+// and says whether it may run.
+func (rc *recorder) begin(c *capture.Cmd) error {
+	d := rc.policy.Check(c.Text)
+	argv := make([]string, len(c.Argv))
+	for i, a := range c.Argv {
 		argv[i] = rc.red.RedactCommand(a)
 	}
 	if err := rc.session(); err != nil {
-		reply(capture.Message{Type: "verdict", Reason: "the journal cannot record it: " + err.Error()})
-		return
+		return fmt.Errorf("the journal cannot record it: %w", err)
 	}
-	in := journal.Intent{Session: observedSession, Kind: "observed", Command: rc.red.RedactCommand(cmd), CwdBefore: start.Cwd,
-		Argv: argv, PID: start.PID, ParentPID: start.PPID,
+	in := journal.Intent{Session: observedSession, Kind: "observed", Command: rc.red.RedactCommand(c.Text), CwdBefore: c.Cwd,
+		Argv: argv, PID: c.PID, ParentPID: c.PPID,
 		Decision: journal.Decision{Allowed: d.Allowed, Rule: d.Rule, Reason: d.Reason}}
 	seq, err := rc.j.Intent(in)
 	if err != nil {
 		// Nothing runs that the journal cannot record.
-		reply(capture.Message{Type: "verdict", Reason: "the journal cannot record it: " + err.Error()})
-		return
+		return fmt.Errorf("the journal cannot record it: %w", err)
 	}
 	if !d.Allowed {
-		reply(capture.Message{Type: "verdict", Reason: d.Reason + " (" + d.Rule + ")"})
-		return
+		return fmt.Errorf("%s (%s)", d.Reason, d.Rule)
 	}
-	if rc.store != nil && !safety.ReadOnly(cmd) {
+	if rc.store != nil && !safety.ReadOnly(c.Text) {
 		// As for a session's command: no checkpoint, no run.
 		cp, err := rc.store.Checkpoint(context.Background(), "before: "+in.Command)
 		if err == nil {
@@ -96,43 +132,47 @@ func (rc *recorder) serve(conn net.Conn) {
 		}
 		if err != nil {
 			reason := "the workspace checkpoint failed, so the command did not run: " + err.Error()
-			rc.j.Complete(seq, journal.Completion{Status: journal.StatusBlocked, ExitCode: 126, Cwd: start.Cwd, Stderr: "[execkit: " + reason + "]"})
-			reply(capture.Message{Type: "verdict", Reason: reason})
-			return
+			rc.j.Complete(seq, journal.Completion{Status: journal.StatusBlocked, ExitCode: 126, Cwd: c.Cwd, Stderr: "[execkit: " + reason + "]"})
+			return errors.New(reason)
 		}
 	}
-	reply(capture.Message{Type: "verdict", Allow: true})
-	out := map[string]*keptStream{"stdout": {}, "stderr": {}}
-	c := journal.Completion{Status: journal.StatusInterrupted, ExitCode: -1, Cwd: start.Cwd}
-	for {
-		line, err := rd.ReadBytes('\n')
-		if err != nil {
-			break
-		}
-		var m capture.Message
-		if json.Unmarshal(line, &m) != nil {
-			continue
-		}
-		if m.Type == "out" {
-			if k := out[m.Stream]; k != nil {
-				k.write(m.Data)
-			}
-			continue
-		}
-		if m.Type == "end" {
-			c.ExitCode, c.DurationMS = m.Exit, float64(m.MS)
-			c.Status = journal.StatusOK
-			if m.Exit != 0 {
-				c.Status = journal.StatusFailed
-			}
-			break
+	c.Token = &observedCmd{seq: seq, out: map[string]*keptStream{"stdout": {}, "stderr": {}}}
+	return nil
+}
+
+// output keeps what a command wrote, until its completion is journaled.
+func (rc *recorder) output(c *capture.Cmd, stream string, p []byte) {
+	ob, _ := c.Token.(*observedCmd)
+	if ob == nil {
+		return
+	}
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if k := ob.out[stream]; k != nil && !ob.done {
+		k.write(p)
+	}
+}
+
+// end journals a command's completion.
+func (rc *recorder) end(c *capture.Cmd) {
+	ob, _ := c.Token.(*observedCmd)
+	if ob == nil {
+		return
+	}
+	ob.mu.Lock()
+	ob.done = true
+	ob.mu.Unlock()
+	comp := journal.Completion{Status: journal.StatusInterrupted, ExitCode: -1, Cwd: c.Cwd, DurationMS: float64(c.Duration.Microseconds()) / 1000}
+	if c.Known {
+		comp.ExitCode, comp.Status = c.Exit, journal.StatusOK
+		if c.Exit != 0 {
+			comp.Status = journal.StatusFailed
 		}
 	}
-	c.Stdout = rc.red.Redact(safety.Sanitize(out["stdout"].text()))
-	c.Stderr = rc.red.Redact(safety.Sanitize(out["stderr"].text()))
-	c.Stdout_, c.Stderr_ = out["stdout"].info(), out["stderr"].info()
-	rc.j.Complete(seq, c)
-	reply(capture.Message{Type: "verdict", Allow: true}) // the completion is recorded
+	comp.Stdout = rc.red.Redact(safety.Sanitize(ob.out["stdout"].text()))
+	comp.Stderr = rc.red.Redact(safety.Sanitize(ob.out["stderr"].text()))
+	comp.Stdout_, comp.Stderr_ = ob.out["stdout"].info(), ob.out["stderr"].info()
+	rc.later(func() { rc.j.Complete(ob.seq, comp) })
 }
 
 // keptStream keeps the first and last halves of maxObserved bytes.
@@ -165,51 +205,54 @@ func (k *keptStream) info() journal.StreamInfo {
 	return info
 }
 
-// startCapture listens for shims in dir and returns the agent's command
-// under capture, or why capture cannot run (the agent then runs without
-// it, and record says so).
-func startCapture(dir string, ac agentCapture, agent []string, notes io.Writer) (*exec.Cmd, func(), error) {
+// startCapture returns the agent's command under capture, a function to
+// call once it has started, and one that stops the capture once it has
+// ended; or why capture cannot run (the agent then runs without it, and
+// record says so).
+func startCapture(ac agentCapture, agent []string, notes io.Writer) (*exec.Cmd, func(pid int), func(), error) {
 	if err := capture.Supported(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	sock := dir + "/capture"
-	ln, err := net.Listen("unix", sock)
+	cmd, sock, err := capture.Command(capture.Config{Agent: agent})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	os.Chmod(sock, 0o600)
 	rc := &recorder{j: ac.j, policy: ac.policy, store: ac.store, ws: ac.ws,
 		red: safety.NewRedactor(append(append([]safety.Secret(nil), ac.secrets...), safety.SecretEnv(os.Environ())...))}
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			conn, err := ln.Accept()
+	hooks := capture.Hooks{Begin: rc.begin, Output: rc.output, End: rc.end}
+	stopc := make(chan struct{})
+	done := make(chan struct{})
+	var began bool
+	started := func(pid int) {
+		began = true
+		// The helper's end of the socket is the agent's now.
+		cmd.ExtraFiles[0].Close()
+		go func() {
+			defer close(done)
+			l, err := capture.Receive(sock)
 			if err != nil {
+				fmt.Fprintf(notes, "execkit: the shell commands the agent starts by itself are not recorded: %v\n", err)
 				return
 			}
-			wg.Add(1)
-			go func() { defer wg.Done(); rc.serve(conn) }()
-		}
-	}()
-	shells := capture.Shells()
-	shim, small := capture.FindShim()
-	cmd, err := capture.Command(capture.Config{Dir: dir, Shells: shells, Socket: sock, Shim: shim, Agent: agent})
-	if err != nil {
-		ln.Close()
-		return nil, nil, err
-	}
-	fmt.Fprintf(notes, "execkit: recording the shell commands the agent starts (%s)\n", strings.Join(shells, ", "))
-	if !small {
-		fmt.Fprintf(notes, "execkit: %s is not installed next to execkit, so execkit itself stands in for the shells (each shell start costs it; `make build` or `go install ./cmd/...` installs both)\n", capture.ShimBinary)
+			defer l.Close()
+			fmt.Fprintln(notes, "execkit: recording the shell commands the agent starts (every start of a shell its processes make)")
+			if err := capture.Observe(l, pid, hooks, stopc); err != nil {
+				fmt.Fprintf(notes, "execkit: recording the agent's shell commands stopped: %v\n", err)
+			}
+		}()
 	}
 	stop := func() {
-		ln.Close()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
+		close(stopc)
+		if !began {
+			sock.Close()
+			cmd.ExtraFiles[0].Close()
+			return
+		}
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 		}
+		rc.flush(true)
 	}
-	return cmd, stop, nil
+	return cmd, started, stop, nil
 }

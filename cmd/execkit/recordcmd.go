@@ -156,12 +156,13 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string, ac agentCapt
 		}
 	}()
 	cmd := exec.Command(args[0], args[1:]...)
+	started := func(int) {}
 	if c.Bool("no-capture") {
 		fmt.Fprintln(c.App.ErrWriter, "execkit: the shell commands the agent starts by itself are not recorded (--no-capture)")
-	} else if cc, stop, err := startCapture(dir, ac, args, c.App.ErrWriter); err != nil {
+	} else if cc, begin, stop, err := startCapture(ac, args, c.App.ErrWriter); err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "execkit: the shell commands the agent starts by itself are not recorded: %v\n", err)
 	} else {
-		cmd = cc
+		cmd, started = cc, begin
 		defer stop()
 	}
 	if cmd.Env == nil {
@@ -172,6 +173,7 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string, ac agentCapt
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the agent: %w", err)
 	}
+	started(cmd.Process.Pid)
 	// The agent decides what an interrupt means; it is passed on.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)

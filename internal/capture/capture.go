@@ -1,78 +1,75 @@
 // Package capture lets `execkit record` see the shell commands an agent
 // runs by itself (`bash -c …`, `sh -c …` from subprocess or
-// child_process), without the agent's cooperation.
+// child_process), without the agent's cooperation and without standing
+// anything in between: the agent's own process starts the real shell.
 //
-// The agent runs in a mount namespace of its own in which each shell's
-// program file (bash, dash, sh, zsh: the files their names resolve to) is
-// replaced, by a bind mount, with the execkit binary; the real files stay
-// reachable at a private path. A shell started with -c there starts
-// execkit as a shim: it asks the recorder (a Unix socket) whether the
-// command may run — the recorder journals its intent first — then runs
-// the real shell with the same arguments, environment, stdin and working
-// directory, copies its stdout and stderr through to where they were going
-// (and to the recorder), passes signals on, and ends as the shell ended.
-// Shells started by a captured command, and the shells of execkit's own
-// sessions, run the real shell directly.
+// The agent is started under a seccomp filter that holds every execve and
+// execveat of its process tree for the recorder (internal/execfence, user
+// notification). A held start of a shell that runs a command (-c, or a
+// script a program runs) is a command: before it goes on, the recorder
+// journals its intent and checks the policy; then its stdout and stderr
+// are replaced, in the starting process, by pipes the recorder copies to
+// where they were going (and into the journal), unless they are
+// terminals; and the process is traced (ptrace, with no events asked
+// for), so that the recorder learns how it ended before its parent does. A refused command never starts: the process writes the reason on
+// its stderr and exits 126. Every other start goes on at once. Shells
+// started inside a recorded command belong to it, and the shells of
+// execkit's own sessions are not observed.
 package capture
 
 import (
-	"encoding/json"
 	"strings"
+	"time"
 )
 
-// Environment of the setup helper and the shims.
+// Environment of the setup helper and the relay.
 const (
 	// EnvSetup holds the helper's Config (JSON); set, the binary is the
-	// helper that makes the namespace and becomes the agent.
+	// helper that puts the filter on itself and becomes the agent.
 	EnvSetup = "EXECKIT_CAPTURE_SETUP"
-	// EnvSocket is the recorder's socket; EnvReal maps each replaced
-	// shell file to where the real one is (JSON).
-	EnvSocket = "EXECKIT_CAPTURE_SOCKET"
-	EnvReal   = "EXECKIT_CAPTURE_REAL"
-	// EnvInner marks a captured command's processes: shells below run
-	// the real shell directly.
-	EnvInner = "EXECKIT_CAPTURE_INNER"
-	// EnvAgent is the agent's process id: the agent itself (a script, or
-	// a wrapper script that execs the real program) is not its own command.
-	EnvAgent = "EXECKIT_CAPTURE_AGENT"
 	// EnvRelay, set to a count of descriptor pairs, makes the binary the
-	// relay that copies a command's streams its background processes
-	// still hold open after it ended.
+	// relay that copies the streams of commands still running when the
+	// recorder ends, and lets the starts of what is left of the agent's
+	// processes go on.
 	EnvRelay = "EXECKIT_CAPTURE_RELAY"
 )
 
 // Config is what the setup helper needs.
 type Config struct {
-	Dir    string   `json:"dir"`    // private directory for the real shells
-	Shells []string `json:"shells"` // shell files to replace (resolved)
-	Socket string   `json:"socket"`
-	Shim   string   `json:"shim"`  // the program that stands in for the shells
-	Agent  []string `json:"agent"` // the agent's program and arguments
+	Agent []string `json:"agent"` // the agent's program and arguments
 }
 
-// Message is one line of the shim's conversation with the recorder.
-type Message struct {
-	Type string `json:"type"` // start, out, end (shim); verdict (recorder)
-	// start
-	Argv []string `json:"argv,omitempty"`
-	Cwd  string   `json:"cwd,omitempty"`
-	PID  int      `json:"pid,omitempty"`
-	PPID int      `json:"ppid,omitempty"`
-	// verdict
-	Allow  bool   `json:"allow,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	// out
-	Stream string `json:"stream,omitempty"`
-	Data   []byte `json:"data,omitempty"`
-	// end
-	Exit   int   `json:"exit"`
-	Signal int   `json:"signal,omitempty"`
-	MS     int64 `json:"ms,omitempty"`
+// Cmd is one shell command an agent started.
+type Cmd struct {
+	PID, PPID int
+	Argv      []string
+	Cwd       string // working directory when it started
+	Kind      string // "c" or "script" (Parse)
+	Text      string // the -c string, or the script and its arguments
+	Start     time.Time
+
+	// When it has ended: its exit status (128+N for signal N), the
+	// signal, how long it ran. Known is false when it could not be
+	// followed to its end.
+	Exit, Signal int
+	Duration     time.Duration
+	Known        bool
+
+	// Token is the recorder's, for its own use (the journal entry).
+	Token any
 }
 
-func encode(m Message) []byte {
-	b, _ := json.Marshal(m)
-	return append(b, '\n')
+// Hooks are the recorder's part.
+type Hooks struct {
+	// Begin is called before a command runs, on the thread that holds it;
+	// it returns an error to refuse it (the error's text is the reason).
+	Begin func(*Cmd) error
+	// Output is called with what the command writes, as it comes.
+	Output func(c *Cmd, stream string, p []byte)
+	// End is called once the command has ended and its output has been
+	// read (or waited for long enough: a process it left in the
+	// background may hold its streams).
+	End func(*Cmd)
 }
 
 // Parse says what a shell's arguments run: kind "c" and the -c string,
@@ -97,4 +94,34 @@ func Parse(argv []string) (kind, cmd string) {
 		}
 	}
 	return "", ""
+}
+
+// shellNames are the programs taken for shells by their name.
+var shellNames = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "ash": true}
+
+// shebang returns the interpreter line of a script's first bytes:
+// "#!/bin/bash -e" gives ["/bin/bash", "-e"]; "#!/usr/bin/env bash" gives
+// ["bash"].
+func shebang(head []byte) []string {
+	if len(head) < 3 || head[0] != '#' || head[1] != '!' {
+		return nil
+	}
+	line := string(head[2:])
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	} else if len(head) >= 256 {
+		return nil // longer than the kernel reads
+	}
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return nil
+	}
+	if len(f) >= 2 && (f[0] == "/usr/bin/env" || f[0] == "/bin/env") {
+		return f[1:]
+	}
+	// The kernel passes the rest of the line as one argument.
+	if len(f) > 1 {
+		return []string{f[0], strings.Join(f[1:], " ")}
+	}
+	return f
 }

@@ -120,12 +120,83 @@ func Install() (*os.File, error) {
 // process has ended or stop is closed. check returns nil to let a start
 // go on, or an error (a *Denied says which rule) to fail it with EACCES.
 // A start whose arguments cannot be read is failed too.
+func Serve(listener *os.File, check func(*Attempt) error, stop <-chan struct{}) error {
+	return Watch(listener, nil, nil, func(h *Held) {
+		err := h.Err
+		if err == nil {
+			err = check(h.Attempt)
+		}
+		if err == nil {
+			h.Continue()
+		} else {
+			h.Fail(unix.EACCES)
+		}
+	}, stop)
+}
+
+// Held is one program start held by the fence, as Watch hands it over:
+// the supervisor answers it once, with Continue or Fail, and may first
+// give the process descriptors (SetFD).
+type Held struct {
+	fd uintptr
+	n  seccompNotif
+	// Attempt is the start, or nil with Err when its arguments could not
+	// be read (or were read from a process that is gone).
+	Attempt *Attempt
+	Err     error
+}
+
+// PID is the process making the call.
+func (h *Held) PID() int { return int(h.n.PID) }
+
+// Arch is the call's ABI (an AUDIT_ARCH_ value), Nr its number.
+func (h *Held) Arch() uint32 { return h.n.Data.Arch }
+
+// Nr is the call's number.
+func (h *Held) Nr() int32 { return h.n.Data.Nr }
+
+// Valid reports whether the call is still held (its process has not died).
+func (h *Held) Valid() bool {
+	return ioctl(h.fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&h.n.ID)) == nil
+}
+
+// Continue lets the call go on.
+func (h *Held) Continue() error {
+	return ioctl(h.fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&seccompNotifResp{ID: h.n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}))
+}
+
+// Fail makes the call fail with errno.
+func (h *Held) Fail(errno unix.Errno) error {
+	return ioctl(h.fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&seccompNotifResp{ID: h.n.ID, Error: -int32(errno)}))
+}
+
+// SetFD puts a copy of this process's descriptor src in the calling
+// process at target, replacing what was there (Linux 5.9).
+func (h *Held) SetFD(src, target int) error {
+	add := struct {
+		ID                     uint64
+		Flags, Src, New, NewFl uint32
+	}{ID: h.n.ID, Flags: unix.SECCOMP_ADDFD_FLAG_SETFD, Src: uint32(src), New: uint32(target)}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, h.fd, uintptr(unix.SECCOMP_IOCTL_NOTIF_ADDFD), uintptr(unsafe.Pointer(&add)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// Watch hands each held start of the processes below the fence to onHeld,
+// one at a time, until every such process has ended or stop is closed;
+// onHeld must answer it. Between starts it also waits on the descriptors
+// extra returns (asked again after each wake-up; nil for none) and calls
+// onExtra with each that is readable: a supervisor that does more on
+// this thread (ptrace, which belongs to the thread that attached) is
+// woken that way.
 //
 // It waits on a thread of its own, in poll(2), and asks the kernel to
 // hand each held start to it and back on one CPU
 // (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6): a held start then
 // costs two context switches, not two trips through the scheduler.
-func Serve(listener *os.File, check func(*Attempt) error, stop <-chan struct{}) error {
+func Watch(listener *os.File, extra func() []int, onExtra func(fd int), onHeld func(*Held), stop <-chan struct{}) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	fd := int(listener.Fd())
@@ -147,6 +218,11 @@ func Serve(listener *os.File, check func(*Attempt) error, stop <-chan struct{}) 
 	}()
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake[0]), Events: unix.POLLIN}}
+		if extra != nil {
+			for _, e := range extra() {
+				pfd = append(pfd, unix.PollFd{Fd: int32(e), Events: unix.POLLIN})
+			}
+		}
 		if _, err := unix.Poll(pfd, -1); err != nil {
 			if err == unix.EINTR {
 				continue
@@ -156,38 +232,29 @@ func Serve(listener *os.File, check func(*Attempt) error, stop <-chan struct{}) 
 		if pfd[1].Revents != 0 {
 			return nil
 		}
+		for _, p := range pfd[2:] {
+			if p.Revents != 0 && onExtra != nil {
+				onExtra(int(p.Fd))
+			}
+		}
 		if pfd[0].Revents&unix.POLLIN == 0 {
 			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
 				return nil // nothing is left below the fence
 			}
 			continue
 		}
-		var n seccompNotif
-		if err := ioctl(uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
+		h := &Held{fd: uintptr(fd)}
+		if err := ioctl(uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&h.n)); err != nil {
 			continue // EINTR, or ENOENT: the caller is gone
 		}
-		answer(uintptr(fd), &n, check)
-	}
-}
-
-// answer decides one held call and sends the verdict.
-func answer(fd uintptr, n *seccompNotif, check func(*Attempt) error) {
-	resp := seccompNotifResp{ID: n.ID}
-	a, err := read(n)
-	if err == nil {
-		// The pid read from must still be the caller, else what was read may
-		// be another process's memory.
-		if ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&n.ID)) != nil {
-			return
+		h.Attempt, h.Err = read(&h.n)
+		// The pid read from must still be the caller, else what was read
+		// may be another process's memory.
+		if h.Err == nil && !h.Valid() {
+			h.Attempt, h.Err = nil, errors.New("execfence: the caller is gone")
 		}
-		err = check(a)
+		onHeld(h)
 	}
-	if err == nil {
-		resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
-	} else {
-		resp.Error = -int32(unix.EACCES)
-	}
-	_ = ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
 }
 
 func ioctlValue(fd uintptr, req uint, v uintptr) error {
