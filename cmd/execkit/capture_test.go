@@ -285,7 +285,8 @@ func BenchmarkCapture(b *testing.B) {
 // runs is a command, and the shells a recorded command starts are part of
 // it (one entry); a command still running when the agent ends keeps
 // running, its later output still reaches where it was going, and the
-// programs it starts then still start; its entry ends unknown.
+// programs it starts then still start; its entry ends unknown. A recorded
+// command is traced.
 func TestRecordCaptureEdges(t *testing.T) {
 	if err := capture.Supported(); err != nil {
 		t.Skip(err)
@@ -299,6 +300,7 @@ func TestRecordCaptureEdges(t *testing.T) {
 	os.WriteFile(agent, []byte(`import subprocess, sys
 r = subprocess.run(["./tool.sh", "arg"])
 print("tool ->", r.returncode, flush=True)
+subprocess.run("grep TracerPid /proc/$$/status", shell=True)
 subprocess.Popen("sleep 1; echo late-line; /bin/echo started-after", shell=True)
 print("agent done", flush=True)
 `), 0o600)
@@ -311,10 +313,16 @@ print("agent done", flush=True)
 			t.Errorf("%q: plain %q, recorded %q (%q)", want, plain.stdout, rec.stdout, rec.stderr)
 		}
 	}
+	// A recorded command is traced while it runs (docs/security-model.md):
+	// no other tracer can attach to it.
+	if !strings.Contains(plain.stdout, "TracerPid:\t0\n") || strings.Contains(rec.stdout, "TracerPid:\t0\n") || !strings.Contains(rec.stdout, "TracerPid:") {
+		t.Errorf("tracer: plain %q, recorded %q", plain.stdout, rec.stdout)
+	}
 	es := observed(t, jpath)
-	if len(es) != 2 {
+	if len(es) != 3 {
 		t.Fatalf("entries %+v", es)
 	}
+	es = append(es[:1], es[2:]...)
 	if c := es[0].Completion; es[0].Command != "./tool.sh arg" || c == nil || c.ExitCode != 0 || c.Stdout != "from-script arg\nnested\ndeeper\n" {
 		t.Errorf("the script's entry: %+v %+v", es[0].Intent, c)
 	}
