@@ -60,18 +60,9 @@ func Supported() error {
 // exist. A program is also taken for a shell by its name (sh, bash, dash,
 // zsh, ksh, mksh, ash), wherever it is.
 func Shells() []string {
-	names := []string{"/bin/sh", "/bin/bash", "/usr/bin/bash", "/bin/dash", "/usr/bin/sh"}
-	for _, n := range []string{"bash", "sh", "dash", "zsh"} {
-		if p, err := exec.LookPath(n); err == nil {
-			names = append(names, p)
-		}
-	}
-	if s := os.Getenv("SHELL"); s != "" {
-		names = append(names, s)
-	}
 	seen := map[string]bool{}
 	var out []string
-	for _, n := range names {
+	for _, n := range shellPaths() {
 		r, err := filepath.EvalSymlinks(n)
 		if err != nil || seen[r] {
 			continue
@@ -84,6 +75,20 @@ func Shells() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// shellPaths are the paths shells are usually started by here.
+func shellPaths() []string {
+	names := []string{"/bin/sh", "/bin/bash", "/usr/bin/bash", "/bin/dash", "/usr/bin/sh"}
+	for _, n := range []string{"bash", "sh", "dash", "zsh"} {
+		if p, err := exec.LookPath(n); err == nil {
+			names = append(names, p)
+		}
+	}
+	if s := os.Getenv("SHELL"); s != "" {
+		names = append(names, s)
+	}
+	return names
 }
 
 // Command returns the command that starts the agent with capture (this
@@ -215,6 +220,12 @@ func Observe(listener *os.File, agent int, hooks Hooks, stop <-chan struct{}) er
 	for _, s := range Shells() {
 		o.shells[s] = true
 	}
+	// The names these are reached by, too ($SHELL may be a link to one).
+	for _, n := range shellPaths() {
+		if r, err := filepath.EvalSymlinks(n); err == nil && o.shells[r] {
+			o.shells[n] = true
+		}
+	}
 	var wake [2]int
 	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return fmt.Errorf("capture: %w", err)
@@ -278,8 +289,12 @@ func (o *observer) held(h *execfence.Held) {
 		return
 	}
 	pid := h.PID()
+	if pid == o.agent || o.inside(pid) {
+		h.Continue()
+		return
+	}
 	argv := o.shellArgv(h.Attempt)
-	if argv == nil || pid == o.agent || o.inside(pid) {
+	if argv == nil {
 		h.Continue()
 		return
 	}
@@ -342,16 +357,10 @@ func (o *observer) shellArgv(a *execfence.Attempt) []string {
 	return append(append(interp, script), a.Argv[1:]...)
 }
 
-// isShell says whether the program at path is a shell.
+// isShell says whether the program at path (as named, or resolved) is a
+// shell: one of the shell files, or a program with a shell's name.
 func (o *observer) isShell(path string) bool {
-	if path == "" {
-		return false
-	}
-	if o.shells[path] || shellNames[filepath.Base(path)] {
-		return true
-	}
-	r, err := filepath.EvalSymlinks(path)
-	return err == nil && o.shells[r]
+	return path != "" && (o.shells[path] || shellNames[filepath.Base(path)])
 }
 
 // inside says whether pid is a recorded command or runs below one.
