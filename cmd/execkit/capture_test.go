@@ -286,7 +286,8 @@ func BenchmarkCapture(b *testing.B) {
 // it (one entry); a command still running when the agent ends keeps
 // running, its later output still reaches where it was going, and the
 // programs it starts then still start; its entry ends unknown. A recorded
-// command is traced.
+// command stopped by a signal is stopped for its parent, and goes on when
+// continued. A recorded command is traced.
 func TestRecordCaptureEdges(t *testing.T) {
 	if err := capture.Supported(); err != nil {
 		t.Skip(err)
@@ -297,9 +298,18 @@ func TestRecordCaptureEdges(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "tool.sh"), []byte("#!/bin/sh\necho from-script \"$1\"\nsh -c 'echo nested; bash -c \"echo deeper\"'\n"), 0o755)
 	agent := filepath.Join(dir, "agent.py")
-	os.WriteFile(agent, []byte(`import subprocess, sys
+	os.WriteFile(agent, []byte(`import os, signal, subprocess, sys, time
 r = subprocess.run(["./tool.sh", "arg"])
 print("tool ->", r.returncode, flush=True)
+p = subprocess.Popen("kill -STOP $$; echo resumed", shell=True)
+for _ in range(200):
+    pid, st = os.waitpid(p.pid, os.WUNTRACED | os.WNOHANG)
+    if pid:
+        break
+    time.sleep(0.01)
+print("stopped:", pid == p.pid and os.WIFSTOPPED(st), flush=True)
+os.kill(p.pid, signal.SIGCONT)
+print("stop and go ->", p.wait(), flush=True)
 subprocess.run("grep TracerPid /proc/$$/status", shell=True)
 subprocess.Popen("sleep 1; echo late-line; /bin/echo started-after", shell=True)
 print("agent done", flush=True)
@@ -308,7 +318,7 @@ print("agent done", flush=True)
 	plain := run([]string{"python3", agent}, os.Environ())
 	jpath := filepath.Join(t.TempDir(), "run.db")
 	rec := run([]string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", "python3", agent}, append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
-	for _, want := range []string{"from-script arg\nnested\ndeeper\ntool -> 0\n", "agent done\n", "late-line\n", "started-after\n"} {
+	for _, want := range []string{"from-script arg\nnested\ndeeper\ntool -> 0\n", "stopped: True\nresumed\nstop and go -> 0\n", "agent done\n", "late-line\n", "started-after\n"} {
 		if !strings.Contains(plain.stdout, want) || !strings.Contains(rec.stdout, want) {
 			t.Errorf("%q: plain %q, recorded %q (%q)", want, plain.stdout, rec.stdout, rec.stderr)
 		}
@@ -319,10 +329,13 @@ print("agent done", flush=True)
 		t.Errorf("tracer: plain %q, recorded %q", plain.stdout, rec.stdout)
 	}
 	es := observed(t, jpath)
-	if len(es) != 3 {
+	if len(es) != 4 {
 		t.Fatalf("entries %+v", es)
 	}
-	es = append(es[:1], es[2:]...)
+	if c := es[1].Completion; c == nil || c.ExitCode != 0 || c.Stdout != "resumed\n" {
+		t.Errorf("the command stopped and continued: %+v", c)
+	}
+	es = append(es[:1], es[3:]...)
 	if c := es[0].Completion; es[0].Command != "./tool.sh arg" || c == nil || c.ExitCode != 0 || c.Stdout != "from-script arg\nnested\ndeeper\n" {
 		t.Errorf("the script's entry: %+v %+v", es[0].Intent, c)
 	}
