@@ -379,3 +379,34 @@ func TestRecordCaptureUnprivileged(t *testing.T) {
 		t.Errorf("entries %+v", es)
 	}
 }
+
+// TestRecordCaptureUntraceable: a command that cannot be traced (here it
+// is traced already, by strace) still runs as it would and its output is
+// recorded; record says what it cannot record (how it ended), and the
+// entry ends unknown.
+func TestRecordCaptureUntraceable(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	for _, p := range []string{"python3", "strace"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed", p)
+		}
+	}
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "agent.py")
+	os.WriteFile(agent, []byte(`import subprocess
+r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "sh", "-c", "echo traced-elsewhere; exit 4"])
+print("rc", r.returncode, flush=True)
+`), 0o600)
+	plain := runAgentCmd(t, dir, []string{"python3", agent}, os.Environ())
+	jpath := filepath.Join(t.TempDir(), "run.db")
+	rec := runAgentCmd(t, dir, []string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", "python3", agent}, append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
+	if plain.stdout != "traced-elsewhere\nrc 4\n" || rec.stdout != plain.stdout || !strings.Contains(rec.stderr, "could not be traced") {
+		t.Errorf("plain %+v, recorded %+v", plain, rec)
+	}
+	es := observed(t, jpath)
+	if len(es) != 1 || es[0].Completion == nil || es[0].Completion.Stdout != "traced-elsewhere\n" || es[0].Completion.Status != journal.StatusInterrupted {
+		t.Errorf("entries %+v", es)
+	}
+}

@@ -219,7 +219,8 @@ func startCapture(ac agentCapture, agent []string, notes io.Writer) (*exec.Cmd, 
 	}
 	rc := &recorder{j: ac.j, policy: ac.policy, store: ac.store, ws: ac.ws,
 		red: safety.NewRedactor(append(append([]safety.Secret(nil), ac.secrets...), safety.SecretEnv(os.Environ())...))}
-	hooks := capture.Hooks{Begin: rc.begin, Output: rc.output, End: rc.end}
+	hooks := capture.Hooks{Begin: rc.begin, Output: rc.output, End: rc.end,
+		Note: func(msg string) { fmt.Fprintf(notes, "execkit: %s\n", msg) }}
 	stopc := make(chan struct{})
 	done := make(chan struct{})
 	var began bool

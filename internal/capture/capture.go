@@ -70,6 +70,9 @@ type Hooks struct {
 	// read (or waited for long enough: a process it left in the
 	// background may hold its streams).
 	End func(*Cmd)
+	// Note, when set, is told once of each thing that cannot be recorded
+	// here (a command that cannot be traced, output that cannot be copied).
+	Note func(string)
 }
 
 // Parse says what a shell's arguments run: kind "c" and the -c string,

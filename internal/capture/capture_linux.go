@@ -180,6 +180,7 @@ type observer struct {
 	refused map[int]bool     // processes to end with 126 at their stop (T)
 
 	mu     sync.Mutex
+	noted  map[string]bool   // kinds of note given
 	ending sync.WaitGroup    // End calls under way
 	copies map[*copying]bool // output copies still running
 	loose  map[*running]bool // commands not yet ended
@@ -216,7 +217,7 @@ func Observe(listener *os.File, agent int, hooks Hooks, stop <-chan struct{}) er
 	// that the processes it traces are let go when it does.
 	runtime.LockOSThread()
 	o := &observer{hooks: hooks, agent: agent, wake: -1, shells: map[string]bool{}, cmds: map[int]*running{},
-		refused: map[int]bool{}, copies: map[*copying]bool{}, loose: map[*running]bool{}}
+		refused: map[int]bool{}, copies: map[*copying]bool{}, loose: map[*running]bool{}, noted: map[string]bool{}}
 	for _, s := range Shells() {
 		o.shells[s] = true
 	}
@@ -322,6 +323,7 @@ func (o *observer) held(h *execfence.Held) {
 	o.tee(h, r)
 	if err := seize(pid); err != nil {
 		// Followed by its descriptor only: its end is seen, not its status.
+		o.note("trace", fmt.Sprintf("a command could not be traced (ptrace: %v), so how it ended is not recorded (its entry ends unknown)", err))
 		go o.untraced(r)
 	} else {
 		o.cmds[pid] = r
@@ -379,6 +381,7 @@ func (o *observer) inside(pid int) bool {
 func (o *observer) tee(h *execfence.Held, r *running) {
 	pidfd, err := unix.PidfdOpen(r.c.PID, unix.PIDFD_NONBLOCK)
 	if err != nil {
+		o.note("pidfd", fmt.Sprintf("a command's output could not be copied (pidfd_open: %v), so it is not recorded", err))
 		return
 	}
 	r.pidfd = pidfd
@@ -388,6 +391,9 @@ func (o *observer) tee(h *execfence.Held, r *running) {
 	}{{1, "stdout"}, {2, "stderr"}} {
 		orig, err := unix.PidfdGetfd(pidfd, s.fd, 0)
 		if err != nil {
+			if err != unix.EBADF { // EBADF: the command has no such stream
+				o.note("getfd", fmt.Sprintf("a command's %s could not be copied (pidfd_getfd: %v), so it is not recorded", s.name, err))
+			}
 			continue
 		}
 		if _, err := unix.IoctlGetTermios(orig, unix.TCGETS); err == nil {
@@ -400,6 +406,7 @@ func (o *observer) tee(h *execfence.Held, r *running) {
 			continue
 		}
 		if err := h.SetFD(p[1], s.fd); err != nil {
+			o.note("addfd", fmt.Sprintf("a command's %s could not be copied (seccomp addfd: %v), so it is not recorded", s.name, err))
 			unix.Close(p[0])
 			unix.Close(p[1])
 			unix.Close(orig)
@@ -567,6 +574,17 @@ func (o *observer) ended(pid int, r *running, ws unix.WaitStatus, known bool) {
 		r.pidfd = -1
 	}
 	o.end(r)
+}
+
+// note tells the recorder, once for each kind, what it cannot record.
+func (o *observer) note(kind, msg string) {
+	o.mu.Lock()
+	seen := o.noted[kind]
+	o.noted[kind] = true
+	o.mu.Unlock()
+	if !seen && o.hooks.Note != nil {
+		o.hooks.Note(msg)
+	}
 }
 
 // poke wakes the observing thread, while it observes.
