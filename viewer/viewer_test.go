@@ -122,3 +122,38 @@ func TestHostileTextShown(t *testing.T) {
 		}
 	}
 }
+
+// TestEvents: /events?t=TOKEN streams the entries as server-sent events,
+// then "sealed" for a run that has ended; a wrong token gets 404, and
+// /?t=TOKEN leads to the page.
+func TestEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.db")
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.AddSession(journal.Session{ID: "s", Transport: "local"})
+	for _, c := range []string{"echo one", "echo two"} {
+		seq, _ := j.Intent(journal.Intent{Session: "s", Command: c, Decision: journal.Decision{Allowed: true}})
+		j.Complete(seq, journal.Completion{Status: journal.StatusOK})
+	}
+	if _, err := j.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	h := New(File(path), Options{Token: "tok"}).Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/events?t=tok", nil))
+	body := rec.Body.String()
+	if rec.Header().Get("Content-Type") != "text/event-stream" || strings.Count(body, "event: entry\n") != 2 ||
+		!strings.Contains(body, `"command":"echo one"`) || !strings.HasSuffix(body, "event: sealed\ndata: {}\n\n") {
+		t.Errorf("events: %q", body)
+	}
+	for u, code := range map[string]int{"/events?t=nope": 404, "/events": 404, "/?t=tok": 302, "/?t=nope": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
+		if rec.Code != code || code == 302 && rec.Header().Get("Location") != "/tok/" {
+			t.Errorf("%s: %d %v", u, rec.Code, rec.Header())
+		}
+	}
+}

@@ -626,12 +626,15 @@ func TestOriginalWatchWebClient(t *testing.T) {
 	if r := m.call("session_exec", map[string]any{"session_id": "1_local", "command": "echo sse-demo"}); isErr(r) || resJSON(t, r)["stdout"] != "sse-demo" {
 		t.Fatalf("exec by the short id: %s", resText(r))
 	}
-	var addr string
+	var addr, viewerPage string
 	for _, n := range m.notifications() {
 		p, _ := n["params"].(map[string]any)
 		if d, _ := p["data"].(map[string]any); n["method"] == "notifications/message" && d["url"] != nil {
-			addr = fmt.Sprint(d["url"])
+			addr, viewerPage = fmt.Sprint(d["url"]), fmt.Sprint(d["viewer"])
 		}
+	}
+	if tok := strings.TrimPrefix(addr[strings.Index(addr, "?t=")+1:], "t="); viewerPage != strings.Replace(addr, "/?t="+tok, "/"+tok+"/", 1) {
+		t.Errorf("the page %q does not go with the address %q", viewerPage, addr)
 	}
 	if !regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/\?t=[0-9a-f]+$`).MatchString(addr) {
 		t.Fatalf("viewer address %q (notifications %v)", addr, m.notifications())
