@@ -20,8 +20,9 @@ release-check: ## build the release binaries (linux, darwin × amd64, arm64; win
 	@sh .ci/release dist
 
 .PHONY: build
-build: ## build bin/execkit
+build: ## build bin/execkit and bin/execkit-core (execkit starts it for all but --version and exec inside record)
 	$(GO) build -o $(BIN) ./cmd/execkit
+	$(GO) build -o $(dir $(BIN))execkit-core ./cmd/execkit-core
 
 .PHONY: deps
 deps: ## install what the tests need (root + apt), or say what is missing
@@ -40,8 +41,8 @@ bench: ## run the benchmarks (figures go in docs/performance.md)
 	$(GO) test -run '^$$' -bench 'Flood' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'RedactedOutput' -benchtime 3x ./session/
 	$(GO) test -run '^$$' -bench 'FenceBuild|FenceExec$$' -benchtime 3x ./session/
-	$(GO) test -run '^$$' -bench 'Start' -benchtime 30x ./cmd/execkit/
-	$(GO) test -run '^$$' -bench 'Capture' -benchtime 3x ./cmd/execkit/
+	$(GO) test -run '^$$' -bench 'Start|ExecInRecord' -benchtime 30x ./cmd/execkit-core/
+	$(GO) test -run '^$$' -bench 'Capture' -benchtime 3x ./cmd/execkit-core/
 	$(GO) test -run '^$$' -bench 'RawBoltPut|Append|Concurrent|CheckpointRecord' -benchtime 1000x ./journal/
 	$(GO) test -run '^$$' -bench LiveReaders -benchtime 15x ./journal/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./safety/

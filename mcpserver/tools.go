@@ -240,6 +240,20 @@ func (s *Server) sessionCreate(ctx context.Context, _ *mcp.CallToolRequest, in c
 	return s.result(info, fmt.Sprintf("session %s open (%s %s), cwd %s", info.SessionID, info.Transport, info.Target, info.Cwd), false), info, nil
 }
 
+// Exec runs command in an open session as the session_exec tool does, for
+// a caller in this process (execkit record, for the execkit program in
+// front): the tool's result, its structured content set.
+func (s *Server) Exec(ctx context.Context, sessionID, command string, timeout time.Duration) (*mcp.CallToolResult, error) {
+	res, out, err := s.sessionExec(ctx, nil, execIn{SessionID: sessionID, Command: command, TimeoutMS: int(timeout.Milliseconds())})
+	if err != nil {
+		return nil, err
+	}
+	if res.StructuredContent == nil {
+		res.StructuredContent = out
+	}
+	return res, nil
+}
+
 func (s *Server) sessionExec(ctx context.Context, req *mcp.CallToolRequest, in execIn) (*mcp.CallToolResult, execOut, error) {
 	eo := session.ExecOptions{Timeout: time.Duration(in.TimeoutMS) * time.Millisecond}
 	if in.TimeoutSecs != 0 {

@@ -1,237 +1,123 @@
-// Command execkit gives AI agents persistent, structured, safe shell
-// sessions and records every step. See docs/cli.md.
+// Command execkit is the program people and agents run. It answers what
+// needs nothing more at once — the version, and `execkit exec` inside
+// `execkit record` (the recorder runs the command) — and starts
+// execkit-core, installed next to it, for everything else: execkit-core
+// links the transports, the journal, the MCP server and the viewers, and
+// takes tens of milliseconds to start (docs/performance.md, "Start-up").
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
-	"runtime/debug"
-	"strings"
+	"path/filepath"
+	"runtime"
 
-	"github.com/urfave/cli/v2"
+	"github.com/execkit/execkit/internal/version"
 )
 
-// version is set by the release build (-ldflags "-X main.version=...").
-var version = "dev"
+// Environment shared with execkit-core.
+const (
+	envSocket  = "EXECKIT_SOCKET"  // the recorder's socket, inside execkit record
+	envSession = "EXECKIT_SESSION" // the recorder's session to use
+	envFront   = "EXECKIT_FRONT"   // this program's path, for execkit-core
+)
 
-// execkitVersion is the version everything reports (--version, version,
-// doctor, journals, the MCP server): the release build's, else the module
-// version Go stamped into the binary (`go install …@v1.2.3`), else "dev".
-func execkitVersion() string {
-	if version != "dev" {
-		return version
+// coreName is execkit-core's file name here.
+func coreName() string {
+	if runtime.GOOS == "windows" {
+		return "execkit-core.exe"
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return version
+	return "execkit-core"
 }
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
-}
-
-// run is main without the process: it returns the exit code.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
-	cmd := ""
-	if len(args) > 1 {
-		cmd = args[1]
-	}
-	return exitCode(cmd, app.Run(flagsFirst(app, args)), stderr)
-}
-
-// flagsFirst lets flags come after the arguments, as people type them
-// (`execkit undo 3 --journal run.db`, `execkit log run.db --json`): the
-// command line library stops at the first argument that is not a flag, so
-// the arguments are moved after the flags. exec, record and setup keep their
-// order: their arguments are a command line of their own, whose words may
-// look like flags. Everything after "--" stays an argument.
-func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 3 || args[1] == "exec" || args[1] == "record" || args[1] == "setup" {
-		return args
-	}
-	cmd := app.Command(args[1])
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		if _, isBool := f.(*cli.BoolFlag); isBool {
-			continue
-		}
-		for _, n := range f.Names() {
-			takesValue[n] = true
+	args := os.Args
+	if len(args) == 2 {
+		switch args[1] {
+		case "--version", "-v", "-V", "version":
+			fmt.Println(version.Line())
+			return
 		}
 	}
-	var flags, rest []string
-	for i := 2; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			rest = append(rest, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			rest = append(rest, a)
+	if len(args) > 2 && args[1] == "exec" && os.Getenv(envSocket) != "" {
+		if code, ok := execInRecorder(args[1:]); ok {
+			os.Exit(code)
 		}
 	}
-	out := append(append([]string{}, args[:2]...), flags...)
-	if len(rest) > 0 {
-		out = append(append(out, "--"), rest...)
+	self, core, err := findCore()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "execkit: %v\n", err)
+		os.Exit(127)
 	}
-	return out
+	os.Setenv(envFront, self)
+	os.Exit(startCore(core, args))
 }
 
-func init() {
-	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
-	// -V as well, as the original execkit-mcp took it.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v", "V"}, Usage: "print the version"}
-}
-
-func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
-	app := &cli.App{
-		Name:      "execkit",
-		Usage:     "persistent, structured, safe shell sessions for AI agents",
-		Version:   execkitVersion(),
-		Reader:    stdin,
-		Writer:    stdout,
-		ErrWriter: stderr,
-		// Errors are printed once, by exitCode.
-		ExitErrHandler:       func(*cli.Context, error) {},
-		EnableBashCompletion: true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{usageHint(err.Error())}
-		},
-		CommandNotFound: func(c *cli.Context, name string) {},
-		Commands: []*cli.Command{
-			execCommand(),
-			shellCommand(),
-			logCommand(),
-			showCommand(),
-			verifyCommand(),
-			exportCommand(),
-			undoCommand(),
-			replayCommand(),
-			diffCommand(),
-			mcpCommand(),
-			recordCommand(),
-			setupCommand(),
-			doctorCommand(),
-			viewCommand(),
-			watchCommand(),
-			versionCommand(),
-			completionCommand(),
-			manCommand(),
-		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				if near := closest(c.Args().First(), c.App.Commands); near != "" {
-					return usagef("unknown command %q: did you mean %q? (try 'execkit --help')", c.Args().First(), near)
-				}
-				return usagef("unknown command %q (try 'execkit --help')", c.Args().First())
-			}
-			return cli.ShowAppHelp(c)
-		},
-	}
-	for _, cmd := range app.Commands {
-		if cmd.OnUsageError == nil {
-			cmd.OnUsageError = app.OnUsageError
+// findCore finds execkit-core next to this program, or on PATH.
+func findCore() (self, core string, err error) {
+	self, err = os.Executable()
+	if err == nil {
+		if r, e := filepath.EvalSymlinks(self); e == nil {
+			self = r
+		}
+		core = filepath.Join(filepath.Dir(self), coreName())
+		if fi, e := os.Stat(core); e == nil && fi.Mode().IsRegular() {
+			return self, core, nil
 		}
 	}
-	return app
-}
-
-func versionCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "version",
-		Usage: "print the version",
-		Action: func(c *cli.Context) error {
-			fmt.Fprintln(c.App.Writer, versionLine())
-			return nil
-		},
+	if p, e := lookPath(coreName()); e == nil {
+		return self, p, nil
 	}
+	return "", "", fmt.Errorf("%s is not installed next to %s or on PATH: install both (go install github.com/execkit/execkit/cmd/...), or put the release's two programs in one directory", coreName(), self)
 }
 
-// versionLine is what `execkit version` and `execkit --version` print: the
-// version, the commit it was built from when Go recorded one, and Go's.
-func versionLine() string {
-	v := execkitVersion()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		return "execkit " + v + " " + bi.GoVersion
-	}
-	return "execkit " + v
-}
-
-// joinArgs makes one command line of the arguments after the flags.
-func joinArgs(c *cli.Context) (string, error) {
-	if !c.Args().Present() {
-		return "", usagef("%s: no command given", c.Command.Name)
-	}
-	return strings.Join(c.Args().Slice(), " "), nil
-}
-
-// durationFlag finds the flag in urfave/cli's message for a value it could
-// not parse.
-var durationFlag = regexp.MustCompile(`^invalid value "([^"]*)" for flag -([a-z-]+): parse error`)
-
-// usageHint makes the command line library's messages say what was
-// expected: a duration needs a unit.
-func usageHint(msg string) string {
-	if m := durationFlag.FindStringSubmatch(msg); m != nil {
-		switch m[2] {
-		case "timeout", "idle-ttl", "kill-grace":
-			return fmt.Sprintf("--%s %q: a duration needs a unit, like 90s, 10m or 1h30m", m[2], m[1])
-		}
-		return fmt.Sprintf("--%s %q: not a valid value for it (see execkit help)", m[2], m[1])
-	}
-	return msg
-}
-
-// closest is the command name nearest to name, when one is near enough
-// to be a slip (two edits at most).
-func closest(name string, cmds []*cli.Command) string {
-	best, bestD := "", 3
-	for _, c := range cmds {
-		for _, n := range c.Names() {
-			if d := editDistance(name, n); d < bestD {
-				best, bestD = n, d
-			}
+// lookPath finds name in PATH.
+func lookPath(name string) (string, error) {
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
 		}
 	}
-	return best
+	return "", os.ErrNotExist
 }
 
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+// runRequest asks the recorder to run an execkit command line in its own
+// sessions; runReply is what it printed and its exit status, or that the
+// command line needs execkit-core here (Delegate).
+type runRequest struct {
+	Run     []string `json:"execkit_run"`
+	Session string   `json:"session,omitempty"`
+}
+
+type runReply struct {
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	Code     int    `json:"code"`
+	Delegate bool   `json:"delegate,omitempty"`
+}
+
+// execInRecorder has the recorder run `execkit exec …` in its session and
+// prints what it printed; ok is false when the recorder cannot be reached
+// or says execkit-core must run it.
+func execInRecorder(args []string) (code int, ok bool) {
+	conn, err := dialUnix(os.Getenv(envSocket))
+	if err != nil {
+		return 0, false
 	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
+	defer conn.Close()
+	b, _ := json.Marshal(runRequest{Run: args, Session: os.Getenv(envSession)})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		return 0, false
 	}
-	return prev[len(b)]
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	var r runReply
+	if err != nil || json.Unmarshal(line, &r) != nil || r.Delegate {
+		return 0, false
+	}
+	os.Stdout.WriteString(r.Stdout)
+	os.Stderr.WriteString(r.Stderr)
+	return r.Code, true
 }

@@ -110,6 +110,10 @@ func Install() (*os.File, error) {
 		if e == unix.EINVAL || e == unix.ENOSYS {
 			return nil, fmt.Errorf("%w: seccomp user notification: %v", ErrUnsupported, e)
 		}
+		if e == unix.EBUSY {
+			// The kernel allows one listener in a process's filters.
+			return nil, fmt.Errorf("%w: another supervisor already holds this process's program starts (execkit record's capture, or another seccomp listener)", ErrUnsupported)
+		}
 		return nil, fmt.Errorf("execfence: seccomp: %w", e)
 	}
 	return os.NewFile(fd, "seccomp-listener"), nil

@@ -13,7 +13,7 @@ import (
 // here) has SPDX 2.3's required fields, one package per module with a
 // package URL, unique ids, and a relationship for each.
 func TestSBOM(t *testing.T) {
-	bin := testbuild.Program(t, "../../cmd/execkit", "", "execkit")
+	bin := testbuild.Program(t, "../../cmd/execkit-core", "", "execkit-core")
 	doc, err := build(bin, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)

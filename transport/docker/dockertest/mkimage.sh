@@ -4,8 +4,9 @@
 # grep, sed, findutils and git, with the shared libraries they load, packed
 # by tar and loaded with `docker import`.
 #
-# With BINARY, it is installed as /usr/local/bin/execkit and is the image's
-# entry point (`make image`: execkit's own container image).
+# With BINARY, it is installed as /usr/local/bin/execkit (with the
+# execkit-core next to it) and is the image's entry point (`make image`:
+# execkit's own container image).
 #
 # usage: mkimage.sh TAG [BINARY]
 set -eu
@@ -47,6 +48,11 @@ if [ -n "$bin" ]; then
 	mkdir -p "$root/usr/local/bin"
 	cp "$bin" "$root/usr/local/bin/execkit"
 	chmod 755 "$root/usr/local/bin/execkit"
+	# execkit-core, which execkit starts, when it is next to BINARY.
+	if [ -f "$(dirname "$bin")/execkit-core" ]; then
+		cp "$(dirname "$bin")/execkit-core" "$root/usr/local/bin/execkit-core"
+		chmod 755 "$root/usr/local/bin/execkit-core"
+	fi
 	tar -C "$root" -cf - . | docker import -c 'ENTRYPOINT ["/usr/local/bin/execkit"]' -c 'CMD ["mcp"]' \
 		-c 'WORKDIR /work' -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' - "$tag" >/dev/null
 else

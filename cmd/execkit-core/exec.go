@@ -161,8 +161,12 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if os.Getenv(envSocket) != "" && !remoteTarget(c) && c.String("journal") == "" && c.String("workspace") == "" {
+			_, served := c.App.Metadata[inRecorder].(recorderRun)
+			if (served || os.Getenv(envSocket) != "") && !remoteTarget(c) && c.String("journal") == "" && c.String("workspace") == "" {
 				return execViaRecorder(c, cmd)
+			}
+			if served {
+				return errDelegate
 			}
 			return withSession(c, func(ctx context.Context, s *session.Session) error {
 				r, err := s.Exec(ctx, cmd, session.ExecOptions{})

@@ -249,7 +249,7 @@ func BenchmarkCapture(b *testing.B) {
 		b.Skip("python3 is not installed")
 	}
 	dir := b.TempDir()
-	testbuild.Program(b, "../execkit", dir, "execkit")
+	testbuild.Program(b, ".", dir, "execkit")
 	n := "200"
 	if v := os.Getenv("EXECKIT_BENCH_COMMANDS"); v != "" {
 		n = v
@@ -408,5 +408,22 @@ print("rc", r.returncode, flush=True)
 	es := observed(t, jpath)
 	if len(es) != 1 || es[0].Completion == nil || es[0].Completion.Stdout != "traced-elsewhere\n" || es[0].Completion.Status != journal.StatusInterrupted {
 		t.Errorf("entries %+v", es)
+	}
+}
+
+// TestRecordOwnSession: a session the agent opens itself (with a journal of
+// its own) runs inside record's capture, which holds the agent's program
+// starts already: its policy is checked on the text of its commands, and
+// it says so, rather than failing to start.
+func TestRecordOwnSession(t *testing.T) {
+	if err := capture.Supported(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.db")
+	r := runAgentCmd(t, dir, []string{os.Args[0], "record", "--journal", filepath.Join(dir, "run.db"), "--", "sh", "-c", `"$EK" exec --journal "$OWN" "echo own-session"`},
+		append(os.Environ(), "EXECKIT_RUN_MAIN=1", "EK="+os.Args[0], "OWN="+own))
+	if r.code != 0 || r.stdout != "own-session\n" || !strings.Contains(r.stderr, "checked on each command's text only") || !strings.Contains(r.stderr, "another supervisor already holds") {
+		t.Errorf("%+v", r)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,7 +152,7 @@ func runAgent(c *cli.Context, srv *mcpserver.Server, args []string, ac agentCapt
 			}
 			go func() {
 				defer conn.Close()
-				srv.ServeConn(ctx, conn)
+				serveRecorderConn(ctx, srv, conn)
 			}()
 		}
 	}()
@@ -227,10 +228,10 @@ func summary(w io.Writer, j *journal.Journal, path string, d time.Duration) {
 }
 
 // clientCall connects to the recorder's socket and calls one tool.
-func clientCall(ctx context.Context, tool string, args map[string]any) (*mcp.CallToolResult, error) {
-	conn, err := net.Dial("unix", os.Getenv(envSocket))
+func clientCall(ctx context.Context, sock, tool string, args map[string]any) (*mcp.CallToolResult, error) {
+	conn, err := net.Dial("unix", sock)
 	if err != nil {
-		return nil, fmt.Errorf("the recorder at %s: %w", os.Getenv(envSocket), err)
+		return nil, fmt.Errorf("the recorder at %s: %w", sock, err)
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "execkit-exec", Version: execkitVersion()}, nil)
 	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, nil)
@@ -248,14 +249,27 @@ func execViaRecorder(c *cli.Context, cmd string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	id := os.Getenv(envSession)
+	in, served := c.App.Metadata[inRecorder].(recorderRun)
+	if served {
+		// Run in the recorder itself, for the execkit program in front
+		// (serveRecorderConn): its caller's session, ended when it hangs
+		// up.
+		ctx, id = in.ctx, in.session
+	}
 	if id == "" {
 		id = "default"
 	}
-	args := map[string]any{"session_id": id, "command": cmd}
-	if c.IsSet("timeout") {
-		args["timeout_ms"] = c.Duration("timeout").Milliseconds()
+	var res *mcp.CallToolResult
+	var err error
+	if served {
+		res, err = in.srv.Exec(ctx, id, cmd, c.Duration("timeout"))
+	} else {
+		args := map[string]any{"session_id": id, "command": cmd}
+		if c.IsSet("timeout") {
+			args["timeout_ms"] = c.Duration("timeout").Milliseconds()
+		}
+		res, err = clientCall(ctx, os.Getenv(envSocket), "session_exec", args)
 	}
-	res, err := clientCall(ctx, "session_exec", args)
 	if err != nil {
 		return err
 	}
@@ -289,4 +303,73 @@ func proxyToRecorder(c *cli.Context) error {
 	go func() { io.Copy(c.App.Writer, conn); done <- struct{}{} }()
 	<-done
 	return nil
+}
+
+// inRecorder is the app metadata key of a command line the recorder runs
+// for the execkit program in front (recorderRun).
+const inRecorder = "execkit-in-recorder"
+
+// recorderRun is where such a command line runs: the recorder's server,
+// the caller's session, and a context that ends when the caller hangs up.
+type recorderRun struct {
+	ctx     context.Context
+	srv     *mcpserver.Server
+	session string
+}
+
+// errDelegate says a command line the recorder was asked to run must be
+// run by execkit-core in the caller's process (it opens a session of its
+// own: another target, a journal, a workspace).
+var errDelegate = errors.New("run it in the caller")
+
+// runRequest and runReply are the execkit program's request to run a
+// command line in the recorder (cmd/execkit), and the answer.
+type runRequest struct {
+	Run     []string `json:"execkit_run"`
+	Session string   `json:"session,omitempty"`
+}
+
+type runReply struct {
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	Code     int    `json:"code"`
+	Delegate bool   `json:"delegate,omitempty"`
+}
+
+// serveRecorderConn serves one connection to the recorder's socket: MCP,
+// or, when its first line is a runRequest, `execkit exec` run here for the
+// execkit program in front, which then need not start execkit-core.
+func serveRecorderConn(ctx context.Context, srv *mcpserver.Server, conn net.Conn) {
+	rd := bufio.NewReader(conn)
+	if head, _ := rd.Peek(len(`{"execkit_run"`)); string(head) != `{"execkit_run"` {
+		srv.ServeConn(ctx, struct {
+			io.Reader
+			io.WriteCloser
+		}{rd, conn})
+		return
+	}
+	line, err := rd.ReadBytes('\n')
+	var req runRequest
+	if err != nil || json.Unmarshal(line, &req) != nil || len(req.Run) == 0 || req.Run[0] != "exec" {
+		json.NewEncoder(conn).Encode(runReply{Delegate: true})
+		return
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		// The caller hanging up (killed, interrupted) cancels the command.
+		rd.ReadByte()
+		cancel()
+	}()
+	var out, errb strings.Builder
+	app := newApp(strings.NewReader(""), &out, &errb)
+	app.Metadata = map[string]any{inRecorder: recorderRun{ctx: rctx, srv: srv, session: req.Session}}
+	argv := append([]string{"execkit"}, req.Run...)
+	err = app.Run(flagsFirst(app, argv))
+	if errors.Is(err, errDelegate) {
+		json.NewEncoder(conn).Encode(runReply{Delegate: true})
+		return
+	}
+	code := exitCode(req.Run[0], err, &errb)
+	json.NewEncoder(conn).Encode(runReply{Stdout: out.String(), Stderr: errb.String(), Code: code})
 }

@@ -24,8 +24,13 @@ import (
 	"github.com/execkit/execkit/transport"
 )
 
-// binaryPath is this execkit's absolute path, for configuration snippets.
+// binaryPath is this execkit's absolute path, for configuration snippets:
+// the execkit program in front when it started this one (it says where it
+// is in EXECKIT_FRONT), else this program.
 func binaryPath() string {
+	if p := os.Getenv("EXECKIT_FRONT"); filepath.IsAbs(p) {
+		return p
+	}
 	p, err := os.Executable()
 	if err != nil {
 		return "execkit"
