@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/execkit/execkit/internal/inrecord"
 )
 
 // The original execkit-mcp was configured by EXECKIT_MCP_* environment
@@ -22,7 +24,7 @@ import (
 var knownEnv = map[string]bool{
 	"EXECKIT_JOURNAL": true, "EXECKIT_POLICY": true, "EXECKIT_ANCHOR": true,
 	"EXECKIT_KEY_DIR": true, "EXECKIT_KNOWN_HOSTS": true, "EXECKIT_HOST_KEY_MODE": true,
-	envSocket: true, envSession: true, "EXECKIT_NO_REAPER": true, "EXECKIT_BIN": true, "EXECKIT_FRONT": true,
+	envSocket: true, envSession: true, "EXECKIT_NO_REAPER": true, "EXECKIT_BIN": true, inrecord.EnvFront: true,
 	"EXECKIT_MCP_MAX_SESSIONS": true, "EXECKIT_MCP_SESSION_TTL": true,
 	"EXECKIT_MCP_KEY_DIR": true, "EXECKIT_MCP_KNOWN_HOSTS": true, "EXECKIT_MCP_INSECURE_ACCEPT_ANY_HOSTKEY": true,
 	"EXECKIT_MCP_POLICY_FILE": true, "EXECKIT_MCP_AUDIT": true, "EXECKIT_MCP_AUDIT_DIR": true,

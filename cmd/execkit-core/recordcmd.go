@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/urfave/cli/v2"
 
+	"github.com/execkit/execkit/internal/inrecord"
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/mcpserver"
 	"github.com/execkit/execkit/safety"
@@ -29,8 +30,8 @@ import (
 // Inside `execkit record`, these tell execkit exec and execkit mcp where the
 // recorder is.
 const (
-	envSocket  = "EXECKIT_SOCKET"
-	envSession = "EXECKIT_SESSION"
+	envSocket  = inrecord.EnvSocket
+	envSession = inrecord.EnvSession
 )
 
 func recordCommand() *cli.Command {
@@ -322,26 +323,12 @@ type recorderRun struct {
 // own: another target, a journal, a workspace).
 var errDelegate = errors.New("run it in the caller")
 
-// runRequest and runReply are the execkit program's request to run a
-// command line in the recorder (cmd/execkit), and the answer.
-type runRequest struct {
-	Run     []string `json:"execkit_run"`
-	Session string   `json:"session,omitempty"`
-}
-
-type runReply struct {
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	Code     int    `json:"code"`
-	Delegate bool   `json:"delegate,omitempty"`
-}
-
 // serveRecorderConn serves one connection to the recorder's socket: MCP,
 // or, when its first line is a runRequest, `execkit exec` run here for the
 // execkit program in front, which then need not start execkit-core.
 func serveRecorderConn(ctx context.Context, srv *mcpserver.Server, conn net.Conn) {
 	rd := bufio.NewReader(conn)
-	if head, _ := rd.Peek(len(`{"execkit_run"`)); string(head) != `{"execkit_run"` {
+	if head, _ := rd.Peek(len(inrecord.Prefix)); string(head) != inrecord.Prefix {
 		srv.ServeConn(ctx, struct {
 			io.Reader
 			io.WriteCloser
@@ -349,9 +336,9 @@ func serveRecorderConn(ctx context.Context, srv *mcpserver.Server, conn net.Conn
 		return
 	}
 	line, err := rd.ReadBytes('\n')
-	var req runRequest
+	var req inrecord.Request
 	if err != nil || json.Unmarshal(line, &req) != nil || len(req.Run) == 0 || req.Run[0] != "exec" {
-		json.NewEncoder(conn).Encode(runReply{Delegate: true})
+		json.NewEncoder(conn).Encode(inrecord.Reply{Delegate: true})
 		return
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -367,9 +354,9 @@ func serveRecorderConn(ctx context.Context, srv *mcpserver.Server, conn net.Conn
 	argv := append([]string{"execkit"}, req.Run...)
 	err = app.Run(flagsFirst(app, argv))
 	if errors.Is(err, errDelegate) {
-		json.NewEncoder(conn).Encode(runReply{Delegate: true})
+		json.NewEncoder(conn).Encode(inrecord.Reply{Delegate: true})
 		return
 	}
 	code := exitCode(req.Run[0], err, &errb)
-	json.NewEncoder(conn).Encode(runReply{Stdout: out.String(), Stderr: errb.String(), Code: code})
+	json.NewEncoder(conn).Encode(inrecord.Reply{Stdout: out.String(), Stderr: errb.String(), Code: code})
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/execkit/execkit/internal/fsprobe"
+	"github.com/execkit/execkit/internal/inrecord"
 	"github.com/execkit/execkit/journal"
 	"github.com/execkit/execkit/safety"
 	"github.com/execkit/execkit/session"
@@ -28,7 +29,7 @@ import (
 // the execkit program in front when it started this one (it says where it
 // is in EXECKIT_FRONT), else this program.
 func binaryPath() string {
-	if p := os.Getenv("EXECKIT_FRONT"); filepath.IsAbs(p) {
+	if p := os.Getenv(inrecord.EnvFront); filepath.IsAbs(p) {
 		return p
 	}
 	p, err := os.Executable()

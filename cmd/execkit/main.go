@@ -14,14 +14,8 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/execkit/execkit/internal/inrecord"
 	"github.com/execkit/execkit/internal/version"
-)
-
-// Environment shared with execkit-core.
-const (
-	envSocket  = "EXECKIT_SOCKET"  // the recorder's socket, inside execkit record
-	envSession = "EXECKIT_SESSION" // the recorder's session to use
-	envFront   = "EXECKIT_FRONT"   // this program's path, for execkit-core
 )
 
 // coreName is execkit-core's file name here.
@@ -41,7 +35,7 @@ func main() {
 			return
 		}
 	}
-	if len(args) > 2 && args[1] == "exec" && os.Getenv(envSocket) != "" {
+	if len(args) > 2 && args[1] == "exec" && os.Getenv(inrecord.EnvSocket) != "" {
 		if code, ok := execInRecorder(args[1:]); ok {
 			os.Exit(code)
 		}
@@ -51,7 +45,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "execkit: %v\n", err)
 		os.Exit(127)
 	}
-	os.Setenv(envFront, self)
+	os.Setenv(inrecord.EnvFront, self)
 	os.Exit(startCore(core, args))
 }
 
@@ -84,36 +78,21 @@ func lookPath(name string) (string, error) {
 	return "", os.ErrNotExist
 }
 
-// runRequest asks the recorder to run an execkit command line in its own
-// sessions; runReply is what it printed and its exit status, or that the
-// command line needs execkit-core here (Delegate).
-type runRequest struct {
-	Run     []string `json:"execkit_run"`
-	Session string   `json:"session,omitempty"`
-}
-
-type runReply struct {
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	Code     int    `json:"code"`
-	Delegate bool   `json:"delegate,omitempty"`
-}
-
 // execInRecorder has the recorder run `execkit exec …` in its session and
 // prints what it printed; ok is false when the recorder cannot be reached
 // or says execkit-core must run it.
 func execInRecorder(args []string) (code int, ok bool) {
-	conn, err := dialUnix(os.Getenv(envSocket))
+	conn, err := dialUnix(os.Getenv(inrecord.EnvSocket))
 	if err != nil {
 		return 0, false
 	}
 	defer conn.Close()
-	b, _ := json.Marshal(runRequest{Run: args, Session: os.Getenv(envSession)})
+	b, _ := json.Marshal(inrecord.Request{Run: args, Session: os.Getenv(inrecord.EnvSession)})
 	if _, err := conn.Write(append(b, '\n')); err != nil {
 		return 0, false
 	}
 	line, err := bufio.NewReader(conn).ReadBytes('\n')
-	var r runReply
+	var r inrecord.Reply
 	if err != nil || json.Unmarshal(line, &r) != nil || r.Delegate {
 		return 0, false
 	}
