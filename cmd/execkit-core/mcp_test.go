@@ -222,14 +222,16 @@ func TestMCPInsideRecord(t *testing.T) {
 		"--timeout", "1s", "--max-output", "100", "--deny", "rm", "--budget", "tail", "--lines", "3", "--",
 		"sh", "-c", `printf '%s' "$EXECKIT_SOCKET" > `+sockFile+`; while [ ! -e `+filepath.Join(dir, "stop")+` ]; do sleep 0.05; done`)
 	rec.Env = append(os.Environ(), "EXECKIT_RUN_MAIN=1")
-	var recErr strings.Builder
-	rec.Stderr = &recErr
+	recErr := &syncBuffer{}
+	rec.Stderr = recErr
 	if err := rec.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer rec.Process.Kill()
+	// Bounded in time, generously: on a loaded machine two starts of this
+	// (race-built) binary come first, record's and its capture helper's.
 	var sock []byte
-	for i := 0; i < 200 && len(sock) == 0; i++ {
+	for deadline := time.Now().Add(time.Minute); len(sock) == 0 && time.Now().Before(deadline); {
 		sock, _ = os.ReadFile(sockFile)
 		time.Sleep(25 * time.Millisecond)
 	}
