@@ -40,6 +40,20 @@ func runAgentCmd(t *testing.T, dir string, argv []string, env []string) agentRun
 	return agentRun{out.String(), errb.String(), code}
 }
 
+// needCapture skips tb where record cannot capture, or where a program
+// the test runs is not installed.
+func needCapture(tb testing.TB, programs ...string) {
+	tb.Helper()
+	if err := capture.Supported(); err != nil {
+		tb.Skip(err)
+	}
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			tb.Skipf("%s is not installed", p)
+		}
+	}
+}
+
 // withoutNotes drops execkit's own lines from a recorded run's stderr.
 func withoutNotes(s string) string {
 	var keep []string
@@ -73,9 +87,7 @@ func observed(t *testing.T, path string) []journal.Entry {
 // under execkit record as without it, and every command they ran is in the
 // journal as an observed entry with its output and exit status.
 func TestRecordCapturesAgents(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
+	needCapture(t)
 	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
 	goagent := testbuild.Program(t, filepath.Join(fixtures, "goagent"), "", "goagent")
 	agents := []struct {
@@ -98,9 +110,7 @@ func TestRecordCapturesAgents(t *testing.T) {
 	for _, a := range agents {
 		t.Run(a.name, func(t *testing.T) {
 			if a.needs != "" {
-				if _, err := exec.LookPath(a.needs); err != nil {
-					t.Skipf("%s is not installed", a.needs)
-				}
+				needCapture(t, a.needs)
 			}
 			plain := runAgentCmd(t, t.TempDir(), a.argv, os.Environ())
 			jpath := filepath.Join(t.TempDir(), "run.db")
@@ -147,17 +157,12 @@ func TestRecordCapturesAgents(t *testing.T) {
 // TestRecordCaptureBlocks: a captured command the policy refuses does not
 // run: exit 126, the reason on the agent's stderr, a blocked entry.
 func TestRecordCaptureBlocks(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
+	needCapture(t, "python3")
 	dir := t.TempDir()
 	canary := filepath.Join(dir, "canary")
 	os.WriteFile(canary, nil, 0o600)
 	script := filepath.Join(dir, "agent.py")
 	os.WriteFile(script, []byte("import subprocess\nr = subprocess.run('rm canary', shell=True)\nprint('exit', r.returncode)\n"), 0o600)
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
 	jpath := filepath.Join(t.TempDir(), "run.db")
 	r := runAgentCmd(t, dir, []string{os.Args[0], "record", "--journal", jpath, "--deny", "rm", "--", "python3", script},
 		append(os.Environ(), "EXECKIT_RUN_MAIN=1"))
@@ -177,12 +182,7 @@ func TestRecordCaptureBlocks(t *testing.T) {
 // (each in a fresh shell, as recorded) and match, here and in a throwaway
 // container.
 func TestRecordCaptureReplay(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
+	needCapture(t, "node")
 	fixtures, _ := filepath.Abs(filepath.Join("..", "..", "fixtures", "agents"))
 	jpath := filepath.Join(t.TempDir(), "run.db")
 	r := runAgentCmd(t, t.TempDir(), []string{os.Args[0], "record", "--journal", jpath, "--policy", "none", "--", "node", filepath.Join(fixtures, "agent.js")},
@@ -202,12 +202,7 @@ func TestRecordCaptureReplay(t *testing.T) {
 // command that may change files gets a checkpoint first, a read-only one
 // none, and `execkit undo` restores the workspace to before it.
 func TestRecordCaptureUndo(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
+	needCapture(t, "python3")
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "ws")
 	os.Mkdir(ws, 0o755)
@@ -242,12 +237,7 @@ subprocess.run("cat file.txt", shell=True, cwd="ws")
 // (a built execkit), alternating; it reports
 // the median command both ways, the difference, and the loops' ratio.
 func BenchmarkCapture(b *testing.B) {
-	if err := capture.Supported(); err != nil {
-		b.Skip(err)
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		b.Skip("python3 is not installed")
-	}
+	needCapture(b, "python3")
 	dir := b.TempDir()
 	testbuild.Program(b, ".", dir, "execkit")
 	n := "200"
@@ -289,12 +279,7 @@ func BenchmarkCapture(b *testing.B) {
 // command stopped by a signal is stopped for its parent, and goes on when
 // continued. A recorded command is traced.
 func TestRecordCaptureEdges(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
+	needCapture(t, "python3")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "tool.sh"), []byte("#!/bin/sh\necho from-script \"$1\"\nsh -c 'echo nested; bash -c \"echo deeper\"'\n"), 0o755)
 	agent := filepath.Join(dir, "agent.py")
@@ -348,9 +333,7 @@ print("agent done", flush=True)
 // ordinary user (nobody), record still records the agent's commands and
 // refuses a denied one.
 func TestRecordCaptureUnprivileged(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
+	needCapture(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if os.Geteuid() != 0 || err != nil {
 		t.Skip("needs root and setpriv to become another user")
@@ -385,14 +368,7 @@ func TestRecordCaptureUnprivileged(t *testing.T) {
 // recorded; record says what it cannot record (how it ended), and the
 // entry ends unknown.
 func TestRecordCaptureUntraceable(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
-	for _, p := range []string{"python3", "strace"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed", p)
-		}
-	}
+	needCapture(t, "python3", "strace")
 	dir := t.TempDir()
 	agent := filepath.Join(dir, "agent.py")
 	os.WriteFile(agent, []byte(`import subprocess
@@ -416,9 +392,7 @@ print("rc", r.returncode, flush=True)
 // starts already: its policy is checked on the text of its commands, and
 // it says so, rather than failing to start.
 func TestRecordOwnSession(t *testing.T) {
-	if err := capture.Supported(); err != nil {
-		t.Skip(err)
-	}
+	needCapture(t)
 	dir := t.TempDir()
 	own := filepath.Join(dir, "own.db")
 	r := runAgentCmd(t, dir, []string{os.Args[0], "record", "--journal", filepath.Join(dir, "run.db"), "--", "sh", "-c", `"$EK" exec --journal "$OWN" "echo own-session"`},

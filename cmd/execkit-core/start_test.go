@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -116,19 +115,8 @@ func TestFront(t *testing.T) {
 	dir := installed(t)
 	ek := filepath.Join(dir, "execkit")
 	out := func(env []string, args ...string) (string, string, int) {
-		cmd := exec.Command(ek, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var o, e strings.Builder
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o.String(), e.String(), code
+		r := runAgentCmd(t, "", append([]string{ek}, args...), append(os.Environ(), env...))
+		return r.stdout, r.stderr, r.code
 	}
 	v, _, _ := out(nil, "--version")
 	core, err := exec.Command(filepath.Join(dir, "execkit-core"), "version").Output()
