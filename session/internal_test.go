@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -159,19 +160,25 @@ func FuzzMarkerScanner(f *testing.F) {
 }
 
 // TestFrameWaitsForLateNonce: a frame too big to be written at once tells
-// the shell to wait for its nonce (it may arrive after the command ends);
-// a frame line never exceeds frameLineMax.
+// the shell to wait for its nonce (it may arrive after the command ends),
+// in its header, whether the frame loop goes first or not.
 func TestFrameWaitsForLateNonce(t *testing.T) {
 	nonce := newNonce()
 	for _, n := range []int{0, 100, 3500, 3700, 3800, 4000, 4096, 5000, 100000} {
 		for _, cmd := range []string{strings.Repeat("x", n), "trap - INT; " + strings.Repeat("y", n)} {
-			f := bashDialect.frame(nonce, cmd, true, true, true)
-			line := f[:strings.IndexByte(f, '\n')+1]
-			if len(line) > frameLineMax {
-				t.Errorf("a frame line of %d bytes", len(line))
-			}
-			if len(f) > smallFrame && !strings.Contains(line, "__ekw=1") {
-				t.Errorf("a %d-byte frame does not wait for its nonce", len(f))
+			for _, inLoop := range []bool{false, true} {
+				f := bashDialect.frame(nonce, cmd, true, true, true, inLoop)
+				h := f
+				if !inLoop {
+					h = strings.TrimPrefix(f, frameLoop)
+				}
+				wait := h[0] == '2' || h[0] == '3'
+				if wait != (len(f) > smallFrame) || h[0] != '1' && h[0] != '3' {
+					t.Errorf("a %d-byte frame (loop first: %v) has the header %q", len(f), !inLoop, h[:frameHeader])
+				}
+				if want := strconv.Itoa(len(h) - frameHeader - len(nonce)); strings.TrimLeft(h[1:frameHeader], "0") != want {
+					t.Errorf("header %q, payload of %s bytes", h[:frameHeader], want)
+				}
 			}
 		}
 	}

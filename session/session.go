@@ -952,8 +952,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	out.live, errp.live = tap != nil, tap != nil
 
 	mark := sh.proc.MarkJobs()
-	fm, _ := sh.proc.(transport.FrameMarker)
-	endMark := fm != nil && fm.FrameMarks()
+	endMark := sh.endMark
 	if endMark && sh.nextMark.LastPID != 0 {
 		// The previous command's trailer holds the shell's mark as it
 		// ended: nothing this command starts is older.
@@ -976,7 +975,8 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 	withEnv := s.watch.needsEnv(cmd) || s.fresh
 	s.fresh = false
 	sh.src.discard()
-	frame := sh.dialect.frame(nonce, cmd, withEnv, errp.wantMark, endMark)
+	frame := sh.dialect.frame(nonce, cmd, withEnv, errp.wantMark, endMark, sh.inLoop)
+	sh.inLoop = false // until the trailer says the shell waits in it
 	if len(frame) <= smallFrame {
 		// The shell is idle and reading, and the pipe holds this much.
 		_, err := io.WriteString(sh.proc.Input(), frame)
@@ -1098,6 +1098,7 @@ func (s *Session) run(ctx context.Context, cmd string, timeout time.Duration, ma
 			st.cwd = trailer.cwd
 			st.env = trailer.env
 			sh.nextMark = trailer.mark
+			sh.inLoop = !trailer.leftLoop
 		}
 		// An interrupted command line ends as `timeout` and Ctrl-C end
 		// one, whatever its last command managed to return.
@@ -1272,7 +1273,9 @@ type trailer struct {
 	code  int
 	cwd   string
 	flags string // the shell's $- after the command
-	env   []string
+	// leftLoop: the command left the frame loop (bash; see bashFuncs).
+	leftLoop bool
+	env      []string
 	// mark is the shell's job mark at the command's end, when it was asked
 	// for one.
 	mark transport.JobMark
@@ -1290,7 +1293,8 @@ func (f *frameParser) trailerFields(withEnv bool) trailer {
 		return trailer{}
 	}
 	flags, markText, _ := strings.Cut(flags, "\x1eM"+f.nonce+"\x1e")
-	tr := trailer{ok: true, code: n, cwd: cwd, flags: flags}
+	flags, left := strings.CutSuffix(flags, " L")
+	tr := trailer{ok: true, code: n, cwd: cwd, flags: flags, leftLoop: left}
 	tr.mark, _ = transport.ParseMark(markText, time.Now())
 	if withEnv && !f.trailerOverflow {
 		if env, err := parseExportList(envText); err == nil {

@@ -44,58 +44,75 @@ const (
 // bashFuncs is the frame logic of the bash dialect, parsed once per shell
 // and made read-only so that no command can unset or redefine it.
 //
-// __ek1 takes the payload (flags, escaped command) from the shell's
-// own close-on-exec script descriptor and turns tracing back on if the
-// previous command left it on. The command is evaluated at the top level,
-// so its declare and local mean what they mean at a prompt, inside a
-// one-pass loop: at a timeout or a cancel the shell itself gets SIGUSR2
-// (before its jobs get SIGINT), and the interrupt trap breaks out of the
-// loop once the running command ends, so the rest of the command line never
-// runs (a trap is the only way a non-interactive shell abandons a list;
-// without it the shell would go on to the next command). USR2, not INT:
-// scripts trap and ignore INT, and children inherit an ignored INT. A break
-// cannot leave a shell function, so inside one the trap ends the shell
-// instead (the session replaces it). __eki says the command is running: a
-// late signal outside it does nothing.
+// The shell runs commands in a loop it parses once (frameLoop): bash reads
+// a script from a pipe a byte at a time, and a frame line parsed per
+// command cost more than everything else the frame does. Each turn,
+// __ek1 reads the next frame from the shell's own close-on-exec script
+// descriptor with two reads of known length: an 8-byte header (a digit of
+// frame flags, then the payload's length in 7 digits) and the payload
+// (flags, escaped command). It turns tracing back on if the previous
+// command left it on. The command is evaluated at the top level, so its
+// declare and local mean what they mean at a prompt, inside a one-pass
+// loop: at a timeout or a cancel the shell itself gets SIGUSR2 (before its
+// jobs get SIGINT), and the interrupt trap breaks out of every loop once
+// the running command ends, so the rest of the command line never runs (a
+// trap is the only way a non-interactive shell abandons a list; without it
+// the shell would go on to the next command). USR2, not INT: scripts trap
+// and ignore INT, and children inherit an ignored INT. A break cannot
+// leave a shell function, so inside one the trap ends the shell instead
+// (the session replaces it). __eki says the command is running: a late
+// signal outside it does nothing.
+// A command that leaves the frame loop (the interrupt trap, or its own
+// break 2) ends with the trailer of the loop's tail, marked L: the shell
+// then parses what comes next, and the session sends the loop again with
+// the next frame. One that skips the end of the turn (continue 2) finds
+// the next turn's __ek1 running an empty command in its place, so that the
+// turn's end still clears its traps and prints its trailer.
 // __ek2 saves the status and the shell flags, reads the nonce that ends
 // this command's frame (sent after the payload, so that it is in no variable
 // while the command runs; a command that took it from the script descriptor
 // leaves the frame without one: __ek2 then reads the start of the next
-// command's frame line instead, reports what it read on the saved stderr
+// command's frame instead, reports what it read on the saved stderr
 // (\036X…\036, so that the session knows that command never ran) and ends
 // the shell, or, when no next frame comes within 5 seconds, ends it
 // quietly. (The nonce is read at once when it is there, as it is when the
 // frame was small enough to be written whole; the timed read, which costs
 // more, is only for a nonce that is late or gone; after a frame too big to
-// be written at once __ek2 waits for it (__ekw).) It then turns tracing
-// off, restores the
-// descriptors saved at start-up, so no redirection the command made can
-// hide the end markers, and prints them: first the trailer on stderr (exit
-// status, working directory, flags and, when asked, the exported
-// environment), then the stdout marker, so that when the reader sees the
-// end of stdout the end of stderr is already waiting. If the payload
-// cannot be read or the trailer printed (a command disabled read or printf,
-// closed the script descriptor, made a frame variable read-only), or, after
-// a command that may have (flagFds), a saved descriptor is closed, the
-// shell exits at once with status 211 (frameFailed), silently (its errors
-// go to descriptor 63, /dev/null), and is replaced, rather than run half a
-// frame. (Each descriptor is tried in a command of its own: bash may put a
-// descriptor it saves for one redirection in the number of a closed one,
-// so that a later redirection in the same command finds it open.) Between
-// commands tracing is off, so the frame line itself is never traced or
-// echoed. Whatever else a command may have done to the frame (an alias
-// for "for", a function named like a builtin) the session finds with an
-// empty framed command after it (Session.frameIntact).
-// For transports whose job marks come from the shell (FrameMarker): with a
-// second argument __ek1 prints the mark (time since boot and newest pid,
-// \036M…\036) on stderr before the command runs, and with __ekm set __ek2
-// puts the newest pid as the command ended into the trailer's M field, the
-// next command's mark.
+// be written at once (header flag 2) __ek2 waits for it (__ekw).) It then
+// turns tracing off, restores the descriptors saved at start-up, so no
+// redirection the command made can hide the end markers, and prints them:
+// first the trailer on stderr (exit status, working directory, flags and,
+// when asked, the exported environment), then the stdout marker, so that
+// when the reader sees the end of stdout the end of stderr is already
+// waiting. If the frame cannot be read or the trailer printed (a command
+// disabled read or printf, closed the script descriptor, made a frame
+// variable read-only), or, after a command that may have (flagFds), a saved
+// descriptor is closed, the shell exits at once with status 211
+// (frameFailed), silently (its errors go to descriptor 63, /dev/null), and
+// is replaced, rather than run half a frame. (Each descriptor is tried in a
+// command of its own: bash may put a descriptor it saves for one
+// redirection in the number of a closed one, so that a later redirection
+// in the same command finds it open.) Between commands tracing is off, so
+// the frame itself is never traced or echoed. Whatever else a command may
+// have done to the frame (an alias for "for", a function named like a
+// builtin) the session finds with an empty framed command after it
+// (Session.frameIntact).
+// For transports whose job marks come from the shell (FrameMarker): with
+// header flag 1 __ek1 prints the mark (time since boot and newest pid,
+// \036M…\036) on stderr before the command runs, and with __ekm set (at
+// start-up, read-only) __ek2 puts the newest pid as the command ended into
+// the trailer's M field, the next command's mark.
 const bashFuncs = `__ek1() {
-  IFS= builtin read -rN"$1" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63
+  [ -z "${__eki-}" ] || { __ekc=; builtin return 0; }
+  until IFS= builtin read -rN8 -u255 __ekh; do [ $? -gt 128 ] || { builtin exit 211 || exit 211; } 2>&63; done
+  case $__ekh in
+  [0-3][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) IFS= builtin read -rN"${__ekh:1}" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63;;
+  *) { builtin exit 211 || exit 211; } 2>&63;;
+  esac
   __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211 || exit 211; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
-  [ -z "${2-}" ] || { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63
+  case $__ekh in [13]*) { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63;; esac
+  case $__ekh in [23]*) __ekw=1;; *) __ekw=;; esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
 }
@@ -105,14 +122,21 @@ __ek2() {
   case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
   case $__ekd in
-  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekj-}" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "${2:+ L}" "$__ekn" "" "${__ekj-}" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
       builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "$__ekn" "" "${__ekj-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "${2:+ L}" "$__ekn" "" "${__ekj-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
   __ekn=
 }
 `
+
+// frameLoop is the loop the bash dialect runs commands in (see bashFuncs),
+// sent before the first frame and again after a command left it. After a
+// command that set a trap, the DEBUG trap is cleared at the top level
+// (bash saves and restores it around a function call) and the interrupt
+// trap put back. Backslashes keep aliases away.
+const frameLoop = `while \__ek1; do for __ekl in 1; do \builtin eval "$__ekc"; done; case $__ekd in [4567]) __ekq=$?; \builtin trap - DEBUG; \builtin ` + interruptTrap + `; \__ek2 "$__ekq";; *) \__ek2;; esac; done; \__ek2 "$?" L` + "\n"
 
 // frameFailed is the status the frame exits the shell with when it cannot
 // run (see bashFuncs): the shell is then replaced even when the session
@@ -132,10 +156,14 @@ const shInterruptTrap = `trap '[ -z "${__eki-}" ] || break 1000' USR2`
 // /dev/null at 63 for the frame's own errors (bash), closes the command
 // channel's descriptor 3 (bash keeps its own close-on-exec copy, which __ek1
 // reads), installs the frame logic and the interrupt trap and moves to dir.
-func (d dialect) bootstrap(dir string) string {
+// With endMark a bash puts the job mark in every trailer (see bashFuncs).
+func (d dialect) bootstrap(dir string, endMark bool) string {
 	var s strings.Builder
 	if d.kind == "bash" {
 		s.WriteString("exec 60<&0 61>&1 62>&2 63>/dev/null 3<&-\n" + bashFuncs + "builtin readonly -f __ek1 __ek2; __ekf=$-; " + interruptTrap)
+		if endMark {
+			s.WriteString("; builtin readonly __ekm=1")
+		}
 	} else {
 		s.WriteString("exec 7<&0 8>&1 9>&2 3<&-; __ekf=$-")
 	}
@@ -168,39 +196,51 @@ func frameFlags(cmd string, withEnv bool) int {
 // frame is what runs cmd and marks its end with nonce. With mark, the shell
 // first reports on stderr the newest process id and its time since boot
 // (\036M<uptime> <pid>\036), the mark that tells the command's processes
-// from older ones; with endMark it reports the same in the trailer, at the
-// command's end, as the mark of the next command.
-func (d dialect) frame(nonce, cmd string, withEnv, mark, endMark bool) string {
+// from older ones; with endMark (sh; a bash was told at start-up) it
+// reports the same in the trailer, at the command's end, as the mark of the
+// next command. inLoop says a bash waits in its frame loop for the next
+// frame; otherwise the loop goes first.
+func (d dialect) frame(nonce, cmd string, withEnv, mark, endMark, inLoop bool) string {
 	flags := frameFlags(cmd, withEnv)
-	if d.kind == "bash" {
-		payload := strconv.Itoa(flags) + escapePayload(cmd)
-		// Backslashes keep aliases away; bash saves and restores the DEBUG
-		// trap around a function call, so it is cleared at the top level.
-		// The nonce follows the payload on the script descriptor, where
-		// __ek2 reads it once the command has ended: while the command
-		// runs it is in no variable the command could read. A frame small
-		// enough to be written at once is in the pipe before the command
-		// starts, so a nonce that is not there when it ends was taken;
-		// after a larger one __ek2 waits for it (__ekw).
-		call := `\__ek2`
-		if endMark {
-			call = `__ekm=1 ` + call
-		}
-		if len(payload)+len(nonce)+frameLineMax > smallFrame {
-			call = `__ekw=1 ` + call
-		}
-		end := call
-		if flags&flagTraps != 0 {
-			end = `__ekq=$?;\builtin trap - DEBUG;\builtin ` + interruptTrap + `;` + call + ` "$__ekq"`
-		}
-		arg := ""
-		if mark {
-			arg = " m"
-		}
-		return `\__ek1 ` + strconv.Itoa(len(payload)) + arg + `;for __ekl in 1; do \builtin eval "$__ekc"; done;` + end + "\n" + payload + nonce
+	if d.kind != "bash" {
+		return d.shFrame(nonce, cmd, flags, mark, endMark)
 	}
-	return d.shFrame(nonce, cmd, flags, mark, endMark)
+	payload := strconv.Itoa(flags) + escapePayload(cmd)
+	// The nonce follows the payload on the script descriptor, where __ek2
+	// reads it once the command has ended: while the command runs it is
+	// in no variable the command could read. A frame small enough to be
+	// written at once is in the pipe before the command starts, so a
+	// nonce that is not there when it ends was taken; after a larger one
+	// __ek2 waits for it (header flag 2).
+	size := frameHeader + len(payload) + len(nonce)
+	if !inLoop {
+		size += len(frameLoop)
+	}
+	var s strings.Builder
+	s.Grow(size)
+	if !inLoop {
+		s.WriteString(frameLoop)
+	}
+	h := 0
+	if mark {
+		h |= 1
+	}
+	if size > smallFrame {
+		h |= 2
+	}
+	s.WriteString(strconv.Itoa(h))
+	n := strconv.Itoa(len(payload))
+	s.WriteString("0000000"[:frameHeader-1-len(n)])
+	s.WriteString(n)
+	s.WriteString(payload)
+	s.WriteString(nonce)
+	return s.String()
 }
+
+// frameHeader is the length of a bash frame's header: a digit of flags
+// and the payload's length in 7 digits (a payload is at most four times
+// MaxCommandBytes, plus one).
+const frameHeader = 8
 
 // staleFrame is what the shell prints on stderr before it exits when it
 // finds, where a command's nonce should be, the start of the frame it was
@@ -212,10 +252,6 @@ func (d dialect) staleFrame(frame string) string {
 	}
 	return "\x1eX" + frame[:min(32, len(frame))] + "\x1e"
 }
-
-// frameLineMax bounds the length of a frame's first line (before the
-// payload).
-const frameLineMax = 300
 
 // escapePayload makes cmd pure printable ASCII for `read -N` (which counts
 // characters, not bytes) by writing backslashes, control bytes and non-ASCII
@@ -279,9 +315,14 @@ type shell struct {
 	kind    string
 	tty     bool
 	src     outputSource
+	// endMark: the trailer carries the next command's job mark
+	// (transports that are FrameMarkers).
+	endMark bool
 	// nextMark is the job mark the last command's trailer reported, for
-	// the next command (transports that are FrameMarkers).
+	// the next command.
 	nextMark transport.JobMark
+	// inLoop: a bash waits in its frame loop for the next frame.
+	inLoop bool
 }
 
 // shellArgv says what to start. With no shell named, a POSIX sh picks bash
@@ -313,6 +354,9 @@ func startShell(ctx context.Context, tr transport.Transport, opts Options, dir s
 		return nil, fmt.Errorf("session: start shell: %w", err)
 	}
 	sh := &shell{proc: proc, tty: opts.TTY, src: newSource(proc.Stdout(), proc.Stderr())}
+	if fm, ok := proc.(transport.FrameMarker); ok {
+		sh.endMark = fm.FrameMarks()
+	}
 	kind, err := sh.probe(ctx)
 	if err != nil {
 		sh.close()
@@ -323,7 +367,7 @@ func startShell(ctx context.Context, tr transport.Transport, opts Options, dir s
 	if kind == "bash" {
 		sh.dialect = bashDialect
 	}
-	if _, err := io.WriteString(proc.Input(), sh.dialect.bootstrap(dir)); err != nil {
+	if _, err := io.WriteString(proc.Input(), sh.dialect.bootstrap(dir, sh.endMark)); err != nil {
 		sh.close()
 		return nil, fmt.Errorf("session: start shell: %w", err)
 	}

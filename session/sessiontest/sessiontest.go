@@ -91,6 +91,67 @@ func Run(t *testing.T, open Factory, o Options) {
 	}
 	if o.bash() {
 		parallel("FrameSabotageRecovers", testSabotage)
+		parallel("FrameLoop", testFrameLoop)
+	}
+}
+
+// testFrameLoop checks the bash frame loop (session/shell.go, bashFuncs):
+// a command that leaves it (break or continue past its own loops, the
+// interrupt trap) or sets a trap gets its own result, and the same shell
+// runs the next one, with its unexported variables and functions.
+func testFrameLoop(t *testing.T, open Factory, o Options) {
+	s := open(t, session.Options{Shell: o.Shell})
+	Exec(t, s, "cd "+o.TempDir+"; ek_v=kept; ekf() { echo fn; }", session.ExecOptions{})
+	pid := Exec(t, s, "echo $$", session.ExecOptions{}).Stdout
+	same := func(after string) {
+		t.Helper()
+		expect(t, Exec(t, s, `echo "$$ $ek_v $PWD"; ekf`, session.ExecOptions{}), strings.TrimSuffix(pid, "\n")+" kept "+o.TempDir+"\nfn\n", "", 0)
+		if t.Failed() {
+			t.Fatalf("after %s the shell was not the same", after)
+		}
+	}
+	for _, c := range []struct {
+		cmd, stdout, stderr string
+		code                int
+		// repeats: stdout is that many copies of stdout, at least one
+		// (a DEBUG trap fires before commands of the frame too)
+		repeats bool
+	}{
+		{"echo a; break 2; echo b", "a\n", "", 0, false},
+		{"echo a >&2; continue 2; echo b", "", "a\n", 0, false},
+		{"for i in 1 2; do echo $i; break 9; done; echo b", "1\n", "", 0, false},
+		{"while :; do echo w; continue 5; done; echo b", "w\n", "", 0, false},
+		{"(exit 3); echo a; break 1", "a\n", "", 0, false},
+		{"false; continue 2", "", "", 0, false},
+		{"trap 'echo usr1' USR1; kill -USR1 $$; echo x", "usr1\nx\n", "", 0, false},
+		{"trap 'echo d' DEBUG; trap - DEBUG; echo y", "d\ny\n", "", 0, false},
+		{"trap 'echo d' DEBUG; continue 2", "d\n", "", 0, true},
+		{"echo z; (exit 4)", "z\n", "", 4, false},
+	} {
+		r := Exec(t, s, c.cmd, session.ExecOptions{})
+		if c.repeats && r.Stdout != "" && strings.Trim(r.Stdout, c.stdout) == "" {
+			r.Stdout = c.stdout
+		}
+		expect(t, r, c.stdout, c.stderr, c.code)
+		if r.ShellEnded || r.Respawned || r.FrameBroken {
+			t.Errorf("%q: shell ended %v, respawned %v, frame broken %v", c.cmd, r.ShellEnded, r.Respawned, r.FrameBroken)
+		}
+		same(c.cmd)
+		// Twice in a row: the first may have left the loop, and the
+		// second then comes with it.
+		if r := Exec(t, s, c.cmd, session.ExecOptions{}); !c.repeats {
+			expect(t, r, c.stdout, c.stderr, c.code)
+		}
+	}
+	// The interrupt trap leaves the loop too; the shell stays when it
+	// stops in time (under load it may be replaced: then only the
+	// exported state is kept, as BuiltinLoopTimeout checks).
+	r := Exec(t, s, "while :; do :; done", session.ExecOptions{Timeout: time.Second})
+	if !r.TimedOut {
+		t.Errorf("builtin loop: %+v", r)
+	}
+	if !r.Respawned {
+		same("a timeout")
 	}
 }
 
