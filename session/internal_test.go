@@ -165,7 +165,12 @@ func FuzzMarkerScanner(f *testing.F) {
 func TestFrameWaitsForLateNonce(t *testing.T) {
 	nonce := newNonce()
 	for _, n := range []int{0, 100, 3500, 3700, 3800, 4000, 4096, 5000, 100000} {
-		for _, cmd := range []string{strings.Repeat("x", n), "trap - INT; " + strings.Repeat("y", n)} {
+		cmds := []string{strings.Repeat("x", n), "trap - INT; " + strings.Repeat("y", n)}
+		if n == 100000 {
+			// The largest payload: every byte of the longest command escaped.
+			cmds = append(cmds, strings.Repeat("\xff", MaxCommandBytes))
+		}
+		for _, cmd := range cmds {
 			for _, inLoop := range []bool{false, true} {
 				f := bashDialect.frame(nonce, cmd, true, true, true, inLoop)
 				h := f
