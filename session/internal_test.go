@@ -177,8 +177,9 @@ func TestFrameWaitsForLateNonce(t *testing.T) {
 				if !inLoop {
 					h = strings.TrimPrefix(f, frameLoop)
 				}
-				wait := h[0] == '2' || h[0] == '3'
-				if wait != (len(f) > smallFrame) || h[0] != '1' && h[0] != '3' {
+				d := h[0] - '0'
+				wait, traps := d&2 != 0, d&4 != 0
+				if wait != (len(f) > smallFrame) || d&1 == 0 || d > 7 || traps != strings.HasPrefix(cmd, "trap") {
 					t.Errorf("a %d-byte frame (loop first: %v) has the header %q", len(f), !inLoop, h[:frameHeader])
 				}
 				if want := strconv.Itoa(len(h) - frameHeader - len(nonce)); strings.TrimLeft(h[1:frameHeader], "0") != want {

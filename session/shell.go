@@ -63,11 +63,14 @@ const (
 // (the session replaces it). __eki says the command is running: a late
 // signal outside it does nothing.
 // A command that leaves the frame loop (the interrupt trap, or its own
-// break 2) ends with the trailer of the loop's tail, marked L: the shell
+// break 2), and one run in the loop's tail (see frameLoop), ends with the
+// trailer of the loop's tail, marked L: the shell
 // then parses what comes next, and the session sends the loop again with
 // the next frame. One that skips the end of the turn (continue 2) finds
 // the next turn's __ek1 running an empty command in its place, so that the
-// turn's end still clears its traps and prints its trailer.
+// turn's end still clears its traps and prints its trailer; if that turn
+// is skipped too (a trap that continues), or the command text cannot be
+// emptied, the shell exits with status 211, and never runs a command twice.
 // __ek2 saves the status and the shell flags, reads the nonce that ends
 // this command's frame (sent after the payload, so that it is in no variable
 // while the command runs; a command that took it from the script descriptor
@@ -89,7 +92,10 @@ const (
 // variable read-only), or, after a command that may have (flagFds), a saved
 // descriptor is closed, the shell exits at once with status 211
 // (frameFailed), silently (its errors go to descriptor 63, /dev/null), and
-// is replaced, rather than run half a frame. (Each descriptor is tried in a
+// is replaced, rather than run half a frame. (The end of a frame sets its
+// variables with declare, which fails on a read-only one: a plain
+// assignment would abandon the whole loop, and the shell would wait for
+// more script until the command's timeout.) (Each descriptor is tried in a
 // command of its own: bash may put a descriptor it saves for one
 // redirection in the number of a closed one, so that a later redirection
 // in the same command finds it open.) Between commands tracing is off, so
@@ -103,28 +109,31 @@ const (
 // start-up, read-only) __ek2 puts the newest pid as the command ended into
 // the trailer's M field, the next command's mark.
 const bashFuncs = `__ek1() {
-  [ -z "${__eki-}" ] || { __ekc=; builtin return 0; }
-  until IFS= builtin read -rN8 -u255 __ekh; do [ $? -gt 128 ] || { builtin exit 211 || exit 211; } 2>&63; done
+  [ -z "${__eki-}" ] || { [ -n "$__ekc" ] && builtin printf -v __ekc "" && builtin return 0; builtin exit 211; exit 211; } 2>&63
+  __ekh= __ekc=
+  until IFS= builtin read -rN8 -u255 __ekh; do [ $? -gt 128 ] || { builtin exit 211; exit 211; } 2>&63; done
   case $__ekh in
-  [0-3][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) IFS= builtin read -rN"${__ekh:1}" -u255 __ekc || { builtin exit 211 || exit 211; } 2>&63;;
-  *) { builtin exit 211 || exit 211; } 2>&63;;
+  [0-7][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) IFS= builtin read -rN"${__ekh:1}" -u255 __ekc || { builtin exit 211; exit 211; } 2>&63;;
+  *) { builtin exit 211; exit 211; } 2>&63; __ekz=; __ekz=${__ekz:?};;
   esac
-  __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211 || exit 211; } 2>&63
+  __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211; exit 211; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
-  case $__ekh in [13]*) { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63;; esac
-  case $__ekh in [23]*) __ekw=1;; *) __ekw=;; esac
+  case $__ekh in [1357]*) { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63;; esac
+  case $__ekh in [2367]*) __ekw=1;; *) __ekw=;; esac
+  case $__ekh in [4567]*) builtin declare -g __ekt=1 || { builtin exit 211; exit 211; } 2>&63;; esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
+  [ -z "${__ekt-}" ]
 }
 __ek2() {
-  { __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekj </proc/loadavg || __ekj=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211 || exit 211; } 2>&63
+  { builtin declare -g __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekj </proc/loadavg || __ekj=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211; exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
-  case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211 || exit 211; } 2>&63;; esac
+  case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211; exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
   case $__ekd in
-  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "${2:+ L}" "$__ekn" "" "${__ekj-}" "$__ekn" 2>&63 || { builtin exit 211 || exit 211; } 2>&63
+  [1357]) { builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s%s\036M%s\036%s %s\036V%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "${2:+ L}" "$__ekn" "" "${__ekj-}" "$__ekn" 2>&63 || { builtin exit 211; exit 211; } 2>&63
       builtin export -p; builtin printf '\036T%s\036' "$__ekn"; } >&2;;
-  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "${2:+ L}" "$__ekn" "" "${__ekj-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211 || exit 211; } 2>&63;;
+  *) builtin printf '\036E%s\036%s\036C%s\036%s\036F%s\036%s%s\036M%s\036%s %s\036V%s\036\036T%s\036' "$__ekn" "$__ekr" "$__ekn" "${PWD-}" "$__ekn" "$__ekf" "${2:+ L}" "$__ekn" "" "${__ekj-}" "$__ekn" "$__ekn" >&2 2>&63 || { builtin exit 211; exit 211; } 2>&63;;
   esac
   builtin printf '\036E%s\036' "$__ekn"
   __ekn=
@@ -132,11 +141,14 @@ __ek2() {
 `
 
 // frameLoop is the loop the bash dialect runs commands in (see bashFuncs),
-// sent before the first frame and again after a command left it. After a
-// command that set a trap, the DEBUG trap is cleared at the top level
-// (bash saves and restores it around a function call) and the interrupt
-// trap put back. Backslashes keep aliases away.
-const frameLoop = `while \__ek1; do for __ekl in 1; do \builtin eval "$__ekc"; done; case $__ekd in [4567]) __ekq=$?; \builtin trap - DEBUG; \builtin ` + interruptTrap + `; \__ek2 "$__ekq";; *) \__ek2;; esac; done; \__ek2 "$?" L` + "\n"
+// sent before the first frame and again after a command left it. A
+// command that may set a trap (header flag 4) runs in the loop's tail
+// instead, outside any loop of the frame's, so that a DEBUG trap that
+// breaks or continues cannot keep the loop from reading the next frame;
+// after it the DEBUG trap is cleared at the top level (bash saves and
+// restores it around a function call) and the interrupt trap put back.
+// Backslashes keep aliases away.
+const frameLoop = `while \__ek1; do for __ekl in 1; do \builtin eval "$__ekc"; done; \__ek2; done; case ${__ekt-} in 1) __ekt=; for __ekl in 1; do \builtin eval "$__ekc"; done; { \builtin declare __ekq=$? || { \builtin exit 211; exit 211; }; } 2>&63; \builtin trap - DEBUG; \builtin ` + interruptTrap + `; \__ek2 "$__ekq" L;; *) \__ek2 "$?" L;; esac` + "\n"
 
 // frameFailed is the status the frame exits the shell with when it cannot
 // run (see bashFuncs): the shell is then replaced even when the session
@@ -227,6 +239,9 @@ func (d dialect) frame(nonce, cmd string, withEnv, mark, endMark, inLoop bool) s
 	}
 	if size > smallFrame {
 		h |= 2
+	}
+	if flags&flagTraps != 0 {
+		h |= 4
 	}
 	s.WriteString(strconv.Itoa(h))
 	n := strconv.Itoa(len(payload))

@@ -540,6 +540,11 @@ var FrameBreakers = []string{
 	"exec 61>&-", "exec 62>&-", "exec 61>&- 62>&-", "exec 255<&-", "exec 60<&-",
 	"printf() { echo forged; }", "read() { :; }", "eval() { :; }",
 	"set -o posix", "trap 'echo trapped' DEBUG", "shopt -s expand_aliases; alias for=echo",
+	// The frame loop: read-only variables its end sets, a loop skipped
+	// with a read-only command text, traps that break or continue it.
+	"readonly __eki", "readonly __ekr", "readonly __ekq __ekt; trap - INT", "readonly __ekc; continue 2",
+	"trap 'continue 2' DEBUG", "trap 'continue' DEBUG; echo y", "trap 'break 2' DEBUG", "trap 'continue 2' ERR; false",
+	"shopt -s expand_aliases; alias while='echo pwned; while'; break 2",
 }
 
 // FrameProbes look at the frame or try to outlive or forge it: they may
@@ -552,15 +557,19 @@ var FrameProbes = []string{
 
 // testSabotage runs each frame breaker and probe, then an ordinary command,
 // which must succeed at once in a shell with the state restored; no text of
-// the frame's may show in either result of a breaker.
+// the frame's may show in either result of a breaker, and none may run
+// into its timeout (a frame that hangs or spins instead of failing).
 func testSabotage(t *testing.T, open Factory, o Options) {
 	for _, cmd := range append(append([]string(nil), FrameBreakers...), FrameProbes...) {
 		probe := !slices.Contains(FrameBreakers, cmd)
 		t.Run(cmd, func(t *testing.T) {
 			t.Parallel()
-			s := open(t, session.Options{Shell: o.Shell, Timeout: 5 * time.Second, KillGrace: 200 * time.Millisecond})
+			s := open(t, session.Options{Shell: o.Shell, Timeout: time.Minute, KillGrace: 200 * time.Millisecond})
 			Exec(t, s, "cd "+o.TempDir+"; export EK_S=still", session.ExecOptions{})
 			r := Exec(t, s, cmd, session.ExecOptions{})
+			if r.TimedOut && !probe {
+				t.Errorf("%q ran into its timeout", cmd)
+			}
 			next := Exec(t, s, `echo "$EK_S $PWD"`, session.ExecOptions{})
 			if next.Stdout != "still "+o.TempDir+"\n" || next.Stderr != "" || next.ExitCode != 0 {
 				t.Errorf("after %q the next command got %q %q exit %d", cmd, next.Stdout, next.Stderr, next.ExitCode)
