@@ -118,15 +118,17 @@ const bashFuncs = `__ek1() {
   esac
   __ekd=${__ekc:0:1} __ekc=${__ekc:1} || { builtin exit 211; exit 211; } 2>&63
   case $__ekc in *\\*) builtin printf -v __ekc %b "$__ekc";; esac
-  case $__ekh in [1357]*) { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63;; esac
-  case $__ekh in [2367]*) __ekw=1;; *) __ekw=;; esac
-  case $__ekh in [4567]*) builtin declare -g __ekt=1 || { builtin exit 211; exit 211; } 2>&63;; esac
+  case $__ekh in
+  0*) __ekw=;;
+  *) case $__ekh in [1357]*) { builtin read -r __eku __ekx </proc/uptime && builtin read -r __ekx __ekx __ekx __ekx __ekp </proc/loadavg && builtin printf '\036M%s %s\036' "$__eku" "$__ekp" >&62; } 2>&63;; esac
+    case $__ekh in [2367]*) __ekw=1;; *) __ekw=;; esac
+    case $__ekh in [4567]*) builtin declare -g __ekt=1 __eki=1 || { builtin exit 211; exit 211; } 2>&63; builtin return 1;; esac;;
+  esac
   case $__ekf in *v*) builtin set -v;; esac; case $__ekf in *x*) builtin set -x;; esac
   __eki=1
-  [ -z "${__ekt-}" ]
 }
 __ek2() {
-  { builtin declare -g __ekr=${1-$?} __eki= __ekf=$- && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekj </proc/loadavg || __ekj=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211; exit 211; } 2>&63
+  { builtin declare -g __ekr=${1-$?} __eki= __ekf=$- __ekt= && if [ -n "${__ekw-}" ] || builtin read -t 0 -u255; then builtin read -rN32 -u255 __ekn; else builtin read -t 5 -rN32 -u255 __ekn; fi && [[ ${#__ekn} = 32 && $__ekn != *[!0-9a-f]* ]] && { [ -z "${__ekm-}" ] || builtin read -r __ekx __ekx __ekx __ekx __ekj </proc/loadavg || __ekj=; }; } 2>&63 || { [ -z "${__ekn-}" ] || builtin printf '\036X%s\036' "$__ekn" >&62; builtin exit 211; exit 211; } 2>&63
   case $__ekf in *[xv]*) builtin set +xv 2>&63;; esac
   case $__ekd in [2367]) { true >&61; } 2>&63 && { true >&62; } 2>&63 && { true <&60; } 2>&63 || { builtin exit 211; exit 211; } 2>&63;; esac
   exec 0<&60 1>&61 2>&62
@@ -148,7 +150,7 @@ __ek2() {
 // after it the DEBUG trap is cleared at the top level (bash saves and
 // restores it around a function call) and the interrupt trap put back.
 // Backslashes keep aliases away.
-const frameLoop = `while \__ek1; do for __ekl in 1; do \builtin eval "$__ekc"; done; \__ek2; done; case ${__ekt-} in 1) __ekt=; for __ekl in 1; do \builtin eval "$__ekc"; done; { \builtin declare __ekq=$? || { \builtin exit 211; exit 211; }; } 2>&63; \builtin trap - DEBUG; \builtin ` + interruptTrap + `; \__ek2 "$__ekq" L;; *) \__ek2 "$?" L;; esac` + "\n"
+const frameLoop = `while \__ek1; do for __ekl in 1; do \builtin eval "$__ekc"; done; \__ek2; done; case ${__ekt-} in 1) __ekt=; case $__ekf in *v*) \builtin set -v;; esac; case $__ekf in *x*) \builtin set -x;; esac; for __ekl in 1; do \builtin eval "$__ekc"; done; { \builtin declare __ekq=$? || { \builtin exit 211; exit 211; }; } 2>&63; \builtin trap - DEBUG; \builtin ` + interruptTrap + `; \__ek2 "$__ekq" L;; *) \__ek2 "$?" L;; esac` + "\n"
 
 // frameFailed is the status the frame exits the shell with when it cannot
 // run (see bashFuncs): the shell is then replaced even when the session
